@@ -351,6 +351,16 @@ def gen_types(ver: Version, label: str) -> str:
             out.append(f'            Self::{n} => "{v}",')
         out.append("        }\n    }\n}")
     messages = {root for _, _, root, _ in ver.messages}
+
+    def defaultable(t: Ty, seen=()) -> bool:
+        if t.kind == "enum":
+            return False
+        if t.kind == "obj":
+            o = ver.objs[t.name]
+            return t.name not in seen and all(
+                defaultable(pt, seen + (t.name,)) for _, req, pt in o.props if req)
+        return True
+
     for name in sorted(ver.objs):
         o = ver.objs[name]
         if name in messages:
@@ -359,7 +369,10 @@ def gen_types(ver: Version, label: str) -> str:
             out.append(f"\n/// OCPP {label} `{action}` {kind.lower()} ({what}).")
         else:
             out.append(f"\n/// OCPP {label} type `{name}`.")
-        out.append("#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]")
+        derive = "Debug, Clone, PartialEq, Serialize, Deserialize"
+        if defaultable(Ty("obj", name=name)):
+            derive += ", Default"
+        out.append(f"#[derive({derive})]")
         out.append('#[serde(rename_all = "camelCase")]')
         out.append(f"pub struct {name} {{")
         for pname, req, t in o.props:

@@ -1370,7 +1370,7 @@ impl ValueFormat {
 }
 
 /// OCPP 1.6 type `AuthorizationData`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizationData {
     pub id_tag: String,
@@ -1379,7 +1379,7 @@ pub struct AuthorizationData {
 }
 
 /// OCPP 1.6 `Authorize` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizeRequest {
     pub id_tag: String,
@@ -1393,7 +1393,7 @@ pub struct AuthorizeResponse {
 }
 
 /// OCPP 1.6 `BootNotification` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct BootNotificationRequest {
     pub charge_point_vendor: String,
@@ -1425,7 +1425,7 @@ pub struct BootNotificationResponse {
 }
 
 /// OCPP 1.6 `CancelReservation` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelReservationRequest {
     pub reservation_id: i64,
@@ -1449,7 +1449,7 @@ pub struct CertificateHashDataType {
 }
 
 /// OCPP 1.6 `CertificateSigned` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateSignedRequest {
     pub certificate_chain: String,
@@ -1478,7 +1478,7 @@ pub struct ChangeAvailabilityResponse {
 }
 
 /// OCPP 1.6 `ChangeConfiguration` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeConfigurationRequest {
     pub key: String,
@@ -1542,7 +1542,7 @@ pub struct ChargingSchedule {
 }
 
 /// OCPP 1.6 type `ChargingSchedulePeriod`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ChargingSchedulePeriod {
     pub start_period: i64,
@@ -1553,7 +1553,7 @@ pub struct ChargingSchedulePeriod {
 }
 
 /// OCPP 1.6 `ClearCache` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearCacheRequest {}
 
@@ -1565,7 +1565,7 @@ pub struct ClearCacheResponse {
 }
 
 /// OCPP 1.6 `ClearChargingProfile` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearChargingProfileRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1586,7 +1586,7 @@ pub struct ClearChargingProfileResponse {
 }
 
 /// OCPP 1.6 `DataTransfer` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct DataTransferRequest {
     pub vendor_id: String,
@@ -1627,7 +1627,7 @@ pub struct DiagnosticsStatusNotificationRequest {
 }
 
 /// OCPP 1.6 `DiagnosticsStatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct DiagnosticsStatusNotificationResponse {}
 
@@ -1655,12 +1655,12 @@ pub struct FirmwareStatusNotificationRequest {
 }
 
 /// OCPP 1.6 `FirmwareStatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct FirmwareStatusNotificationResponse {}
 
 /// OCPP 1.6 type `FirmwareType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct FirmwareType {
     pub location: String,
@@ -1677,7 +1677,7 @@ pub struct FirmwareType {
 }
 
 /// OCPP 1.6 `GetCompositeSchedule` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetCompositeScheduleRequest {
     pub connector_id: i64,
@@ -1704,7 +1704,7 @@ pub struct GetCompositeScheduleResponse {
 }
 
 /// OCPP 1.6 `GetConfiguration` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetConfigurationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1712,7 +1712,7 @@ pub struct GetConfigurationRequest {
 }
 
 /// OCPP 1.6 `GetConfiguration` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetConfigurationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1722,7 +1722,7 @@ pub struct GetConfigurationResponse {
 }
 
 /// OCPP 1.6 `GetDiagnostics` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDiagnosticsRequest {
     pub location: String,
@@ -1745,7 +1745,7 @@ pub struct GetDiagnosticsRequest {
 }
 
 /// OCPP 1.6 `GetDiagnostics` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDiagnosticsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1769,12 +1769,12 @@ pub struct GetInstalledCertificateIdsResponse {
 }
 
 /// OCPP 1.6 `GetLocalListVersion` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetLocalListVersionRequest {}
 
 /// OCPP 1.6 `GetLocalListVersion` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetLocalListVersionResponse {
     pub list_version: i64,
@@ -1803,12 +1803,12 @@ pub struct GetLogResponse {
 }
 
 /// OCPP 1.6 `Heartbeat` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatRequest {}
 
 /// OCPP 1.6 `Heartbeat` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatResponse {
     #[serde(with = "crate::datetime")]
@@ -1846,7 +1846,7 @@ pub struct InstallCertificateResponse {
 }
 
 /// OCPP 1.6 type `KeyValue`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyValue {
     pub key: String,
@@ -1856,7 +1856,7 @@ pub struct KeyValue {
 }
 
 /// OCPP 1.6 type `LogParametersType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct LogParametersType {
     pub remote_location: String,
@@ -1884,12 +1884,12 @@ pub struct LogStatusNotificationRequest {
 }
 
 /// OCPP 1.6 `LogStatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct LogStatusNotificationResponse {}
 
 /// OCPP 1.6 type `MeterValue`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MeterValue {
     #[serde(with = "crate::datetime")]
@@ -1898,7 +1898,7 @@ pub struct MeterValue {
 }
 
 /// OCPP 1.6 `MeterValues` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MeterValuesRequest {
     pub connector_id: i64,
@@ -1908,12 +1908,12 @@ pub struct MeterValuesRequest {
 }
 
 /// OCPP 1.6 `MeterValues` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MeterValuesResponse {}
 
 /// OCPP 1.6 `RemoteStartTransaction` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteStartTransactionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1931,7 +1931,7 @@ pub struct RemoteStartTransactionResponse {
 }
 
 /// OCPP 1.6 `RemoteStopTransaction` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteStopTransactionRequest {
     pub transaction_id: i64,
@@ -1945,7 +1945,7 @@ pub struct RemoteStopTransactionResponse {
 }
 
 /// OCPP 1.6 `ReserveNow` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ReserveNowRequest {
     pub connector_id: i64,
@@ -1979,7 +1979,7 @@ pub struct ResetResponse {
 }
 
 /// OCPP 1.6 type `SampledValue`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SampledValue {
     pub value: String,
@@ -1998,7 +1998,7 @@ pub struct SampledValue {
 }
 
 /// OCPP 1.6 `SecurityEventNotification` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityEventNotificationRequest {
     pub r#type: String,
@@ -2009,7 +2009,7 @@ pub struct SecurityEventNotificationRequest {
 }
 
 /// OCPP 1.6 `SecurityEventNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityEventNotificationResponse {}
 
@@ -2046,7 +2046,7 @@ pub struct SetChargingProfileResponse {
 }
 
 /// OCPP 1.6 `SignCertificate` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SignCertificateRequest {
     pub csr: String,
@@ -2069,12 +2069,12 @@ pub struct SignedFirmwareStatusNotificationRequest {
 }
 
 /// OCPP 1.6 `SignedFirmwareStatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedFirmwareStatusNotificationResponse {}
 
 /// OCPP 1.6 `SignedUpdateFirmware` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedUpdateFirmwareRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2093,7 +2093,7 @@ pub struct SignedUpdateFirmwareResponse {
 }
 
 /// OCPP 1.6 `StartTransaction` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct StartTransactionRequest {
     pub connector_id: i64,
@@ -2135,12 +2135,12 @@ pub struct StatusNotificationRequest {
 }
 
 /// OCPP 1.6 `StatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusNotificationResponse {}
 
 /// OCPP 1.6 `StopTransaction` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct StopTransactionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2156,7 +2156,7 @@ pub struct StopTransactionRequest {
 }
 
 /// OCPP 1.6 `StopTransaction` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct StopTransactionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2180,7 +2180,7 @@ pub struct TriggerMessageResponse {
 }
 
 /// OCPP 1.6 `UnlockConnector` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UnlockConnectorRequest {
     pub connector_id: i64,
@@ -2194,7 +2194,7 @@ pub struct UnlockConnectorResponse {
 }
 
 /// OCPP 1.6 `UpdateFirmware` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateFirmwareRequest {
     pub location: String,
@@ -2207,6 +2207,6 @@ pub struct UpdateFirmwareRequest {
 }
 
 /// OCPP 1.6 `UpdateFirmware` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateFirmwareResponse {}

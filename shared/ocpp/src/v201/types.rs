@@ -2447,7 +2447,7 @@ impl VPNEnumType {
 }
 
 /// OCPP 2.0.1 type `ACChargingParametersType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ACChargingParametersType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2479,7 +2479,7 @@ pub struct APNType {
 }
 
 /// OCPP 2.0.1 type `AdditionalInfoType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AdditionalInfoType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2548,7 +2548,7 @@ pub struct BootNotificationResponse {
 }
 
 /// OCPP 2.0.1 `CancelReservation` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelReservationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2592,7 +2592,7 @@ pub struct CertificateHashDataType {
 }
 
 /// OCPP 2.0.1 `CertificateSigned` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateSignedRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2666,7 +2666,7 @@ pub struct ChargingNeedsType {
 }
 
 /// OCPP 2.0.1 type `ChargingProfileCriterionType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ChargingProfileCriterionType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2711,7 +2711,7 @@ pub struct ChargingProfileType {
 }
 
 /// OCPP 2.0.1 type `ChargingSchedulePeriodType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ChargingSchedulePeriodType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2753,7 +2753,7 @@ pub struct ChargingScheduleType {
 }
 
 /// OCPP 2.0.1 type `ChargingStationType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ChargingStationType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2769,7 +2769,7 @@ pub struct ChargingStationType {
 }
 
 /// OCPP 2.0.1 `ClearCache` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearCacheRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2788,7 +2788,7 @@ pub struct ClearCacheResponse {
 }
 
 /// OCPP 2.0.1 `ClearChargingProfile` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearChargingProfileRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2811,7 +2811,7 @@ pub struct ClearChargingProfileResponse {
 }
 
 /// OCPP 2.0.1 type `ClearChargingProfileType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearChargingProfileType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2825,7 +2825,7 @@ pub struct ClearChargingProfileType {
 }
 
 /// OCPP 2.0.1 `ClearDisplayMessage` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearDisplayMessageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2857,7 +2857,7 @@ pub struct ClearMonitoringResultType {
 }
 
 /// OCPP 2.0.1 `ClearVariableMonitoring` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearVariableMonitoringRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2866,7 +2866,7 @@ pub struct ClearVariableMonitoringRequest {
 }
 
 /// OCPP 2.0.1 `ClearVariableMonitoring` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearVariableMonitoringResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2886,7 +2886,7 @@ pub struct ClearedChargingLimitRequest {
 }
 
 /// OCPP 2.0.1 `ClearedChargingLimit` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ClearedChargingLimitResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2894,7 +2894,7 @@ pub struct ClearedChargingLimitResponse {
 }
 
 /// OCPP 2.0.1 type `ComponentType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2907,7 +2907,7 @@ pub struct ComponentType {
 }
 
 /// OCPP 2.0.1 type `ComponentVariableType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentVariableType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2932,7 +2932,7 @@ pub struct CompositeScheduleType {
 }
 
 /// OCPP 2.0.1 type `ConsumptionCostType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsumptionCostType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2955,7 +2955,7 @@ pub struct CostType {
 }
 
 /// OCPP 2.0.1 `CostUpdated` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CostUpdatedRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2966,7 +2966,7 @@ pub struct CostUpdatedRequest {
 }
 
 /// OCPP 2.0.1 `CostUpdated` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CostUpdatedResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2974,7 +2974,7 @@ pub struct CostUpdatedResponse {
 }
 
 /// OCPP 2.0.1 type `CustomDataType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomDataType {
     pub vendor_id: String,
@@ -2984,7 +2984,7 @@ pub struct CustomDataType {
 }
 
 /// OCPP 2.0.1 `CustomerInformation` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerInformationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3012,7 +3012,7 @@ pub struct CustomerInformationResponse {
 }
 
 /// OCPP 2.0.1 type `DCChargingParametersType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct DCChargingParametersType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3034,7 +3034,7 @@ pub struct DCChargingParametersType {
 }
 
 /// OCPP 2.0.1 `DataTransfer` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct DataTransferRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3080,7 +3080,7 @@ pub struct DeleteCertificateResponse {
 }
 
 /// OCPP 2.0.1 type `EVSEType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct EVSEType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3130,7 +3130,7 @@ pub struct FirmwareStatusNotificationRequest {
 }
 
 /// OCPP 2.0.1 `FirmwareStatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct FirmwareStatusNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3138,7 +3138,7 @@ pub struct FirmwareStatusNotificationResponse {
 }
 
 /// OCPP 2.0.1 type `FirmwareType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct FirmwareType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3225,7 +3225,7 @@ pub struct GetCertificateStatusResponse {
 }
 
 /// OCPP 2.0.1 `GetChargingProfiles` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetChargingProfilesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3248,7 +3248,7 @@ pub struct GetChargingProfilesResponse {
 }
 
 /// OCPP 2.0.1 `GetCompositeSchedule` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetCompositeScheduleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3273,7 +3273,7 @@ pub struct GetCompositeScheduleResponse {
 }
 
 /// OCPP 2.0.1 `GetDisplayMessages` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDisplayMessagesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3299,7 +3299,7 @@ pub struct GetDisplayMessagesResponse {
 }
 
 /// OCPP 2.0.1 `GetInstalledCertificateIds` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetInstalledCertificateIdsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3322,7 +3322,7 @@ pub struct GetInstalledCertificateIdsResponse {
 }
 
 /// OCPP 2.0.1 `GetLocalListVersion` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetLocalListVersionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3330,7 +3330,7 @@ pub struct GetLocalListVersionRequest {
 }
 
 /// OCPP 2.0.1 `GetLocalListVersion` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetLocalListVersionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3367,7 +3367,7 @@ pub struct GetLogResponse {
 }
 
 /// OCPP 2.0.1 `GetMonitoringReport` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetMonitoringReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3391,7 +3391,7 @@ pub struct GetMonitoringReportResponse {
 }
 
 /// OCPP 2.0.1 `GetReport` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3415,7 +3415,7 @@ pub struct GetReportResponse {
 }
 
 /// OCPP 2.0.1 `GetTransactionStatus` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetTransactionStatusRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3425,7 +3425,7 @@ pub struct GetTransactionStatusRequest {
 }
 
 /// OCPP 2.0.1 `GetTransactionStatus` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetTransactionStatusResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3436,7 +3436,7 @@ pub struct GetTransactionStatusResponse {
 }
 
 /// OCPP 2.0.1 type `GetVariableDataType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetVariableDataType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3465,7 +3465,7 @@ pub struct GetVariableResultType {
 }
 
 /// OCPP 2.0.1 `GetVariables` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetVariablesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3474,7 +3474,7 @@ pub struct GetVariablesRequest {
 }
 
 /// OCPP 2.0.1 `GetVariables` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GetVariablesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3483,7 +3483,7 @@ pub struct GetVariablesResponse {
 }
 
 /// OCPP 2.0.1 `Heartbeat` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3491,7 +3491,7 @@ pub struct HeartbeatRequest {
 }
 
 /// OCPP 2.0.1 `Heartbeat` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3561,7 +3561,7 @@ pub struct InstallCertificateResponse {
 }
 
 /// OCPP 2.0.1 type `LogParametersType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct LogParametersType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3593,7 +3593,7 @@ pub struct LogStatusNotificationRequest {
 }
 
 /// OCPP 2.0.1 `LogStatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct LogStatusNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3642,7 +3642,7 @@ pub struct MessageInfoType {
 }
 
 /// OCPP 2.0.1 type `MeterValueType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MeterValueType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3653,7 +3653,7 @@ pub struct MeterValueType {
 }
 
 /// OCPP 2.0.1 `MeterValues` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MeterValuesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3663,7 +3663,7 @@ pub struct MeterValuesRequest {
 }
 
 /// OCPP 2.0.1 `MeterValues` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MeterValuesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3671,7 +3671,7 @@ pub struct MeterValuesResponse {
 }
 
 /// OCPP 2.0.1 type `ModemType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ModemType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3683,7 +3683,7 @@ pub struct ModemType {
 }
 
 /// OCPP 2.0.1 type `MonitoringDataType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitoringDataType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3725,7 +3725,7 @@ pub struct NotifyChargingLimitRequest {
 }
 
 /// OCPP 2.0.1 `NotifyChargingLimit` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyChargingLimitResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3733,7 +3733,7 @@ pub struct NotifyChargingLimitResponse {
 }
 
 /// OCPP 2.0.1 `NotifyCustomerInformation` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyCustomerInformationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3748,7 +3748,7 @@ pub struct NotifyCustomerInformationRequest {
 }
 
 /// OCPP 2.0.1 `NotifyCustomerInformation` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyCustomerInformationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3756,7 +3756,7 @@ pub struct NotifyCustomerInformationResponse {
 }
 
 /// OCPP 2.0.1 `NotifyDisplayMessages` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyDisplayMessagesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3769,7 +3769,7 @@ pub struct NotifyDisplayMessagesRequest {
 }
 
 /// OCPP 2.0.1 `NotifyDisplayMessages` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyDisplayMessagesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3823,7 +3823,7 @@ pub struct NotifyEVChargingScheduleResponse {
 }
 
 /// OCPP 2.0.1 `NotifyEvent` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyEventRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3837,7 +3837,7 @@ pub struct NotifyEventRequest {
 }
 
 /// OCPP 2.0.1 `NotifyEvent` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyEventResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3845,7 +3845,7 @@ pub struct NotifyEventResponse {
 }
 
 /// OCPP 2.0.1 `NotifyMonitoringReport` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyMonitoringReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3861,7 +3861,7 @@ pub struct NotifyMonitoringReportRequest {
 }
 
 /// OCPP 2.0.1 `NotifyMonitoringReport` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyMonitoringReportResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3869,7 +3869,7 @@ pub struct NotifyMonitoringReportResponse {
 }
 
 /// OCPP 2.0.1 `NotifyReport` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3885,7 +3885,7 @@ pub struct NotifyReportRequest {
 }
 
 /// OCPP 2.0.1 `NotifyReport` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyReportResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3907,7 +3907,7 @@ pub struct OCSPRequestDataType {
 }
 
 /// OCPP 2.0.1 `PublishFirmware` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishFirmwareRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3946,7 +3946,7 @@ pub struct PublishFirmwareStatusNotificationRequest {
 }
 
 /// OCPP 2.0.1 `PublishFirmwareStatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishFirmwareStatusNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3954,7 +3954,7 @@ pub struct PublishFirmwareStatusNotificationResponse {
 }
 
 /// OCPP 2.0.1 type `RelativeTimeIntervalType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct RelativeTimeIntervalType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3979,7 +3979,7 @@ pub struct ReportChargingProfilesRequest {
 }
 
 /// OCPP 2.0.1 `ReportChargingProfiles` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportChargingProfilesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3987,7 +3987,7 @@ pub struct ReportChargingProfilesResponse {
 }
 
 /// OCPP 2.0.1 type `ReportDataType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportDataType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4029,7 +4029,7 @@ pub struct RequestStartTransactionResponse {
 }
 
 /// OCPP 2.0.1 `RequestStopTransaction` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestStopTransactionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4059,7 +4059,7 @@ pub struct ReservationStatusUpdateRequest {
 }
 
 /// OCPP 2.0.1 `ReservationStatusUpdate` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ReservationStatusUpdateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4118,7 +4118,7 @@ pub struct ResetResponse {
 }
 
 /// OCPP 2.0.1 type `SalesTariffEntryType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SalesTariffEntryType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4131,7 +4131,7 @@ pub struct SalesTariffEntryType {
 }
 
 /// OCPP 2.0.1 type `SalesTariffType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SalesTariffType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4145,7 +4145,7 @@ pub struct SalesTariffType {
 }
 
 /// OCPP 2.0.1 type `SampledValueType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SampledValueType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4167,7 +4167,7 @@ pub struct SampledValueType {
 }
 
 /// OCPP 2.0.1 `SecurityEventNotification` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityEventNotificationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4180,7 +4180,7 @@ pub struct SecurityEventNotificationRequest {
 }
 
 /// OCPP 2.0.1 `SecurityEventNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityEventNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4290,7 +4290,7 @@ pub struct SetMonitoringDataType {
 }
 
 /// OCPP 2.0.1 `SetMonitoringLevel` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SetMonitoringLevelRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4348,7 +4348,7 @@ pub struct SetNetworkProfileResponse {
 }
 
 /// OCPP 2.0.1 type `SetVariableDataType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SetVariableDataType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4361,7 +4361,7 @@ pub struct SetVariableDataType {
 }
 
 /// OCPP 2.0.1 `SetVariableMonitoring` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SetVariableMonitoringRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4370,7 +4370,7 @@ pub struct SetVariableMonitoringRequest {
 }
 
 /// OCPP 2.0.1 `SetVariableMonitoring` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SetVariableMonitoringResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4394,7 +4394,7 @@ pub struct SetVariableResultType {
 }
 
 /// OCPP 2.0.1 `SetVariables` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SetVariablesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4403,7 +4403,7 @@ pub struct SetVariablesRequest {
 }
 
 /// OCPP 2.0.1 `SetVariables` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SetVariablesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4412,7 +4412,7 @@ pub struct SetVariablesResponse {
 }
 
 /// OCPP 2.0.1 `SignCertificate` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SignCertificateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4434,7 +4434,7 @@ pub struct SignCertificateResponse {
 }
 
 /// OCPP 2.0.1 type `SignedMeterValueType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedMeterValueType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4446,7 +4446,7 @@ pub struct SignedMeterValueType {
 }
 
 /// OCPP 2.0.1 type `StatusInfoType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusInfoType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4470,7 +4470,7 @@ pub struct StatusNotificationRequest {
 }
 
 /// OCPP 2.0.1 `StatusNotification` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4506,7 +4506,7 @@ pub struct TransactionEventRequest {
 }
 
 /// OCPP 2.0.1 `TransactionEvent` response (CALLRESULT payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionEventResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4526,7 +4526,7 @@ pub struct TransactionEventResponse {
 }
 
 /// OCPP 2.0.1 type `TransactionType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4565,7 +4565,7 @@ pub struct TriggerMessageResponse {
 }
 
 /// OCPP 2.0.1 type `UnitOfMeasureType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UnitOfMeasureType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4577,7 +4577,7 @@ pub struct UnitOfMeasureType {
 }
 
 /// OCPP 2.0.1 `UnlockConnector` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UnlockConnectorRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4598,7 +4598,7 @@ pub struct UnlockConnectorResponse {
 }
 
 /// OCPP 2.0.1 `UnpublishFirmware` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UnpublishFirmwareRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4616,7 +4616,7 @@ pub struct UnpublishFirmwareResponse {
 }
 
 /// OCPP 2.0.1 `UpdateFirmware` request (CALL payload).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateFirmwareRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4656,7 +4656,7 @@ pub struct VPNType {
 }
 
 /// OCPP 2.0.1 type `VariableAttributeType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct VariableAttributeType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4714,7 +4714,7 @@ pub struct VariableMonitoringType {
 }
 
 /// OCPP 2.0.1 type `VariableType`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct VariableType {
     #[serde(default, skip_serializing_if = "Option::is_none")]

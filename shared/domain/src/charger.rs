@@ -1,0 +1,386 @@
+//! Chargers: registration, what they said at boot, their connection, and the live state of their
+//! connectors. Connector addressing is 2.0.1's (EVSE + connector); a 1.6 connector `n` is EVSE `n`
+//! connector 1, and 1.6 connector 0 (the whole charger) is EVSE 0 connector 0.
+
+use chrono::{DateTime, Utc};
+use cpms_ocpp::OcppVersion;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{ChargerId, TenantId};
+
+/// A registered charger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Charger {
+    /// Owner.
+    pub tenant: TenantId,
+    /// OCPP identity.
+    pub id: ChargerId,
+    /// Operator's label.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Argon2 PHC hash of the Basic-auth password.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// The OCPP version the charger must speak, when the operator pins one.
+    #[serde(default)]
+    pub expected_version: Option<OcppVersion>,
+    /// False when the operator disabled it: its BootNotification is then rejected.
+    pub enabled: bool,
+    /// The answer to its last BootNotification.
+    pub registration: Registration,
+    /// What it reported at its last BootNotification.
+    #[serde(default)]
+    pub boot: Option<BootInfo>,
+    /// Its current connection, if any.
+    #[serde(default)]
+    pub connection: Option<Connection>,
+    /// Last time a message from it was recorded (written at most every few minutes).
+    #[serde(default)]
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Live state of each connector, sorted by EVSE and connector.
+    #[serde(default)]
+    pub connectors: Vec<ConnectorState>,
+    /// Last firmware update status it reported.
+    #[serde(default)]
+    pub firmware: Option<StatusReport>,
+    /// Last diagnostics / log upload status it reported.
+    #[serde(default)]
+    pub diagnostics: Option<StatusReport>,
+    /// Registered.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The BootNotification answer a charger last got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Registered, never booted.
+    New,
+    /// Accepted: may send anything.
+    Accepted,
+    /// Told to retry later (start-up storms are spread out this way).
+    Pending,
+    /// Rejected (disabled by the operator).
+    Rejected,
+}
+
+/// What a charger says about itself at boot.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BootInfo {
+    /// Vendor.
+    pub vendor: String,
+    /// Model.
+    pub model: String,
+    /// Serial number.
+    #[serde(default)]
+    pub serial_number: Option<String>,
+    /// Firmware version.
+    #[serde(default)]
+    pub firmware_version: Option<String>,
+    /// Modem ICCID.
+    #[serde(default)]
+    pub iccid: Option<String>,
+    /// Modem IMSI.
+    #[serde(default)]
+    pub imsi: Option<String>,
+    /// Meter type.
+    #[serde(default)]
+    pub meter_type: Option<String>,
+    /// Meter serial number.
+    #[serde(default)]
+    pub meter_serial_number: Option<String>,
+    /// 2.0.1 boot reason (`PowerUp`, `FirmwareUpdate`, ...).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// When it booted (as received).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A live WebSocket connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// Gateway connection id.
+    pub id: String,
+    /// Negotiated OCPP version.
+    pub version: OcppVersion,
+    /// When it connected.
+    pub connected_at: DateTime<Utc>,
+}
+
+/// Normalized connector status (2.0.1's five; 1.6's nine map onto them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorStatus {
+    /// Free.
+    Available,
+    /// In use (1.6 Preparing, Charging, SuspendedEV, SuspendedEVSE, Finishing).
+    Occupied,
+    /// Reserved.
+    Reserved,
+    /// Not available for charging.
+    Unavailable,
+    /// Broken.
+    Faulted,
+}
+
+impl ConnectorStatus {
+    /// Maps an OCPP status of either version; `None` for an unknown one.
+    pub fn from_ocpp(status: &str) -> Option<Self> {
+        use ConnectorStatus::*;
+        Some(match status {
+            "Available" => Available,
+            "Occupied" | "Preparing" | "Charging" | "SuspendedEV" | "SuspendedEVSE"
+            | "Finishing" => Occupied,
+            "Reserved" => Reserved,
+            "Unavailable" => Unavailable,
+            "Faulted" => Faulted,
+            _ => return None,
+        })
+    }
+}
+
+/// A connector's status as last reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorState {
+    /// EVSE (1.6: the connector id; 0 = the whole charger).
+    pub evse_id: u32,
+    /// Connector on the EVSE (1.6: 1, or 0 for the whole charger).
+    pub connector_id: u32,
+    /// Normalized status.
+    pub status: ConnectorStatus,
+    /// The status exactly as the charger sent it (`Charging`, `SuspendedEV`, ...).
+    pub ocpp_status: String,
+    /// 1.6 error code (`NoError`, `GroundFailure`, ...).
+    #[serde(default)]
+    pub error_code: Option<String>,
+    /// Free-text info from the charger.
+    #[serde(default)]
+    pub info: Option<String>,
+    /// Vendor error code.
+    #[serde(default)]
+    pub vendor_error_code: Option<String>,
+    /// When the charger says the status began.
+    pub reported_at: DateTime<Utc>,
+    /// When the CSMS received it.
+    pub received_at: DateTime<Utc>,
+    /// Last energy register reading outside a transaction (Wh), with its time.
+    #[serde(default)]
+    pub meter: Option<RegisterReading>,
+}
+
+/// An energy register reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterReading {
+    /// Register value in Wh.
+    #[serde(with = "rust_decimal::serde::float")]
+    pub energy_wh: Decimal,
+    /// When it was read.
+    pub at: DateTime<Utc>,
+}
+
+/// A status report of a long-running charger operation (firmware update, diagnostics upload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Status as reported.
+    pub status: String,
+    /// Request it belongs to (2.0.1 / 1.6 security extension).
+    #[serde(default)]
+    pub request_id: Option<i64>,
+    /// When it was received.
+    pub at: DateTime<Utc>,
+}
+
+/// A status report for one connector, normalized from either version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusInput {
+    /// EVSE.
+    pub evse_id: u32,
+    /// Connector.
+    pub connector_id: u32,
+    /// Status as sent.
+    pub ocpp_status: String,
+    /// 1.6 error code.
+    pub error_code: Option<String>,
+    /// Info.
+    pub info: Option<String>,
+    /// Vendor error code.
+    pub vendor_error_code: Option<String>,
+    /// When the charger says it happened (`None`: it did not say).
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+impl Charger {
+    /// A charger as registered by an operator.
+    pub fn register(tenant: TenantId, id: ChargerId, now: DateTime<Utc>) -> Self {
+        Charger {
+            tenant,
+            id,
+            name: None,
+            password_hash: None,
+            expected_version: None,
+            enabled: true,
+            registration: Registration::New,
+            boot: None,
+            connection: None,
+            last_seen: None,
+            connectors: Vec::new(),
+            firmware: None,
+            diagnostics: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Whether the charger was ever accepted (a charger need not boot again on reconnect).
+    pub fn was_accepted(&self) -> bool {
+        self.registration == Registration::Accepted
+    }
+
+    /// Records a status report. Reports older than the one held for that connector (late delivery) are
+    /// ignored; returns whether anything changed.
+    pub fn apply_status(&mut self, s: StatusInput, now: DateTime<Utc>) -> bool {
+        let reported_at = crate::session::sane_time(s.timestamp, now).0;
+        let Some(status) = ConnectorStatus::from_ocpp(&s.ocpp_status) else {
+            return false;
+        };
+        let key = (s.evse_id, s.connector_id);
+        let pos = self
+            .connectors
+            .binary_search_by_key(&key, |c| (c.evse_id, c.connector_id));
+        let meter = match pos {
+            Ok(i) => {
+                let old = &self.connectors[i];
+                if old.reported_at > reported_at {
+                    return false;
+                }
+                old.meter.clone()
+            }
+            Err(_) => None,
+        };
+        let new = ConnectorState {
+            evse_id: s.evse_id,
+            connector_id: s.connector_id,
+            status,
+            ocpp_status: s.ocpp_status,
+            error_code: s.error_code,
+            info: s.info,
+            vendor_error_code: s.vendor_error_code,
+            reported_at,
+            received_at: now,
+            meter,
+        };
+        match pos {
+            Ok(i) if same_status(&self.connectors[i], &new) => return false,
+            Ok(i) => self.connectors[i] = new,
+            Err(i) => self.connectors.insert(i, new),
+        }
+        self.updated_at = now;
+        true
+    }
+
+    /// Records a register reading taken outside a transaction on a connector.
+    pub fn apply_register(&mut self, evse_id: u32, reading: RegisterReading) -> bool {
+        let Ok(i) = self
+            .connectors
+            .binary_search_by_key(&(evse_id, 1), |c| (c.evse_id, c.connector_id))
+            .or_else(|_| {
+                self.connectors
+                    .binary_search_by_key(&(evse_id, 0), |c| (c.evse_id, c.connector_id))
+            })
+        else {
+            return false;
+        };
+        let c = &mut self.connectors[i];
+        if c.meter.as_ref().is_some_and(|m| m.at >= reading.at) {
+            return false;
+        }
+        c.meter = Some(reading);
+        true
+    }
+}
+
+fn same_status(a: &ConnectorState, b: &ConnectorState) -> bool {
+    a.ocpp_status == b.ocpp_status
+        && a.error_code == b.error_code
+        && a.info == b.info
+        && a.vendor_error_code == b.vendor_error_code
+        && a.reported_at == b.reported_at
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn t(min: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap() + Duration::minutes(min)
+    }
+
+    fn status(s: &str, at: i64) -> StatusInput {
+        StatusInput {
+            evse_id: 1,
+            connector_id: 1,
+            ocpp_status: s.into(),
+            error_code: Some("NoError".into()),
+            info: None,
+            vendor_error_code: None,
+            timestamp: Some(t(at)),
+        }
+    }
+
+    fn charger() -> Charger {
+        Charger::register(
+            TenantId::default_tenant(),
+            ChargerId::new("CP1").unwrap(),
+            t(0),
+        )
+    }
+
+    #[test]
+    fn status_is_normalized_and_kept_as_sent() {
+        let mut c = charger();
+        assert!(c.apply_status(status("SuspendedEV", 1), t(1)));
+        assert_eq!(c.connectors[0].status, ConnectorStatus::Occupied);
+        assert_eq!(c.connectors[0].ocpp_status, "SuspendedEV");
+    }
+
+    #[test]
+    fn late_reports_do_not_overwrite_newer_ones() {
+        let mut c = charger();
+        c.apply_status(status("Unavailable", 5), t(5));
+        // GIVEN a flapping charger whose Available (minute 4) arrives after Unavailable (minute 5)
+        assert!(!c.apply_status(status("Available", 4), t(6)));
+        assert_eq!(c.connectors[0].status, ConnectorStatus::Unavailable);
+        // a repeat of the same report changes nothing
+        assert!(!c.apply_status(status("Unavailable", 5), t(7)));
+    }
+
+    #[test]
+    fn connectors_stay_sorted() {
+        let mut c = charger();
+        for (evse, conn) in [(2, 1), (0, 0), (1, 1)] {
+            let mut s = status("Available", 1);
+            s.evse_id = evse;
+            s.connector_id = conn;
+            c.apply_status(s, t(1));
+        }
+        let keys: Vec<_> = c
+            .connectors
+            .iter()
+            .map(|c| (c.evse_id, c.connector_id))
+            .collect();
+        assert_eq!(keys, [(0, 0), (1, 1), (2, 1)]);
+    }
+
+    #[test]
+    fn unknown_statuses_are_ignored() {
+        let mut c = charger();
+        assert!(!c.apply_status(status("Exploded", 1), t(1)));
+        assert!(c.connectors.is_empty());
+    }
+}

@@ -1,0 +1,300 @@
+//! Domain events, derived from a committed change (the record before and after), never written on their
+//! own. The same functions serve the embedded store's outbox and, on AWS, the relay that reads the table's
+//! stream, so both publish the same events. Event ids are deterministic: a change derived twice yields the
+//! same ids, and consumers deduplicate on them.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::charger::{Charger, ConnectorStatus};
+use crate::session::{Session, SessionStatus};
+use crate::{ChargerId, SessionId, TenantId};
+
+/// A domain event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    /// Deterministic id: consumers deduplicate on it.
+    pub id: String,
+    /// Owner.
+    pub tenant: TenantId,
+    /// When the change was made.
+    pub occurred_at: DateTime<Utc>,
+    /// What happened.
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What happened. The `type` names are versioned: a breaking change to a payload gets a new name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum EventBody {
+    /// A charger opened a connection.
+    #[serde(rename = "charger.connected.v1")]
+    ChargerConnected {
+        /// The charger.
+        charger_id: ChargerId,
+        /// Negotiated version.
+        ocpp_version: String,
+    },
+    /// A charger's connection closed.
+    #[serde(rename = "charger.disconnected.v1")]
+    ChargerDisconnected {
+        /// The charger.
+        charger_id: ChargerId,
+    },
+    /// A charger booted and got an answer.
+    #[serde(rename = "charger.booted.v1")]
+    ChargerBooted {
+        /// The charger.
+        charger_id: ChargerId,
+        /// Vendor.
+        vendor: String,
+        /// Model.
+        model: String,
+        /// Firmware version.
+        firmware_version: Option<String>,
+        /// The answer (`accepted`, `pending`, `rejected`).
+        registration: String,
+    },
+    /// A connector's status changed.
+    #[serde(rename = "connector.status_changed.v1")]
+    ConnectorStatusChanged {
+        /// The charger.
+        charger_id: ChargerId,
+        /// EVSE.
+        evse_id: u32,
+        /// Connector.
+        connector_id: u32,
+        /// New normalized status.
+        status: ConnectorStatus,
+        /// Status as the charger sent it.
+        ocpp_status: String,
+        /// 1.6 error code.
+        error_code: Option<String>,
+        /// Previous normalized status, if known.
+        previous: Option<ConnectorStatus>,
+    },
+    /// A session began.
+    #[serde(rename = "session.started.v1")]
+    SessionStarted {
+        /// The session.
+        session_id: SessionId,
+        /// EVSE.
+        evse_id: Option<u32>,
+        /// Token.
+        id_token: Option<String>,
+        /// Start.
+        started_at: Option<DateTime<Utc>>,
+    },
+    /// New meter data for a running session (smart charging follows these).
+    #[serde(rename = "session.metered.v1")]
+    SessionMetered {
+        /// The session.
+        session_id: SessionId,
+        /// Energy so far (Wh).
+        #[serde(with = "rust_decimal::serde::float_option")]
+        energy_wh: Option<Decimal>,
+        /// Power (W).
+        #[serde(with = "rust_decimal::serde::float_option")]
+        power_w: Option<Decimal>,
+        /// State of charge (%).
+        #[serde(with = "rust_decimal::serde::float_option")]
+        soc_percent: Option<Decimal>,
+    },
+    /// A session ended (billing prices it).
+    #[serde(rename = "session.ended.v1")]
+    SessionEnded {
+        /// The session.
+        session_id: SessionId,
+        /// How it ended.
+        status: SessionStatus,
+        /// Start.
+        started_at: Option<DateTime<Utc>>,
+        /// End.
+        ended_at: Option<DateTime<Utc>>,
+        /// Energy (Wh).
+        #[serde(with = "rust_decimal::serde::float_option")]
+        energy_wh: Option<Decimal>,
+        /// Token.
+        id_token: Option<String>,
+        /// Reason.
+        stop_reason: Option<String>,
+    },
+}
+
+/// The events a change to a charger record implies.
+pub fn for_charger(old: Option<&Charger>, new: &Charger) -> Vec<DomainEvent> {
+    let mut out = Vec::new();
+    let ev = |id: String, body| DomainEvent {
+        id,
+        tenant: new.tenant.clone(),
+        occurred_at: new.updated_at,
+        body,
+    };
+    let old_conn = old.and_then(|o| o.connection.as_ref());
+    if new.connection.as_ref().map(|c| &c.id) != old_conn.map(|c| &c.id) {
+        if let Some(c) = old_conn {
+            out.push(ev(
+                format!("{}:{}:disconnected", new.id, c.id),
+                EventBody::ChargerDisconnected {
+                    charger_id: new.id.clone(),
+                },
+            ));
+        }
+        if let Some(c) = &new.connection {
+            out.push(ev(
+                format!("{}:{}:connected", new.id, c.id),
+                EventBody::ChargerConnected {
+                    charger_id: new.id.clone(),
+                    ocpp_version: c.version.label().to_string(),
+                },
+            ));
+        }
+    }
+    if let Some(b) = &new.boot
+        && old.and_then(|o| o.boot.as_ref()) != Some(b)
+    {
+        let at = b.at.unwrap_or(new.updated_at);
+        out.push(ev(
+            format!("{}:boot:{}", new.id, at.timestamp_millis()),
+            EventBody::ChargerBooted {
+                charger_id: new.id.clone(),
+                vendor: b.vendor.clone(),
+                model: b.model.clone(),
+                firmware_version: b.firmware_version.clone(),
+                registration: format!("{:?}", new.registration).to_lowercase(),
+            },
+        ));
+    }
+    for c in &new.connectors {
+        let before = old.and_then(|o| {
+            o.connectors
+                .iter()
+                .find(|x| (x.evse_id, x.connector_id) == (c.evse_id, c.connector_id))
+        });
+        if before.is_some_and(|b| b.ocpp_status == c.ocpp_status && b.error_code == c.error_code) {
+            continue;
+        }
+        out.push(ev(
+            format!(
+                "{}:{}:{}:{}:{}",
+                new.id,
+                c.evse_id,
+                c.connector_id,
+                c.reported_at.timestamp_millis(),
+                c.ocpp_status
+            ),
+            EventBody::ConnectorStatusChanged {
+                charger_id: new.id.clone(),
+                evse_id: c.evse_id,
+                connector_id: c.connector_id,
+                status: c.status,
+                ocpp_status: c.ocpp_status.clone(),
+                error_code: c.error_code.clone(),
+                previous: before.map(|b| b.status),
+            },
+        ));
+    }
+    out
+}
+
+/// The events a change to a session implies.
+pub fn for_session(old: Option<&Session>, new: &Session) -> Vec<DomainEvent> {
+    let mut out = Vec::new();
+    let ev = |id: String, body| DomainEvent {
+        id,
+        tenant: new.tenant.clone(),
+        occurred_at: new.updated_at,
+        body,
+    };
+    let token = new.id_token.as_ref().map(|t| t.value.clone());
+    if new.start_reported && !old.is_some_and(|o| o.start_reported) {
+        out.push(ev(
+            format!("{}:started", new.id),
+            EventBody::SessionStarted {
+                session_id: new.id.clone(),
+                evse_id: new.evse_id,
+                id_token: token.clone(),
+                started_at: new.started_at,
+            },
+        ));
+    }
+    if new.ended_at.is_none() && old.is_some_and(|o| o.sample_count < new.sample_count) {
+        out.push(ev(
+            format!("{}:metered:{}", new.id, new.sample_count),
+            EventBody::SessionMetered {
+                session_id: new.id.clone(),
+                energy_wh: new.energy_wh,
+                power_w: new.latest.power_w,
+                soc_percent: new.latest.soc_percent,
+            },
+        ));
+    }
+    if new.ended_at.is_some() && old.is_none_or(|o| o.ended_at.is_none()) {
+        out.push(ev(
+            format!("{}:ended", new.id),
+            EventBody::SessionEnded {
+                session_id: new.id.clone(),
+                status: new.status,
+                started_at: new.started_at,
+                ended_at: new.ended_at,
+                energy_wh: new.energy_wh,
+                id_token: token,
+                stop_reason: new.stop_reason.clone(),
+            },
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use cpms_ocpp::OcppVersion;
+
+    use super::*;
+    use crate::charger::{Connection, StatusInput};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn connecting_and_status_changes_are_events_with_stable_ids() {
+        let old = Charger::register(
+            TenantId::default_tenant(),
+            ChargerId::new("CP1").unwrap(),
+            now(),
+        );
+        let mut new = old.clone();
+        new.connection = Some(Connection {
+            id: "c1".into(),
+            version: OcppVersion::V16,
+            connected_at: now(),
+        });
+        new.apply_status(
+            StatusInput {
+                evse_id: 1,
+                connector_id: 1,
+                ocpp_status: "Charging".into(),
+                error_code: None,
+                info: None,
+                vendor_error_code: None,
+                timestamp: Some(now()),
+            },
+            now(),
+        );
+        let evs = for_charger(Some(&old), &new);
+        let types: Vec<_> = evs
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap()["type"].clone())
+            .collect();
+        assert_eq!(
+            types,
+            ["charger.connected.v1", "connector.status_changed.v1"]
+        );
+        assert_eq!(for_charger(Some(&old), &new), evs);
+        assert!(for_charger(Some(&new), &new).is_empty());
+    }
+}

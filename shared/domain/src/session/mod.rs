@@ -1,0 +1,288 @@
+//! Charging sessions: one model for OCPP 1.6 (StartTransaction / MeterValues / StopTransaction) and 2.0.1
+//! (TransactionEvent Started / Updated / Ended with seqNo). Both versions' messages become
+//! [`SessionEvent`]s; [`Session::apply`] folds them in any order, any number of times.
+
+mod apply;
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use cpms_ocpp::OcppVersion;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+pub use apply::{Applied, sane_time};
+
+use crate::charger::RegisterReading;
+use crate::meter::MeterSample;
+use crate::token::AuthDecision;
+use crate::{SessionId, TenantId};
+
+/// Where a session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Charging or about to; not ended yet.
+    Active,
+    /// Started and ended as reported by the charger.
+    Completed,
+    /// Put together from incomplete data (end without a known start, superseded by a newer session on
+    /// the same connector): the record is kept, its numbers are best effort.
+    Reconciled,
+    /// The token was refused at start.
+    Failed,
+}
+
+impl SessionStatus {
+    /// Parses `active`, `completed`, `reconciled`, `failed`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => SessionStatus::Active,
+            "completed" => SessionStatus::Completed,
+            "reconciled" => SessionStatus::Reconciled,
+            "failed" => SessionStatus::Failed,
+            _ => return None,
+        })
+    }
+
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Active => "active",
+            SessionStatus::Completed => "completed",
+            SessionStatus::Reconciled => "reconciled",
+            SessionStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The token a session runs under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdToken {
+    /// Id tag / id token value as sent.
+    pub value: String,
+    /// 2.0.1 IdTokenEnumType; `None` for 1.6.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// The phase of a session a message reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// 1.6 StartTransaction, 2.0.1 Started.
+    Started,
+    /// 1.6 MeterValues with a transaction id, 2.0.1 Updated.
+    Updated,
+    /// 1.6 StopTransaction, 2.0.1 Ended.
+    Ended,
+}
+
+/// One session message, normalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionEvent {
+    /// Which phase.
+    pub kind: EventKind,
+    /// 2.0.1 seqNo.
+    pub seq_no: Option<u64>,
+    /// When the charger says it happened.
+    pub timestamp: DateTime<Utc>,
+    /// EVSE and connector, when the message says.
+    pub evse: Option<(u32, u32)>,
+    /// Token, when the message carries one.
+    pub id_token: Option<IdToken>,
+    /// The authorization decision for `id_token`, made by the caller.
+    pub auth: Option<AuthDecision>,
+    /// 1.6 meterStart (Started) or meterStop (Ended), in Wh.
+    pub meter_wh: Option<Decimal>,
+    /// Sampled values, normalized.
+    pub samples: Vec<MeterSample>,
+    /// Why it stopped (Ended).
+    pub stop_reason: Option<String>,
+    /// 2.0.1 chargingState.
+    pub charging_state: Option<String>,
+    /// 2.0.1 triggerReason.
+    pub trigger_reason: Option<String>,
+    /// 2.0.1 offline flag: the charger queued the message while offline.
+    pub offline: bool,
+    /// 2.0.1 remoteStartId.
+    pub remote_start_id: Option<i64>,
+    /// Reservation it consumes.
+    pub reservation_id: Option<i64>,
+    /// Hash of the message content: the same message applied twice is recognized.
+    pub fingerprint: u64,
+    /// Quirks forgiven while reading the message (recorded as anomalies).
+    pub quirks: Vec<String>,
+}
+
+/// Latest overall readings during a session.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LatestMeter {
+    /// Active power drawn (W).
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub power_w: Option<Decimal>,
+    /// Current drawn (A; the highest phase when only per-phase values are sent).
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub current_a: Option<Decimal>,
+    /// Voltage (V).
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub voltage_v: Option<Decimal>,
+    /// Battery state of charge (%).
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub soc_percent: Option<Decimal>,
+    /// When these were sampled.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Something odd about a session's data, kept for support and billing review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// What (`clock_not_set`, `unit_mislabelled`, `register_reset`, `unknown_transaction`, ...).
+    pub kind: String,
+    /// Details of the first occurrence.
+    pub detail: String,
+    /// How often it occurred.
+    pub count: u32,
+    /// When it was first seen.
+    pub first_at: DateTime<Utc>,
+}
+
+/// A charging session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Charger and transaction id.
+    pub id: SessionId,
+    /// Version of the messages that built it.
+    pub ocpp_version: OcppVersion,
+    /// Where / how it stands.
+    pub status: SessionStatus,
+    /// EVSE (1.6: connector id).
+    #[serde(default)]
+    pub evse_id: Option<u32>,
+    /// Connector on the EVSE.
+    #[serde(default)]
+    pub connector_id: Option<u32>,
+    /// The token.
+    #[serde(default)]
+    pub id_token: Option<IdToken>,
+    /// The authorization decision given at start.
+    #[serde(default)]
+    pub auth: Option<AuthDecision>,
+    /// The authorization decision given for the token presented at stop (1.6).
+    #[serde(default)]
+    pub stop_auth: Option<AuthDecision>,
+    /// Start time (the charger's, or when the CSMS learned of it if the charger's clock was wrong).
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// Whether the start message itself was received (false: the start is inferred).
+    #[serde(default)]
+    pub start_reported: bool,
+    /// End time.
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Register at start (Wh).
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub meter_start_wh: Option<Decimal>,
+    /// Register at stop (Wh).
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub meter_stop_wh: Option<Decimal>,
+    /// Energy delivered so far (Wh).
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub energy_wh: Option<Decimal>,
+    /// Why it stopped.
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    /// 2.0.1 charging state (`Charging`, `SuspendedEV`, ...).
+    #[serde(default)]
+    pub charging_state: Option<String>,
+    /// Latest readings.
+    #[serde(default)]
+    pub latest: LatestMeter,
+    /// First energy register reading of the session.
+    #[serde(default)]
+    pub first_register: Option<RegisterReading>,
+    /// Last energy register reading of the session.
+    #[serde(default)]
+    pub last_register: Option<RegisterReading>,
+    /// Number of stored samples.
+    #[serde(default)]
+    pub sample_count: u32,
+    /// Whether any of its messages were queued offline.
+    #[serde(default)]
+    pub offline: bool,
+    /// 2.0.1 remoteStartId.
+    #[serde(default)]
+    pub remote_start_id: Option<i64>,
+    /// Reservation it consumed.
+    #[serde(default)]
+    pub reservation_id: Option<i64>,
+    /// Closed by reconciliation rather than by the charger.
+    #[serde(default)]
+    pub closed_by_reconciliation: bool,
+    /// Fingerprint of the 1.6 StartTransaction (a resent start is recognized).
+    #[serde(default)]
+    pub start_fingerprint: Option<u64>,
+    /// 2.0.1 seqNos received, as inclusive ranges.
+    #[serde(default)]
+    pub seq_seen: Vec<(u64, u64)>,
+    /// Highest seqNo applied.
+    #[serde(default)]
+    pub seq_max: Option<u64>,
+    /// Fingerprints of the last messages applied.
+    #[serde(default)]
+    pub applied: Vec<u64>,
+    /// Data anomalies.
+    #[serde(default)]
+    pub anomalies: Vec<Anomaly>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Session {
+    /// An empty session, before any message is applied.
+    pub fn new(tenant: TenantId, id: SessionId, version: OcppVersion, now: DateTime<Utc>) -> Self {
+        Session {
+            tenant,
+            id,
+            ocpp_version: version,
+            status: SessionStatus::Active,
+            evse_id: None,
+            connector_id: None,
+            id_token: None,
+            auth: None,
+            stop_auth: None,
+            started_at: None,
+            start_reported: false,
+            ended_at: None,
+            meter_start_wh: None,
+            meter_stop_wh: None,
+            energy_wh: None,
+            stop_reason: None,
+            charging_state: None,
+            latest: LatestMeter::default(),
+            first_register: None,
+            last_register: None,
+            sample_count: 0,
+            offline: false,
+            remote_start_id: None,
+            reservation_id: None,
+            closed_by_reconciliation: false,
+            start_fingerprint: None,
+            seq_seen: Vec::new(),
+            seq_max: None,
+            applied: Vec::new(),
+            anomalies: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Whether the session has an anomaly of `kind`.
+    pub fn has_anomaly(&self, kind: &str) -> bool {
+        self.anomalies.iter().any(|a| a.kind == kind)
+    }
+}
