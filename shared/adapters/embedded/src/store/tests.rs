@@ -1,0 +1,113 @@
+//! The embedded store against the port contracts, plus what is particular to it: durability across a
+//! reopen, group commit under concurrency, the outbox.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use cpms_domain::charger::Charger;
+use cpms_domain::events;
+use cpms_domain::{ChargerId, TenantId};
+use cpms_ports::{ChargerStore, Expected, contract};
+
+use super::{Durability, EmbeddedStore};
+
+fn open(dir: &tempfile::TempDir) -> EmbeddedStore {
+    EmbeddedStore::open(dir.path(), Durability::Immediate).unwrap()
+}
+
+#[tokio::test]
+async fn honours_the_store_contracts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    contract::charger_store(&store, "emb").await;
+    contract::session_store(&store, "emb").await;
+    contract::token_store(&store, "emb").await;
+    contract::log_store(&store, &store, "emb").await;
+}
+
+fn charger(n: usize) -> Charger {
+    let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    Charger::register(
+        TenantId::default_tenant(),
+        ChargerId::new(format!("CP{n}")).unwrap(),
+        at,
+    )
+}
+
+#[tokio::test]
+async fn what_was_acknowledged_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(&dir);
+        store.put(&charger(1), Expected::Absent, &[]).await.unwrap();
+    }
+    let store = open(&dir);
+    assert_eq!(store.get(&charger(1).id).await.unwrap().unwrap().version, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_commits_and_conflicts_stay_per_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(&dir));
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.put(&charger(n % 100), Expected::Absent, &[]).await
+        }));
+    }
+    let mut ok = 0;
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(1) => ok += 1,
+            Err(cpms_ports::StoreError::Conflict) => conflicts += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((ok, conflicts), (100, 100));
+}
+
+#[tokio::test]
+async fn events_written_with_a_change_reach_the_outbox_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let old = charger(1);
+    let mut new = old.clone();
+    new.connection = Some(cpms_domain::charger::Connection {
+        id: "c1".into(),
+        version: cpms_domain::OcppVersion::V16,
+        connected_at: new.created_at,
+    });
+    let evs = events::for_charger(Some(&old), &new);
+    store.put(&new, Expected::Absent, &evs).await.unwrap();
+    let out = store.outbox_peek(10).unwrap();
+    assert_eq!(out.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(), evs);
+    store
+        .outbox_ack(out.iter().map(|(s, _)| *s).collect())
+        .await
+        .unwrap();
+    assert!(store.outbox_peek(10).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_relay_delivers_the_outbox_to_the_bus() {
+    use cpms_ports::EventPublisher;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let bus = Arc::new(crate::InProcessBus::new());
+    let mut rx = bus.subscribe("test", 16);
+    let old = charger(2);
+    let mut new = old.clone();
+    new.connection = Some(cpms_domain::charger::Connection {
+        id: "c2".into(),
+        version: cpms_domain::OcppVersion::V201,
+        connected_at: new.created_at,
+    });
+    let evs = events::for_charger(Some(&old), &new);
+    store.put(&new, Expected::Absent, &evs).await.unwrap();
+    let relay = crate::OutboxRelay::new(store.clone(), bus.clone() as Arc<dyn EventPublisher>);
+    assert_eq!(relay.drain_once().await.unwrap(), 1);
+    assert_eq!(rx.recv().await.unwrap(), evs[0]);
+    assert_eq!(relay.drain_once().await.unwrap(), 0);
+}

@@ -1,0 +1,17 @@
+//! Ports: one narrow trait per capability the core needs. Each has an embedded implementation (`cpms
+//! serve`) and an AWS one, and both must pass the [`contract`] suite.
+
+pub mod clock;
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+pub mod gateway;
+pub mod registry;
+pub mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use gateway::{ChargerGateway, GatewayError};
+pub use registry::{ConnectionInfo, ConnectionRegistry};
+pub use store::{
+    AttemptStore, ChargerStore, EventPublisher, Expected, LogStore, Page, PageRequest,
+    SessionFilter, SessionStore, SessionWrite, StoreError, TokenStore, Versioned,
+};
