@@ -176,7 +176,7 @@ pub struct ConnectorState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisterReading {
     /// Register value in Wh.
-    #[serde(with = "rust_decimal::serde::float")]
+    #[serde(with = "cpms_ocpp::number")]
     pub energy_wh: Decimal,
     /// When it was read.
     pub at: DateTime<Utc>,

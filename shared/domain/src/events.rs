@@ -93,13 +93,13 @@ pub enum EventBody {
         /// The session.
         session_id: SessionId,
         /// Energy so far (Wh).
-        #[serde(with = "rust_decimal::serde::float_option")]
+        #[serde(with = "cpms_ocpp::number::option")]
         energy_wh: Option<Decimal>,
         /// Power (W).
-        #[serde(with = "rust_decimal::serde::float_option")]
+        #[serde(with = "cpms_ocpp::number::option")]
         power_w: Option<Decimal>,
         /// State of charge (%).
-        #[serde(with = "rust_decimal::serde::float_option")]
+        #[serde(with = "cpms_ocpp::number::option")]
         soc_percent: Option<Decimal>,
     },
     /// A session ended (billing prices it).
@@ -114,7 +114,7 @@ pub enum EventBody {
         /// End.
         ended_at: Option<DateTime<Utc>>,
         /// Energy (Wh).
-        #[serde(with = "rust_decimal::serde::float_option")]
+        #[serde(with = "cpms_ocpp::number::option")]
         energy_wh: Option<Decimal>,
         /// Token.
         id_token: Option<String>,
@@ -296,5 +296,42 @@ mod tests {
         );
         assert_eq!(for_charger(Some(&old), &new), evs);
         assert!(for_charger(Some(&new), &new).is_empty());
+    }
+
+    #[test]
+    fn events_read_back_what_they_write() {
+        use crate::session::{EventKind, SessionEvent};
+        let id = SessionId::new(ChargerId::new("CP1").unwrap(), "7");
+        let old = Session::new(TenantId::default_tenant(), id, OcppVersion::V16, now());
+        let mut new = old.clone();
+        let ev = |kind| SessionEvent {
+            kind,
+            seq_no: None,
+            timestamp: now(),
+            evse: Some((1, 1)),
+            id_token: None,
+            auth: None,
+            meter_wh: Some(Decimal::from(10)),
+            samples: Vec::new(),
+            stop_reason: None,
+            charging_state: None,
+            trigger_reason: None,
+            offline: false,
+            remote_start_id: None,
+            reservation_id: None,
+            fingerprint: kind as u64,
+            quirks: Vec::new(),
+        };
+        new.apply(&ev(EventKind::Started), now());
+        let mut done = new.clone();
+        done.apply(&ev(EventKind::Ended), now());
+        let mut all = for_session(Some(&old), &new);
+        all.extend(for_session(Some(&new), &done));
+        assert_eq!(all.len(), 2);
+        for e in all {
+            let text = serde_json::to_string(&e).unwrap();
+            let back: DomainEvent = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, e, "{text}");
+        }
     }
 }

@@ -27,7 +27,7 @@ pub struct MeterSample {
     /// OCPP measurand name (`Energy.Active.Import.Register`, `Power.Active.Import`, `SoC`, ...).
     pub measurand: String,
     /// The value in `unit`; `None` for signed data the CSMS cannot read.
-    #[serde(with = "rust_decimal::serde::float_option")]
+    #[serde(with = "cpms_ocpp::number::option")]
     pub value: Option<Decimal>,
     /// `Wh`, `varh`, `W`, `var`, `VA`, `A`, `V`, `Celsius`, `Hz`, `Percent`, or the charger's own unit
     /// when it is none of those.

@@ -68,8 +68,16 @@ impl Session {
         }
         if let Some(t) = &ev.id_token {
             match ev.kind {
-                EventKind::Ended if self.id_token.is_some() => self.stop_auth = ev.auth.clone(),
-                _ if self.id_token.is_none() => {
+                // A token shown at the end authorizes the stop, not the session.
+                EventKind::Ended => {
+                    self.stop_auth = ev.auth.clone();
+                    if self.id_token.is_none() {
+                        self.id_token = Some(t.clone());
+                    }
+                }
+                _ if self.id_token.is_none()
+                    || !self.start_reported && ev.kind == EventKind::Started =>
+                {
                     self.id_token = Some(t.clone());
                     self.auth = ev.auth.clone();
                 }

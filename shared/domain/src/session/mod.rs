@@ -118,16 +118,16 @@ pub struct SessionEvent {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LatestMeter {
     /// Active power drawn (W).
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
     pub power_w: Option<Decimal>,
     /// Current drawn (A; the highest phase when only per-phase values are sent).
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
     pub current_a: Option<Decimal>,
     /// Voltage (V).
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
     pub voltage_v: Option<Decimal>,
     /// Battery state of charge (%).
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
     pub soc_percent: Option<Decimal>,
     /// When these were sampled.
     #[serde(default)]
@@ -183,13 +183,13 @@ pub struct Session {
     #[serde(default)]
     pub ended_at: Option<DateTime<Utc>>,
     /// Register at start (Wh).
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
     pub meter_start_wh: Option<Decimal>,
     /// Register at stop (Wh).
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
     pub meter_stop_wh: Option<Decimal>,
     /// Energy delivered so far (Wh).
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
     pub energy_wh: Option<Decimal>,
     /// Why it stopped.
     #[serde(default)]

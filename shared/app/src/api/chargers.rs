@@ -1,0 +1,171 @@
+//! `/v1/chargers`: register, list, read chargers (with live connector status and connection), their log,
+//! and refused connection attempts.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use cpms_domain::charger::Charger;
+use cpms_domain::log::{ConnectionAttempt, LogEntry};
+use cpms_domain::{ChargerId, OcppVersion};
+use cpms_ports::Expected;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Body, Id, PageQuery, Params};
+use super::views::{ChargerView, List};
+use super::{ApiState, Problem};
+use crate::hash_password;
+
+/// `POST /v1/chargers`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewCharger {
+    id: String,
+    /// Basic-auth password; generated (and returned once) when absent.
+    password: Option<String>,
+    name: Option<String>,
+    /// Pin the OCPP version (`1.6` or `2.0.1`).
+    ocpp_version: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Created {
+    #[serde(flatten)]
+    charger: ChargerView,
+    /// The generated password: shown only in this response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+    /// Advice about the request (e.g. a password too short for OCPP 2.0.1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+fn generated_password() -> String {
+    rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
+}
+
+pub(crate) async fn create(
+    State(st): State<ApiState>,
+    Body(req): Body<NewCharger>,
+) -> Result<(StatusCode, Json<Created>), Problem> {
+    let id = ChargerId::new(req.id)?;
+    let expected_version = match req.ocpp_version.as_deref() {
+        None => None,
+        Some(v) => Some(OcppVersion::parse(v).ok_or_else(|| {
+            Problem::bad_request(format!("ocpp_version {v:?} is not one of 1.6, 2.0.1"))
+        })?),
+    };
+    let mut warnings = Vec::new();
+    let (password, generated) = match req.password {
+        Some(p) => {
+            let n = p.chars().count();
+            if n == 0 || n > 64 || p.chars().any(char::is_control) {
+                return Err(Problem::bad_request(
+                    "password must be 1 to 64 printable characters",
+                ));
+            }
+            if !(16..=40).contains(&n) {
+                warnings.push("OCPP 2.0.1 chargers need a password of 16 to 40 characters".into());
+            }
+            (p, false)
+        }
+        None => (generated_password(), true),
+    };
+    if let Some(name) = &req.name
+        && name.chars().count() > 200
+    {
+        return Err(Problem::bad_request("name must be at most 200 characters"));
+    }
+    let hash = tokio::task::spawn_blocking(move || (hash_password(&password), password))
+        .await
+        .map_err(|_| Problem::bad_request("could not hash the password"))?;
+    let csms = &st.csms;
+    let now = csms.now();
+    let mut c = Charger::register(csms.config.default_tenant.clone(), id.clone(), now);
+    c.name = req.name;
+    c.password_hash = Some(hash.0);
+    c.expected_version = expected_version;
+    match csms.ports.chargers.put(&c, Expected::Absent, &[]).await {
+        Ok(_) => {}
+        Err(cpms_ports::StoreError::Conflict) => {
+            return Err(Problem::conflict(format!(
+                "charger {id} is already registered"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let body = Created {
+        charger: ChargerView::of(c, false),
+        password: generated.then_some(hash.1),
+        warnings,
+    };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// The charger, if it belongs to the caller's tenant (others' chargers are "not found", not "forbidden").
+pub(crate) async fn load(st: &ApiState, id: &str) -> Result<Charger, Problem> {
+    let not_found = || Problem::not_found(format!("no charger {id:?}"));
+    let id = ChargerId::new(id).map_err(|_| not_found())?;
+    match st.csms.ports.chargers.get(&id).await? {
+        Some(c) if c.value.tenant == st.csms.config.default_tenant => Ok(c.value),
+        _ => Err(not_found()),
+    }
+}
+
+async fn view(st: &ApiState, c: Charger) -> Result<ChargerView, Problem> {
+    let connected = match &c.connection {
+        Some(conn) => st.csms.ports.registry.get(&conn.id).await?.is_some(),
+        None => false,
+    };
+    Ok(ChargerView::of(c, connected))
+}
+
+pub(crate) async fn get(
+    State(st): State<ApiState>,
+    Id(id): Id,
+) -> Result<Json<ChargerView>, Problem> {
+    let c = load(&st, &id).await?;
+    Ok(Json(view(&st, c).await?))
+}
+
+pub(crate) async fn list(
+    State(st): State<ApiState>,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<List<ChargerView>>, Problem> {
+    let page = st
+        .csms
+        .ports
+        .chargers
+        .list(&st.csms.config.default_tenant, &q.page()?)
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for c in page.items {
+        items.push(view(&st, c).await?);
+    }
+    Ok(Json(List {
+        items,
+        next_cursor: page.next,
+    }))
+}
+
+pub(crate) async fn events(
+    State(st): State<ApiState>,
+    Id(id): Id,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<List<LogEntry>>, Problem> {
+    let c = load(&st, &id).await?;
+    let page = st.csms.ports.log.list(&c.tenant, &c.id, &q.page()?).await?;
+    Ok(Json(List::of(page, |e| e)))
+}
+
+pub(crate) async fn attempts(
+    State(st): State<ApiState>,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<List<ConnectionAttempt>>, Problem> {
+    let page = st.csms.ports.attempts.list(&q.page()?).await?;
+    Ok(Json(List::of(page, |a| a)))
+}

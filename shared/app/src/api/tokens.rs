@@ -1,0 +1,154 @@
+//! `/v1/tokens`: the id tags / id tokens that may charge.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use cpms_domain::token::{Token, TokenStatus, token_key, validate_token_id};
+use cpms_ports::{Expected, StoreError};
+use serde::Deserialize;
+
+use super::extract::{Body, Id, PageQuery, Params};
+use super::views::{List, TokenView};
+use super::{ApiState, Problem};
+
+/// 2.0.1 IdTokenEnumType values a token may be bound to.
+const KINDS: [&str; 8] = [
+    "Central",
+    "eMAID",
+    "ISO14443",
+    "ISO15693",
+    "KeyCode",
+    "Local",
+    "MacAddress",
+    "NoAuthorization",
+];
+
+/// `POST /v1/tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewToken {
+    id: String,
+    /// Defaults to `accepted`.
+    status: Option<TokenStatus>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    group_id: Option<String>,
+}
+
+/// `PATCH /v1/tokens/{id}`: fields present are changed; `null` clears an optional one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenPatch {
+    status: Option<TokenStatus>,
+    #[serde(default, with = "double_option")]
+    expires_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, with = "double_option")]
+    group_id: Option<Option<String>>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+fn check_group(g: &Option<String>) -> Result<(), Problem> {
+    match g {
+        Some(g) if validate_token_id(g).is_err() => Err(Problem::bad_request(
+            "group_id must be 1 to 36 printable characters",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) async fn create(
+    State(st): State<ApiState>,
+    Body(req): Body<NewToken>,
+) -> Result<(StatusCode, Json<TokenView>), Problem> {
+    validate_token_id(&req.id)?;
+    check_group(&req.group_id)?;
+    if let Some(k) = &req.kind
+        && !KINDS.contains(&k.as_str())
+    {
+        return Err(Problem::bad_request(format!(
+            "type must be one of {}",
+            KINDS.join(", ")
+        )));
+    }
+    let now = st.csms.now();
+    let t = Token {
+        tenant: st.csms.config.default_tenant.clone(),
+        id: req.id.trim().to_string(),
+        kind: req.kind,
+        status: req.status.unwrap_or(TokenStatus::Accepted),
+        expires_at: req.expires_at,
+        group_id: req.group_id,
+        created_at: now,
+        updated_at: now,
+    };
+    match st.csms.ports.tokens.put(&t, Expected::Absent).await {
+        Ok(_) => Ok((StatusCode::CREATED, Json(t.into()))),
+        Err(StoreError::Conflict) => Err(Problem::conflict(format!("token {:?} exists", t.id))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn get(
+    State(st): State<ApiState>,
+    Id(id): Id,
+) -> Result<Json<TokenView>, Problem> {
+    let tenant = &st.csms.config.default_tenant;
+    match st.csms.ports.tokens.get(tenant, &token_key(&id)).await? {
+        Some(t) => Ok(Json(t.value.into())),
+        None => Err(Problem::not_found(format!("no token {id:?}"))),
+    }
+}
+
+pub(crate) async fn update(
+    State(st): State<ApiState>,
+    Id(id): Id,
+    Body(patch): Body<TokenPatch>,
+) -> Result<Json<TokenView>, Problem> {
+    if let Some(g) = &patch.group_id {
+        check_group(g)?;
+    }
+    let tenant = &st.csms.config.default_tenant;
+    let store = &st.csms.ports.tokens;
+    for _ in 0..crate::service::RETRIES {
+        let Some(read) = store.get(tenant, &token_key(&id)).await? else {
+            return Err(Problem::not_found(format!("no token {id:?}")));
+        };
+        let mut t = read.value;
+        if let Some(s) = patch.status {
+            t.status = s;
+        }
+        if let Some(e) = patch.expires_at {
+            t.expires_at = e;
+        }
+        if let Some(g) = &patch.group_id {
+            t.group_id = g.clone();
+        }
+        t.updated_at = st.csms.now();
+        match store.put(&t, Expected::Version(read.version)).await {
+            Ok(_) => return Ok(Json(t.into())),
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Conflict.into())
+}
+
+pub(crate) async fn list(
+    State(st): State<ApiState>,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<List<TokenView>>, Problem> {
+    let tenant = &st.csms.config.default_tenant;
+    let page = st.csms.ports.tokens.list(tenant, &q.page()?).await?;
+    Ok(Json(List::of(page, TokenView::from)))
+}

@@ -1,0 +1,6 @@
+//! Consumers of domain events that run inside the CSMS (on AWS each becomes its own queue and function).
+//! All are idempotent: events arrive at least once.
+
+mod reconciler;
+
+pub use reconciler::{reconcile, run_reconciler};

@@ -1,0 +1,76 @@
+//! The CPMS application layer: what happens when a charger connects, sends a frame or disconnects, and the
+//! operator HTTP API. It speaks to the world only through the ports, so the same code runs in the Lambda
+//! functions and in `cpms serve`.
+
+pub mod api;
+mod auth;
+mod config;
+mod connect;
+pub mod consumers;
+mod message;
+mod ocpp;
+mod service;
+
+use std::sync::Arc;
+
+pub use auth::{PasswordHasher, hash_password};
+pub use config::CsmsConfig;
+pub use connect::{ConnectOutcome, ConnectRequest};
+pub use message::MessageOutcome;
+
+use cpms_ports::{
+    AttemptStore, ChargerGateway, ChargerStore, Clock, ConnectionRegistry, LogStore, SessionStore,
+    TokenStore,
+};
+
+/// The ports the application runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// Chargers.
+    pub chargers: Arc<dyn ChargerStore>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Tokens.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Charger log.
+    pub log: Arc<dyn LogStore>,
+    /// Refused connection attempts.
+    pub attempts: Arc<dyn AttemptStore>,
+    /// Live connections.
+    pub registry: Arc<dyn ConnectionRegistry>,
+    /// Frames to chargers.
+    pub gateway: Arc<dyn ChargerGateway>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The charging station management system: handlers for chargers and operators.
+pub struct Csms {
+    pub(crate) ports: Ports,
+    pub(crate) config: CsmsConfig,
+    pub(crate) passwords: PasswordHasher,
+    pub(crate) admission: service::Admission,
+}
+
+impl Csms {
+    /// A CSMS on these ports.
+    pub fn new(ports: Ports, config: CsmsConfig) -> Self {
+        let admission = service::Admission::new(config.boot_rate_per_second, config.boot_burst);
+        Csms {
+            ports,
+            config,
+            passwords: PasswordHasher::default(),
+            admission,
+        }
+    }
+
+    /// The ports (for the runners that host it).
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CsmsConfig {
+        &self.config
+    }
+}

@@ -1,0 +1,62 @@
+//! OCPP action handlers: one module per action and version, and one routing table per version. Handlers
+//! translate the typed message into domain input, let the services apply it, and build the answer.
+
+pub(crate) mod v16;
+pub(crate) mod v201;
+
+use cpms_domain::DomainError;
+use cpms_domain::normalize;
+use cpms_ocpp::{CallError, ErrorCode};
+use cpms_ports::ConnectionInfo;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::Csms;
+
+/// One validated CALL being handled.
+pub(crate) struct CallCtx<'a> {
+    /// The application.
+    pub csms: &'a Csms,
+    /// The connection it came on.
+    pub conn: &'a ConnectionInfo,
+    /// The action.
+    pub action: &'a str,
+    /// The payload, valid for its schema.
+    pub payload: &'a Value,
+    /// Quirks forgiven on the way.
+    pub quirks: Vec<String>,
+}
+
+impl CallCtx<'_> {
+    /// The typed request.
+    pub fn request<T: DeserializeOwned>(&self) -> Result<T, CallError> {
+        T::deserialize(self.payload).map_err(|e| {
+            CallError::new(ErrorCode::FormatViolation, format!("{}: {e}", self.action))
+        })
+    }
+
+    /// The fingerprint of the message content.
+    pub fn fingerprint(&self) -> u64 {
+        normalize::fingerprint(self.action, self.payload)
+    }
+}
+
+/// Writes an answer.
+pub(crate) fn answer<T: Serialize>(t: &T) -> Result<Value, CallError> {
+    serde_json::to_value(t).map_err(|e| CallError::new(ErrorCode::InternalError, e.to_string()))
+}
+
+/// A value the domain refuses, as the CallError it deserves.
+pub(crate) fn refused(e: DomainError) -> CallError {
+    CallError::new(ErrorCode::PropertyConstraintViolation, e.to_string())
+}
+
+/// The summary line of a log entry for a notification.
+pub(crate) fn summary(action: &str, detail: &str) -> String {
+    if detail.is_empty() {
+        action.to_string()
+    } else {
+        format!("{action}: {detail:.120}")
+    }
+}

@@ -1,0 +1,183 @@
+//! Session changes: apply a normalized session event with one conditional write, assign 1.6 transaction
+//! ids, and keep stops and meter values that name no known transaction.
+
+use cpms_domain::normalize;
+use cpms_domain::session::{EventKind, Session, SessionEvent};
+use cpms_domain::token::{AuthDecision, token_key};
+use cpms_domain::{OcppVersion, SessionId, events};
+use cpms_ocpp::CallError;
+use cpms_ports::{ConnectionInfo, Expected, SessionWrite, StoreError, Versioned};
+
+use super::{RETRIES, internal};
+use crate::Csms;
+
+/// Ids a 1.6 start may take before giving up on collisions.
+const TXID_ATTEMPTS: u32 = 16;
+
+/// The answer to a 1.6 StartTransaction.
+pub(crate) struct StartOutcome {
+    /// Assigned transaction id.
+    pub transaction_id: i32,
+    /// Authorization decision for its id tag.
+    pub auth: AuthDecision,
+}
+
+impl Csms {
+    /// Applies an event to the session `transaction` of the connection's charger (creating it if new).
+    pub(crate) async fn apply_session_event(
+        &self,
+        conn: &ConnectionInfo,
+        transaction: &str,
+        ev: &SessionEvent,
+    ) -> Result<Session, CallError> {
+        let id = SessionId::new(conn.charger_id.clone(), transaction);
+        for _ in 0..RETRIES {
+            let read = self
+                .ports
+                .sessions
+                .get(&conn.tenant, &id)
+                .await
+                .map_err(internal)?;
+            match self.write_event(conn, &id, read, ev).await {
+                Err(StoreError::Conflict) => continue,
+                other => return other.map_err(internal),
+            }
+        }
+        Err(internal(StoreError::Conflict))
+    }
+
+    async fn write_event(
+        &self,
+        conn: &ConnectionInfo,
+        id: &SessionId,
+        read: Option<Versioned<Session>>,
+        ev: &SessionEvent,
+    ) -> Result<Session, StoreError> {
+        let now = self.now();
+        let expected = Expected::from_read(&read);
+        let old = read.map(|r| r.value);
+        let mut s = old
+            .clone()
+            .unwrap_or_else(|| Session::new(conn.tenant.clone(), id.clone(), conn.version, now));
+        let applied = s.apply(ev, now);
+        if applied.duplicate {
+            return Ok(s);
+        }
+        if old.is_none() && conn.version == OcppVersion::V16 && ev.kind != EventKind::Started {
+            s.note(
+                "unknown_transaction",
+                "first message for this transaction id was not its start",
+                now,
+            );
+        }
+        let evs = events::for_session(old.as_ref(), &s);
+        self.ports
+            .sessions
+            .put(SessionWrite {
+                session: &s,
+                expected,
+                new_samples: &applied.new_samples,
+                events: &evs,
+            })
+            .await?;
+        Ok(s)
+    }
+
+    /// A 1.6 StartTransaction: assigns the transaction id derived from the start's fingerprint; a resent
+    /// start finds its session and gets the same id and answer.
+    pub(crate) async fn start_v16(
+        &self,
+        conn: &ConnectionInfo,
+        ev: &SessionEvent,
+    ) -> Result<StartOutcome, CallError> {
+        let mut attempt = 0;
+        let mut retries = 0;
+        while attempt < TXID_ATTEMPTS && retries < RETRIES {
+            let txid = normalize::transaction_id_v16(&conn.charger_id, ev.fingerprint, attempt);
+            let id = SessionId::new(conn.charger_id.clone(), txid.to_string());
+            let read = self
+                .ports
+                .sessions
+                .get(&conn.tenant, &id)
+                .await
+                .map_err(internal)?;
+            let outcome = |s: &Session| StartOutcome {
+                transaction_id: txid,
+                auth: s.auth.clone().unwrap_or_else(AuthDecision::free),
+            };
+            match &read {
+                Some(existing) if existing.value.start_fingerprint == Some(ev.fingerprint) => {
+                    return Ok(outcome(&existing.value));
+                }
+                Some(_) => {
+                    attempt += 1;
+                    continue;
+                }
+                None => {}
+            }
+            match self.write_event(conn, &id, None, ev).await {
+                Ok(s) => return Ok(outcome(&s)),
+                Err(StoreError::Conflict) => retries += 1,
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        Err(internal(StoreError::Conflict))
+    }
+
+    /// A 1.6 StopTransaction. A stop for a transaction id the CSMS does not know (a charger that started
+    /// offline sends -1, or a stop resent after the CSMS lost the start) is matched to the charger's
+    /// open session for the same id tag; failing that it is kept as a reconciled session of its own.
+    pub(crate) async fn stop_v16(
+        &self,
+        conn: &ConnectionInfo,
+        transaction_id: i64,
+        ev: &SessionEvent,
+    ) -> Result<Session, CallError> {
+        let tx = transaction_id.to_string();
+        let id = SessionId::new(conn.charger_id.clone(), &tx);
+        let known = self
+            .ports
+            .sessions
+            .get(&conn.tenant, &id)
+            .await
+            .map_err(internal)?
+            .is_some();
+        if known {
+            return self.apply_session_event(conn, &tx, ev).await;
+        }
+        if let Some(open) = self.matching_open_session(conn, ev).await? {
+            let mut ev = ev.clone();
+            ev.quirks.push("stop_with_unknown_transaction_id".into());
+            return self.apply_session_event(conn, &open, &ev).await;
+        }
+        let key = if transaction_id > 0 {
+            tx
+        } else {
+            format!("unmatched-{:016x}", ev.fingerprint)
+        };
+        self.apply_session_event(conn, &key, ev).await
+    }
+
+    async fn matching_open_session(
+        &self,
+        conn: &ConnectionInfo,
+        ev: &SessionEvent,
+    ) -> Result<Option<String>, CallError> {
+        let open = self
+            .ports
+            .sessions
+            .active(&conn.tenant, &conn.charger_id)
+            .await
+            .map_err(internal)?;
+        let tag = ev.id_token.as_ref().map(|t| token_key(&t.value));
+        let best = open
+            .into_iter()
+            .filter(|s| s.started_at.is_none_or(|st| st <= ev.timestamp))
+            .filter(|s| match (&tag, &s.id_token) {
+                (Some(a), Some(b)) => *a == token_key(&b.value),
+                _ => true,
+            })
+            .max_by_key(|s| s.started_at);
+        Ok(best.map(|s| s.id.transaction))
+    }
+}
