@@ -1,0 +1,6 @@
+//! `cpms`: the whole CPMS in one process on embedded adapters (`cpms serve`), a charger simulator for
+//! quickstarts and load tests (`cpms simulate`), and OCPP tools (`cpms ocpp check`).
+
+pub mod check;
+pub mod serve;
+pub mod simulate;

@@ -1,0 +1,215 @@
+//! The `cpms` command: `serve` (the CSMS in one process), `simulate` (charger simulator), `ocpp check`
+//! (what the CSMS makes of a payload).
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use cpms::check;
+use cpms::serve::{self, ServeConfig};
+use cpms::simulate::{self, SimulateArgs};
+use cpms_app::CsmsConfig;
+use cpms_embedded::Durability;
+use rand::Rng;
+
+/// A charge point management system: OCPP 1.6J and 2.0.1 chargers, sessions, an operator API.
+#[derive(Parser)]
+#[command(name = "cpms", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the CSMS in this process: chargers connect over WebSocket, operators use the HTTP API, all
+    /// state is kept in the data directory.
+    Serve(ServeArgs),
+    /// Simulate chargers running charging sessions against a CSMS and report throughput and latency.
+    Simulate(SimulateArgs),
+    /// OCPP tools.
+    #[command(subcommand)]
+    Ocpp(OcppCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address chargers connect to, at ws://ADDR/ocpp/{chargePointId}. Use 0.0.0.0:PORT to accept
+    /// chargers from the network.
+    #[arg(long, env = "CPMS_WS_ADDR", default_value = "127.0.0.1:9000")]
+    ws_addr: SocketAddr,
+    /// Address of the operator HTTP API (http://ADDR/v1/...).
+    #[arg(long, env = "CPMS_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    http_addr: SocketAddr,
+    /// Directory holding the store (created if missing; a restart keeps everything in it).
+    #[arg(long, env = "CPMS_DATA_DIR", default_value = "./cpms-data")]
+    data_dir: PathBuf,
+    /// Admin API key (send as "Authorization: Bearer <key>"). Generated and printed when not set.
+    #[arg(long, env = "CPMS_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// Heartbeat interval given to chargers, in seconds (keep it under 600).
+    #[arg(long, default_value_t = 300)]
+    heartbeat_interval: u64,
+    /// BootNotifications accepted per second before chargers are told Pending (reconnect storms).
+    #[arg(long, default_value_t = 500.0)]
+    boot_rate: f64,
+    /// Close WebSocket connections idle this many seconds (API Gateway closes after 600).
+    #[arg(long, default_value_t = 600)]
+    idle_timeout: u64,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
+    /// Do not fsync before answering chargers. Loses data on a crash: benchmarks only.
+    #[arg(long, hide = true)]
+    unsafe_no_fsync: bool,
+}
+
+#[derive(Subcommand)]
+enum OcppCommand {
+    /// Check a payload against the official schema of its version and action.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// OCPP version: 1.6 or 2.0.1.
+    #[arg(long = "ocpp", default_value = "1.6")]
+    version: String,
+    /// Action name (e.g. StartTransaction).
+    #[arg(long, required_unless_present = "lines")]
+    action: Option<String>,
+    /// The payload is a CALLRESULT payload (default: a CALL payload).
+    #[arg(long)]
+    response: bool,
+    /// File holding the payload (default: standard input).
+    file: Option<PathBuf>,
+    /// Read JSON lines {"version", "action", "response", "payload"} from standard input.
+    #[arg(long)]
+    lines: bool,
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
+    init_logs(a.log_json);
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "cannot raise the open-files limit");
+    }
+    let (admin_key, generated) = match a.admin_key.filter(|k| !k.trim().is_empty()) {
+        Some(k) => (k, false),
+        None => {
+            let k: String = rand::rng()
+                .sample_iter(&rand::distr::Alphanumeric)
+                .take(32)
+                .map(char::from)
+                .collect();
+            (k, true)
+        }
+    };
+    let csms = CsmsConfig {
+        heartbeat_interval: Duration::from_secs(a.heartbeat_interval.clamp(10, 3600)),
+        boot_rate_per_second: a.boot_rate,
+        boot_burst: a.boot_rate.max(1.0) * 2.0,
+        ..CsmsConfig::default()
+    };
+    let running = serve::start(ServeConfig {
+        ws_addr: a.ws_addr,
+        http_addr: a.http_addr,
+        data_dir: a.data_dir.clone(),
+        admin_key: admin_key.clone(),
+        idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
+        csms,
+        durability: if a.unsafe_no_fsync {
+            Durability::NoSync
+        } else {
+            Durability::Immediate
+        },
+    })
+    .await?;
+    println!("cpms serve is running");
+    println!(
+        "  OCPP endpoint (chargers): ws://{}/ocpp/{{chargePointId}}",
+        running.ws_addr
+    );
+    println!(
+        "  Operator API:             http://{}/v1",
+        running.http_addr
+    );
+    println!("  Data directory:           {}", a.data_dir.display());
+    if generated {
+        println!(
+            "  Admin API key:            {admin_key}  (generated; set CPMS_ADMIN_KEY to choose one)"
+        );
+    } else {
+        println!("  Admin API key:            from CPMS_ADMIN_KEY / --admin-key");
+    }
+    running.until_signal().await;
+    Ok(())
+}
+
+fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
+    if a.lines {
+        return check::run_lines();
+    }
+    let mut text = String::new();
+    match &a.file {
+        Some(f) => {
+            text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+        }
+        None => {
+            std::io::stdin().read_to_string(&mut text)?;
+        }
+    }
+    let payload: serde_json::Value =
+        serde_json::from_str(&text).context("the payload is not JSON")?;
+    let verdict = check::check(check::Job {
+        version: a.version,
+        action: a.action.unwrap_or_default(),
+        response: a.response,
+        payload,
+    });
+    println!("{}", serde_json::to_string_pretty(&verdict)?);
+    if verdict["valid"] != true {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(a) => rt.block_on(serve_cmd(a)),
+        Command::Simulate(a) => {
+            init_logs(false);
+            let json = a.json;
+            let report = rt.block_on(simulate::run(a))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.text());
+            }
+            if !report.ok() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Ocpp(OcppCommand::Check(a)) => check_cmd(a),
+    }
+}

@@ -1,0 +1,190 @@
+//! The local WebSocket endpoint, `ws://ADDR/ocpp/{chargePointId}`, with API Gateway's semantics: every
+//! connection gets an id; the connect handler decides the handshake; every frame goes to the message
+//! handler, whose answer is written back (the route response); closing runs the disconnect handler.
+//! Like API Gateway, it refuses messages over 128 KiB and closes connections idle for 10 minutes.
+//!
+//! permessage-deflate (required of a 2.0.1 CSMS) is offered without context takeover and with a shared
+//! compressor pool, so an idle connection holds no compression state.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cpms_app::{ConnectOutcome, ConnectRequest, Csms};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio_util::task::TaskTracker;
+use yawc::frame::{Frame, OpCode};
+use yawc::{CompressionLevel, DeflatePool, IncomingUpgrade, Options};
+
+use super::gateway::{LocalGateway, Outbound};
+
+/// API Gateway's message limit.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
+/// What the endpoint needs.
+#[derive(Clone)]
+pub(crate) struct WsState {
+    pub csms: Arc<Csms>,
+    pub gateway: Arc<LocalGateway>,
+    pub tasks: TaskTracker,
+    pub stop: watch::Receiver<bool>,
+    pub idle_timeout: Duration,
+    pub options: Options,
+}
+
+/// WebSocket options shared by every connection.
+pub(crate) fn options() -> Options {
+    Options::default()
+        .with_limits(MAX_MESSAGE_BYTES + 1, MAX_MESSAGE_BYTES + 1)
+        .with_compression_level(CompressionLevel::fast())
+        .server_no_context_takeover()
+        .client_no_context_takeover()
+        .with_deflate_pool(DeflatePool::new(16))
+        .with_compression_threshold(512)
+        .with_read_buffer_capacity(2048)
+        .with_write_buffer_capacity(2048)
+        .with_no_delay()
+}
+
+fn connection_id() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>())
+}
+
+/// `GET /ocpp/{id}` with a WebSocket upgrade.
+pub(crate) async fn upgrade(
+    State(st): State<WsState>,
+    Path(identity): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: IncomingUpgrade,
+) -> Response {
+    let id = connection_id();
+    let req = ConnectRequest {
+        connection_id: id.clone(),
+        identity,
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        subprotocols: headers
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect(),
+        remote_addr: Some(peer.to_string()),
+    };
+    let (subprotocol, unsupported) = match st.csms.connect(req).await {
+        ConnectOutcome::Accept { subprotocol, .. } => (subprotocol, false),
+        ConnectOutcome::Unsupported { .. } => (None, true),
+        ConnectOutcome::Reject { status, reason } => {
+            tracing::info!(peer = %peer, status, reason, "connection refused");
+            let mut r = StatusCode::from_u16(status)
+                .unwrap_or(StatusCode::FORBIDDEN)
+                .into_response();
+            if status == 401 {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"ocpp\""),
+                );
+            }
+            return r;
+        }
+    };
+    let (response, fut) = match ws.upgrade(st.options.clone()) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(error = %e, "websocket upgrade failed");
+            st.csms.disconnect(&id).await;
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+    };
+    let mut response = response.map(Body::new);
+    if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    let task_state = st.clone();
+    st.tasks.spawn(async move {
+        match fut.await {
+            Ok(socket) if unsupported => {
+                // OCPP-J: finish the handshake without a subprotocol, then close.
+                let mut socket = socket;
+                let _ = socket
+                    .send(Frame::close(
+                        yawc::close::CloseCode::Protocol,
+                        b"no supported OCPP version",
+                    ))
+                    .await;
+            }
+            Ok(socket) => run(task_state, id, socket).await,
+            Err(e) => {
+                tracing::info!(error = %e, "upgrade did not complete");
+                task_state.csms.disconnect(&id).await;
+            }
+        }
+    });
+    response
+}
+
+/// One connection, from upgrade to close.
+async fn run<S>(st: WsState, id: String, mut socket: yawc::WebSocket<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (tx, mut rx) = mpsc::channel::<Outbound>(32);
+    st.gateway.insert(&id, tx);
+    let mut stop = st.stop.clone();
+    loop {
+        tokio::select! {
+            frame = socket.next() => {
+                let Some(frame) = frame else { break };
+                match frame.opcode() {
+                    OpCode::Text | OpCode::Binary => {
+                        let out = st.csms.message(&id, frame.payload()).await;
+                        if let Some(reply) = out.reply
+                            && socket.send(Frame::text(reply)).await.is_err()
+                        {
+                            break;
+                        }
+                        if out.close {
+                            let _ = socket.send(Frame::close(yawc::close::CloseCode::Policy, b"unknown connection")).await;
+                            break;
+                        }
+                    }
+                    OpCode::Close => break,
+                    _ => {}
+                }
+            }
+            out = rx.recv() => match out {
+                Some(Outbound::Frame(text)) => {
+                    if socket.send(Frame::text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outbound::Close) | None => {
+                    let _ = socket.send(Frame::close(yawc::close::CloseCode::Normal, b"")).await;
+                    break;
+                }
+            },
+            _ = tokio::time::sleep(st.idle_timeout) => {
+                let _ = socket.send(Frame::close(yawc::close::CloseCode::Away, b"idle")).await;
+                break;
+            }
+            _ = stop.changed() => {
+                let _ = socket.send(Frame::close(yawc::close::CloseCode::Away, b"server shutting down")).await;
+                break;
+            }
+        }
+    }
+    st.gateway.remove(&id);
+    st.csms.disconnect(&id).await;
+}

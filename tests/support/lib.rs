@@ -1,0 +1,227 @@
+//! Test support: the local stack on port 0 in this process, a WebSocket charger and an HTTP client that
+//! talk to it over real sockets, and the Python interpreter that has the PyPI `ocpp` package.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use cpms::serve::{self, Running, ServeConfig};
+use cpms_app::CsmsConfig;
+use cpms_embedded::Durability;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The admin key of test stacks.
+pub const KEY: &str = "test-admin-key";
+/// The password test chargers are registered with.
+pub const PASSWORD: &str = "test-password-0001";
+
+/// A running local stack.
+pub struct Stack {
+    running: Option<Running>,
+    /// `ws://127.0.0.1:PORT/ocpp`
+    pub ws: String,
+    /// `http://127.0.0.1:PORT`
+    pub api: String,
+    http: reqwest::Client,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Stack {
+    /// A stack on a fresh data directory.
+    pub async fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Self::start_in(tmp.path()).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A stack on `dir` (which may hold the data of an earlier stack).
+    pub async fn start_in(dir: &Path) -> Self {
+        let running = serve::start(ServeConfig {
+            ws_addr: "127.0.0.1:0".parse().unwrap(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.to_path_buf(),
+            admin_key: KEY.into(),
+            idle_timeout: Duration::from_secs(600),
+            csms: CsmsConfig::default(),
+            durability: Durability::Immediate,
+        })
+        .await
+        .expect("the stack starts");
+        Stack {
+            ws: format!("ws://{}/ocpp", running.ws_addr),
+            api: format!("http://{}", running.http_addr),
+            running: Some(running),
+            http: reqwest::Client::new(),
+            _tmp: None,
+        }
+    }
+
+    /// Stops the stack (connections are closed, the store is closed).
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
+    /// A request with the admin key.
+    pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(KEY)
+    }
+
+    /// GET with the admin key; status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        send(self.req(reqwest::Method::GET, path)).await
+    }
+
+    /// POST JSON with the admin key.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.req(reqwest::Method::POST, path).json(&body)).await
+    }
+
+    /// Registers a charger with [`PASSWORD`].
+    pub async fn register(&self, id: &str) {
+        let (s, b) = self
+            .post("/v1/chargers", json!({"id": id, "password": PASSWORD}))
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+
+    /// Registers an accepted token.
+    pub async fn token(&self, id: &str) {
+        let (s, b) = self
+            .post("/v1/tokens", json!({"id": id, "status": "accepted"}))
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+}
+
+/// Sends a request; status and JSON body (`null` when empty).
+pub async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = r.send().await.expect("the API answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A charger on a real WebSocket.
+pub struct Charger {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    n: u64,
+    /// The subprotocol the server chose.
+    pub protocol: Option<String>,
+}
+
+impl Charger {
+    /// Connects with Basic auth, offering `protocols`.
+    pub async fn connect(stack: &Stack, id: &str, protocols: &str) -> anyhow::Result<Self> {
+        Self::connect_with(stack, id, protocols, Some(PASSWORD)).await
+    }
+
+    /// Connects with the given password (or none).
+    pub async fn connect_with(
+        stack: &Stack,
+        id: &str,
+        protocols: &str,
+        password: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let mut req = format!("{}/{id}", stack.ws).into_client_request()?;
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(protocols)?);
+        if let Some(p) = password {
+            let t = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{p}"));
+            req.headers_mut().insert(
+                "Authorization",
+                HeaderValue::from_str(&format!("Basic {t}"))?,
+            );
+        }
+        let (ws, resp) = tokio_tungstenite::connect_async(req).await?;
+        let protocol = resp
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Charger { ws, n: 0, protocol })
+    }
+
+    /// Sends a CALL and returns the answer frame.
+    pub async fn call(&mut self, action: &str, payload: Value) -> Value {
+        self.n += 1;
+        let id = format!("t{}", self.n);
+        self.send(Message::text(json!([2, id, action, payload]).to_string()))
+            .await;
+        let reply = self.recv().await.expect("an answer");
+        assert_eq!(reply[1], id, "{reply}");
+        reply
+    }
+
+    /// Sends a raw message.
+    pub async fn send(&mut self, m: Message) {
+        self.ws.send(m).await.expect("send");
+    }
+
+    /// Sends a raw message; false when the connection is already gone.
+    pub async fn try_send(&mut self, m: Message) -> bool {
+        self.ws.send(m).await.is_ok()
+    }
+
+    /// The next text frame as JSON; `None` when the connection closed (or nothing came within 10 s).
+    pub async fn recv(&mut self) -> Option<Value> {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .ok()??;
+            match m {
+                Ok(Message::Text(t)) => return serde_json::from_str(&t).ok(),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Boots and expects Accepted.
+    pub async fn boot(&mut self, v201: bool) {
+        let p = if v201 {
+            json!({"reason": "PowerUp", "chargingStation": {"vendorName": "Test", "model": "T2"}})
+        } else {
+            json!({"chargePointVendor": "Test", "chargePointModel": "T1"})
+        };
+        let r = self.call("BootNotification", p).await;
+        assert_eq!(r[2]["status"], "Accepted", "{r}");
+    }
+
+    /// Closes the connection.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The Python interpreter with the `ocpp` and `websockets` packages: `$CPMS_PYTHON`, or the virtualenv
+/// `scripts/test` creates in `.venv`.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("CPMS_PYTHON") {
+        return p.into();
+    }
+    let venv = root().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python with the `ocpp` package: run ./scripts/test (it creates .venv) or set CPMS_PYTHON"
+    );
+    venv
+}
