@@ -1,0 +1,157 @@
+//! The real `cpms serve` binary killed with SIGKILL mid-session loses nothing it acknowledged: a charger
+//! that got its answer never resends, so every answered message must be in the store after a restart.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+const KEY: &str = "crash-test-key";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    ws: u16,
+    http: u16,
+}
+
+async fn start(dir: &std::path::Path, ws: u16, http: u16) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_cpms"))
+        .args([
+            "serve",
+            "--ws-addr",
+            &format!("127.0.0.1:{ws}"),
+            "--http-addr",
+            &format!("127.0.0.1:{http}"),
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("CPMS_ADMIN_KEY", KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cpms starts");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("http://127.0.0.1:{http}/health"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return Server { child, ws, http };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("cpms serve did not come up");
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(s: &Server) -> Ws {
+    let mut req = format!("ws://127.0.0.1:{}/ocpp/CRASH1", s.ws)
+        .into_client_request()
+        .unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("CRASH1:crash-password-0001");
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("ocpp1.6"),
+    );
+    req.headers_mut().insert(
+        "Authorization",
+        HeaderValue::from_str(&format!("Basic {auth}")).unwrap(),
+    );
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+async fn call(ws: &mut Ws, id: &str, action: &str, payload: Value) -> Value {
+    ws.send(Message::text(json!([2, id, action, payload]).to_string()))
+        .await
+        .unwrap();
+    loop {
+        if let Some(Ok(Message::Text(t))) = ws.next().await {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_session_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wsp, httpp) = (free_port(), free_port());
+    let mut s = start(dir.path(), wsp, httpp).await;
+    let http = reqwest::Client::new();
+    let api = format!("http://127.0.0.1:{}", s.http);
+    let r = http
+        .post(format!("{api}/v1/chargers"))
+        .bearer_auth(KEY)
+        .json(&json!({"id": "CRASH1", "password": "crash-password-0001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = http
+        .post(format!("{api}/v1/tokens"))
+        .bearer_auth(KEY)
+        .json(&json!({"id": "ANY"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut ws = connect(&s).await;
+    call(
+        &mut ws,
+        "b",
+        "BootNotification",
+        json!({"chargePointVendor": "V", "chargePointModel": "M"}),
+    )
+    .await;
+    let st = call(&mut ws, "s", "StartTransaction", json!({"connectorId": 1, "idTag": "ANY", "meterStart": 0, "timestamp": "2025-01-01T00:00:00Z"})).await;
+    let tx = st[2]["transactionId"].as_i64().unwrap();
+    for i in 1..=20 {
+        let r = call(&mut ws, &format!("m{i}"), "MeterValues", json!({"connectorId": 1, "transactionId": tx,
+            "meterValue": [{"timestamp": format!("2025-01-01T00:{i:02}:00Z"), "sampledValue": [{"value": (i * 100).to_string()}]}]})).await;
+        assert_eq!(r[0], 3);
+    }
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+
+    let mut s = start(dir.path(), wsp, httpp).await;
+    let mut ws = connect(&s).await;
+    let r = call(
+        &mut ws,
+        "e",
+        "StopTransaction",
+        json!({"transactionId": tx, "meterStop": 2500, "timestamp": "2025-01-01T01:00:00Z"}),
+    )
+    .await;
+    assert_eq!(r[0], 3);
+    let session: Value = http
+        .get(format!("{api}/v1/sessions/CRASH1~{tx}"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["sample_count"], 20, "{session}");
+    assert_eq!(session["energy_wh"], 2500);
+    assert_eq!(session["status"], "completed");
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+}
