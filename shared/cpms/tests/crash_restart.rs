@@ -28,8 +28,22 @@ struct Server {
     http: u16,
 }
 
+impl Server {
+    /// SIGKILL, no chance to flush anything.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 async fn start(dir: &std::path::Path, ws: u16, http: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_cpms"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cpms"))
         .args([
             "serve",
             "--ws-addr",
@@ -56,6 +70,8 @@ async fn start(dir: &std::path::Path, ws: u16, http: u16) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("cpms serve did not come up");
 }
 
@@ -127,10 +143,10 @@ async fn sigkill_mid_session_loses_nothing_acknowledged() {
             "meterValue": [{"timestamp": format!("2025-01-01T00:{i:02}:00Z"), "sampledValue": [{"value": (i * 100).to_string()}]}]})).await;
         assert_eq!(r[0], 3);
     }
-    s.child.kill().unwrap();
-    s.child.wait().unwrap();
+    s.kill();
+    drop(s);
 
-    let mut s = start(dir.path(), wsp, httpp).await;
+    let s = start(dir.path(), wsp, httpp).await;
     let mut ws = connect(&s).await;
     let r = call(
         &mut ws,
@@ -152,6 +168,4 @@ async fn sigkill_mid_session_loses_nothing_acknowledged() {
     assert_eq!(session["sample_count"], 20, "{session}");
     assert_eq!(session["energy_wh"], 2500);
     assert_eq!(session["status"], "completed");
-    s.child.kill().unwrap();
-    s.child.wait().unwrap();
 }
