@@ -14,7 +14,8 @@ pub fn fingerprint(action: &str, payload: &serde_json::Value) -> u64 {
     let mut h = Sha256::new();
     h.update(action.as_bytes());
     h.update([0]);
-    h.update(payload.to_string().as_bytes());
+    // Writing into the hasher avoids building the text.
+    let _ = serde_json::to_writer(&mut h, payload);
     first_u64(&h.finalize())
 }
 

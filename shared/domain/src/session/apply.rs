@@ -8,8 +8,9 @@ use super::{Anomaly, EventKind, Session, SessionEvent, SessionStatus};
 use crate::charger::RegisterReading;
 use crate::meter::{self, MeterSample};
 
-/// How many message fingerprints a session remembers for duplicate detection.
-const REMEMBERED_MESSAGES: usize = 32;
+/// How many message fingerprints a session remembers for duplicate detection (a charger resends a
+/// message right after the connection drops, so recent ones are what matters).
+const REMEMBERED_MESSAGES: usize = 16;
 
 /// What applying a message did.
 #[derive(Debug, Clone, PartialEq, Default)]

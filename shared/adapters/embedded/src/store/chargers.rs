@@ -10,8 +10,8 @@ use cpms_ports::{ChargerStore, Expected, Page, PageRequest, StoreError, Versione
 use redb::ReadableTable;
 
 use super::{
-    CHARGERS, CHARGERS_BY_TENANT, EmbeddedStore, append_outbox, check, cursor, read_versioned,
-    to_json, unavailable,
+    CHARGERS, CHARGERS_BY_TENANT, EmbeddedStore, append_outbox, check, cursor, encode_events,
+    read_versioned, to_json, unavailable,
 };
 
 #[async_trait]
@@ -33,7 +33,8 @@ impl ChargerStore for EmbeddedStore {
     ) -> Result<u64, StoreError> {
         let json = to_json(charger)?;
         let (id, tenant) = (charger.id.to_string(), charger.tenant.to_string());
-        let events = events.to_vec();
+        let events = encode_events(events)?;
+        let seq = self.seq();
         self.write(move |txn| {
             let mut t = txn
                 .open_table(CHARGERS)
@@ -53,7 +54,7 @@ impl ChargerStore for EmbeddedStore {
                 idx.insert((tenant.as_str(), id.as_str()), ())
                     .map_err(|e| unavailable("chargers", e))?;
             }
-            append_outbox(txn, &events)?;
+            append_outbox(txn, &seq, &events)?;
             Ok(version)
         })
         .await

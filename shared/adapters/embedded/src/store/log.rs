@@ -7,7 +7,9 @@ use cpms_domain::log::{ConnectionAttempt, LogEntry};
 use cpms_domain::{ChargerId, TenantId};
 use cpms_ports::{AttemptStore, LogStore, Page, PageRequest, StoreError};
 
-use super::{ATTEMPTS, EmbeddedStore, LOG, cursor, from_json, next_seq, to_json, unavailable};
+use redb::ReadableTableMetadata;
+
+use super::{ATTEMPTS, EmbeddedStore, LOG, cursor, from_json, to_json, unavailable};
 
 /// How many refused attempts are kept.
 const KEEP_ATTEMPTS: u64 = 10_000;
@@ -21,8 +23,9 @@ impl LogStore for EmbeddedStore {
     async fn append(&self, entry: &LogEntry) -> Result<(), StoreError> {
         let json = to_json(entry)?;
         let (tenant, charger) = (entry.tenant.to_string(), entry.charger_id.to_string());
+        let seqs = self.seq();
         self.write(move |txn| {
-            let seq = next_seq(txn, "log")?;
+            let seq = seqs.next();
             let mut t = txn.open_table(LOG).map_err(e)?;
             t.insert((tenant.as_str(), charger.as_str(), seq), json.as_slice())
                 .map_err(e)?;
@@ -69,12 +72,12 @@ impl LogStore for EmbeddedStore {
 impl AttemptStore for EmbeddedStore {
     async fn record(&self, attempt: &ConnectionAttempt) -> Result<(), StoreError> {
         let json = to_json(attempt)?;
+        let seqs = self.seq();
         self.write(move |txn| {
-            let seq = next_seq(txn, "attempts")?;
             let mut t = txn.open_table(ATTEMPTS).map_err(e)?;
-            t.insert(seq, json.as_slice()).map_err(e)?;
-            if seq > KEEP_ATTEMPTS {
-                t.remove(seq - KEEP_ATTEMPTS).map_err(e)?;
+            t.insert(seqs.next(), json.as_slice()).map_err(e)?;
+            while t.len().map_err(e)? > KEEP_ATTEMPTS {
+                t.pop_first().map_err(e)?;
             }
             Ok(())
         })

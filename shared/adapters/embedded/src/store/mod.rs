@@ -15,6 +15,7 @@
 //! - `meta`: name -> counter
 
 mod chargers;
+mod commit;
 mod cursor;
 mod log;
 mod outbox;
@@ -23,14 +24,16 @@ mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cpms_domain::events::DomainEvent;
 use cpms_ports::{Expected, StoreError};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
+
+use commit::Committer;
 
 pub(crate) const CHARGERS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("chargers");
 pub(crate) const CHARGERS_BY_TENANT: TableDefinition<(&str, &str), ()> =
@@ -52,9 +55,6 @@ pub(crate) const ATTEMPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("a
 pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-/// How many writes one commit takes at most.
-const MAX_BATCH: usize = 512;
-
 /// Whether a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -63,12 +63,6 @@ pub enum Durability {
     /// No fsync: a crash loses recent writes. For benchmarks that measure CPU cost only.
     NoSync,
 }
-
-/// The result of one queued write, delivered after the commit.
-type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A queued write: runs inside the shared transaction; `true` when it failed in a way that spoils the
-/// whole transaction.
-type Job = Box<dyn FnOnce(&WriteTransaction) -> (Completion, bool) + Send>;
 
 /// The embedded store. Cheap to clone; the database closes when the last clone is dropped (after the
 /// writes already queued are committed).
@@ -79,18 +73,32 @@ pub struct EmbeddedStore {
 
 struct Inner {
     db: Arc<Database>,
-    jobs: Option<mpsc::Sender<Job>>,
-    writer: Option<std::thread::JoinHandle<()>>,
-    committed: Arc<Notify>,
+    committer: Committer,
+    seq: Arc<Seq>,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Closing the queue ends the writer once it has committed what is queued.
-        self.jobs.take();
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
+/// Increasing numbers for the keys of the log, the attempts and the outbox. Kept in memory and taken from
+/// the clock (microseconds) when that is ahead, so they keep increasing across restarts without a counter
+/// written on every use.
+pub(crate) struct Seq(AtomicU64);
+
+impl Seq {
+    fn new(floor: u64) -> Self {
+        Seq(AtomicU64::new(floor))
+    }
+
+    /// The next number.
+    pub(crate) fn next(&self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let prev = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_add(1).max(now))
+            })
+            .unwrap_or(now);
+        prev.saturating_add(1).max(now)
     }
 }
 
@@ -100,52 +108,33 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir).map_err(|e| unavailable("creating the data directory", e))?;
         let db = Database::create(dir.join("cpms.redb")).map_err(|e| unavailable("opening", e))?;
         let db = Arc::new(db);
-        init_tables(&db)?;
-        let (jobs, rx) = mpsc::channel::<Job>();
-        let committed = Arc::new(Notify::new());
-        let (writer_db, notify) = (db.clone(), committed.clone());
-        let writer = std::thread::Builder::new()
-            .name("cpms-store-writer".into())
-            .spawn(move || writer_loop(&writer_db, &rx, durability, &notify))
-            .map_err(|e| unavailable("starting the writer", e))?;
+        let floor = init_tables(&db)?;
+        let committer = Committer::start(db.clone(), durability)?;
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {
                 db,
-                jobs: Some(jobs),
-                writer: Some(writer),
-                committed,
+                committer,
+                seq: Arc::new(Seq::new(floor)),
             }),
         })
     }
 
     /// Signalled after every commit (the outbox relay waits on it).
     pub fn committed(&self) -> Arc<Notify> {
-        self.inner.committed.clone()
+        self.inner.committer.committed()
     }
 
-    /// Queues `f` for the next commit and waits until that commit is durable.
+    /// The numbers for log, attempt and outbox keys (taken inside the commit, so they follow its order).
+    pub(crate) fn seq(&self) -> Arc<Seq> {
+        self.inner.seq.clone()
+    }
+
+    /// Runs `f` in a write transaction and returns its result once that transaction is durable.
     pub(crate) async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |txn| {
-            let result = f(txn);
-            let spoiled = matches!(&result, Err(e) if *e != StoreError::Conflict);
-            let done: Completion = Box::new(move |commit| {
-                let _ = tx.send(commit.and(result));
-            });
-            (done, spoiled)
-        });
-        let stopped = || StoreError::Unavailable("the store writer has stopped".into());
-        self.inner
-            .jobs
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(job)
-            .map_err(|_| stopped())?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("the write was not committed".into()))?
+        self.inner.committer.write(f).await
     }
 
     /// Runs `f` on a read transaction.
@@ -162,10 +151,12 @@ impl EmbeddedStore {
     }
 }
 
-fn init_tables(db: &Database) -> Result<(), StoreError> {
+/// Creates missing tables; returns the largest number already used in a numbered key.
+fn init_tables(db: &Database) -> Result<u64, StoreError> {
     let txn = db
         .begin_write()
         .map_err(|e| unavailable("initializing", e))?;
+    let mut floor = 0;
     {
         let e = |e| unavailable("creating tables", e);
         txn.open_table(CHARGERS).map_err(e)?;
@@ -177,66 +168,17 @@ fn init_tables(db: &Database) -> Result<(), StoreError> {
         txn.open_table(SESSIONS_ACTIVE).map_err(e)?;
         txn.open_table(SAMPLES).map_err(e)?;
         txn.open_table(LOG).map_err(e)?;
-        txn.open_table(ATTEMPTS).map_err(e)?;
-        txn.open_table(OUTBOX).map_err(e)?;
-        txn.open_table(META).map_err(e)?;
-    }
-    txn.commit().map_err(|e| unavailable("initializing", e))
-}
-
-fn writer_loop(db: &Database, rx: &mpsc::Receiver<Job>, durability: Durability, notify: &Notify) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        for t in [ATTEMPTS, OUTBOX] {
+            let t = txn.open_table(t).map_err(e)?;
+            let last = t.last().map_err(|e| unavailable("reading keys", e))?;
+            if let Some((k, _)) = last {
+                floor = floor.max(k.value());
             }
         }
-        let result = commit_batch(db, batch, durability);
-        if result {
-            notify.notify_one();
-        }
+        txn.open_table(META).map_err(e)?;
     }
-}
-
-/// Runs a batch in one transaction; returns whether it committed.
-fn commit_batch(db: &Database, batch: Vec<Job>, durability: Durability) -> bool {
-    let mut txn = match db.begin_write() {
-        Ok(t) => t,
-        Err(e) => {
-            // Dropping the jobs unblocks their callers with "not committed".
-            tracing::error!(error = %e, "cannot start a store transaction");
-            drop(batch);
-            return false;
-        }
-    };
-    if durability == Durability::NoSync {
-        let _ = txn.set_durability(redb::Durability::None);
-    }
-    let mut done = Vec::with_capacity(batch.len());
-    let mut spoiled = false;
-    for job in batch {
-        let (completion, bad) = job(&txn);
-        spoiled |= bad;
-        done.push(completion);
-    }
-    let outcome = if spoiled {
-        txn.abort().ok();
-        Err(StoreError::Unavailable(
-            "a write in the same commit failed".into(),
-        ))
-    } else {
-        txn.commit().map_err(|e| unavailable("committing", e))
-    };
-    let ok = outcome.is_ok();
-    if let Err(e) = &outcome {
-        tracing::error!(error = %e, "store commit failed");
-    }
-    for d in done {
-        d(outcome.clone());
-    }
-    ok
+    txn.commit().map_err(|e| unavailable("initializing", e))?;
+    Ok(floor)
 }
 
 pub(crate) fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -263,35 +205,25 @@ pub(crate) fn check(expected: Expected, current: Option<u64>) -> Result<u64, Sto
     }
 }
 
-/// Next value of a counter in `meta`, inside the write transaction.
-pub(crate) fn next_seq(txn: &WriteTransaction, name: &str) -> Result<u64, StoreError> {
-    let mut meta = txn.open_table(META).map_err(|e| unavailable("meta", e))?;
-    let next = meta
-        .get(name)
-        .map_err(|e| unavailable("meta", e))?
-        .map_or(1, |v| v.value() + 1);
-    meta.insert(name, next)
-        .map_err(|e| unavailable("meta", e))?;
-    Ok(next)
+/// Events encoded for the outbox (encoded before the write, outside the commit).
+pub(crate) fn encode_events(events: &[DomainEvent]) -> Result<Vec<Vec<u8>>, StoreError> {
+    events.iter().map(to_json).collect()
 }
 
-/// Appends events to the outbox in the current transaction.
+/// Appends encoded events to the outbox in the current transaction.
 pub(crate) fn append_outbox(
     txn: &WriteTransaction,
-    events: &[DomainEvent],
+    seq: &Seq,
+    events: &[Vec<u8>],
 ) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    let mut seqs = Vec::with_capacity(events.len());
-    for _ in events {
-        seqs.push(next_seq(txn, "outbox")?);
-    }
     let mut t = txn
         .open_table(OUTBOX)
         .map_err(|e| unavailable("outbox", e))?;
-    for (seq, ev) in seqs.into_iter().zip(events) {
-        t.insert(seq, to_json(ev)?.as_slice())
+    for json in events {
+        t.insert(seq.next(), json.as_slice())
             .map_err(|e| unavailable("outbox", e))?;
     }
     Ok(())

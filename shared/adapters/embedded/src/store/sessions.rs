@@ -13,7 +13,7 @@ use redb::{ReadTransaction, ReadableTable};
 
 use super::{
     EmbeddedStore, SAMPLES, SESSIONS, SESSIONS_ACTIVE, SESSIONS_BY_CHARGER, SESSIONS_BY_TIME,
-    append_outbox, check, cursor, from_json, read_versioned, to_json, unavailable,
+    append_outbox, check, cursor, encode_events, from_json, read_versioned, to_json, unavailable,
 };
 
 /// Newest-first order of a session: later creation sorts first.
@@ -58,8 +58,9 @@ impl SessionStore for EmbeddedStore {
             order(s),
             s.ended_at.is_none(),
             w.expected,
-            w.events.to_vec(),
+            encode_events(w.events)?,
         );
+        let seq = self.seq();
         self.write(move |txn| {
             let key = (tenant.as_str(), charger.as_str(), tx.as_str());
             let mut t = txn.open_table(SESSIONS).map_err(e)?;
@@ -76,10 +77,12 @@ impl SessionStore for EmbeddedStore {
                     .insert((key.0, key.1, ord, key.2), ())
                     .map_err(e)?;
             }
+            // The active set changes rarely: touch it only when it must change.
             let mut act = txn.open_table(SESSIONS_ACTIVE).map_err(e)?;
-            if active {
+            let listed = act.get(key).map_err(e)?.is_some();
+            if active && !listed {
                 act.insert(key, ()).map_err(e)?;
-            } else {
+            } else if !active && listed {
                 act.remove(key).map_err(e)?;
             }
             drop(act);
@@ -88,7 +91,7 @@ impl SessionStore for EmbeddedStore {
                 st.insert((key.0, key.1, key.2, version as u32), bytes.as_slice())
                     .map_err(e)?;
             }
-            append_outbox(txn, &events)?;
+            append_outbox(txn, &seq, &events)?;
             Ok(version)
         })
         .await

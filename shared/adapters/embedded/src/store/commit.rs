@@ -1,0 +1,212 @@
+//! Group commit. Writes are serialized through one transaction at a time, and every caller is answered
+//! only after the transaction holding its write is committed (durably, with fsync).
+//!
+//! When no commit is running, the caller commits its own write at once, on its own thread: waking a
+//! dedicated thread and being woken back costs more than the commit itself on small machines (about
+//! 47 µs per round trip measured here, against 20 µs for the commit). While a commit runs, further writes
+//! queue up; the writer thread then takes the whole queue in one transaction and one fsync, and keeps
+//! doing so as long as writes keep arriving. So an idle store answers fast, and a busy one shares fsyncs.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use cpms_ports::StoreError;
+use redb::{Database, WriteTransaction};
+use tokio::sync::{Notify, oneshot};
+
+use super::{Durability, unavailable};
+
+/// How many writes one commit takes at most.
+const MAX_BATCH: usize = 512;
+
+/// The result of one write, delivered after its commit.
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A write: runs inside the shared transaction; `true` when it failed in a way that spoils the whole
+/// transaction (then every write of the batch fails and may be retried).
+type Job = Box<dyn FnOnce(&WriteTransaction) -> (Completion, bool) + Send>;
+
+struct State {
+    queue: Vec<Job>,
+    /// A commit is running (by a caller or the writer thread).
+    busy: bool,
+    /// The writer thread owns the commits until the queue is empty.
+    writer_turn: bool,
+    closed: bool,
+}
+
+struct Shared {
+    db: Arc<Database>,
+    state: Mutex<State>,
+    wake: Condvar,
+    committed: Arc<Notify>,
+    durability: Durability,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Commits writes to the database.
+pub(crate) struct Committer {
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Committer {
+    /// Starts the writer thread.
+    pub(crate) fn start(db: Arc<Database>, durability: Durability) -> Result<Self, StoreError> {
+        let shared = Arc::new(Shared {
+            db,
+            state: Mutex::new(State {
+                queue: Vec::new(),
+                busy: false,
+                writer_turn: false,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+            committed: Arc::new(Notify::new()),
+            durability,
+        });
+        let s = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("cpms-store-writer".into())
+            .spawn(move || writer_loop(&s))
+            .map_err(|e| unavailable("starting the writer", e))?;
+        Ok(Committer {
+            shared,
+            writer: Some(writer),
+        })
+    }
+
+    /// Signalled after every commit.
+    pub(crate) fn committed(&self) -> Arc<Notify> {
+        self.shared.committed.clone()
+    }
+
+    /// Runs `f` in a transaction and returns its result once that transaction is committed.
+    pub(crate) async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |txn| {
+            let result = f(txn);
+            let spoiled = matches!(&result, Err(e) if *e != StoreError::Conflict);
+            let done: Completion = Box::new(move |commit| {
+                let _ = tx.send(commit.and(result));
+            });
+            (done, spoiled)
+        });
+        self.submit(job)?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the write was not committed".into()))?
+    }
+}
+
+impl Committer {
+    /// Commits `job` here if nothing is committing, else queues it for the running commits.
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let sh = &self.shared;
+        let mut s = sh.lock();
+        if s.closed {
+            return Err(StoreError::Unavailable("the store is closed".into()));
+        }
+        if s.busy {
+            s.queue.push(job);
+            return Ok(());
+        }
+        // Nothing is committing: commit this write here and now. The commit is short (one fsync), so
+        // blocking this thread for it costs less than a thread hand-off.
+        s.busy = true;
+        drop(s);
+        commit_batch(sh, vec![job]);
+        let mut s = sh.lock();
+        if s.queue.is_empty() {
+            s.busy = false;
+        } else {
+            s.writer_turn = true;
+            sh.wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_all();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn writer_loop(sh: &Shared) {
+    loop {
+        let batch = {
+            let mut s = sh.lock();
+            loop {
+                if s.writer_turn {
+                    if s.queue.is_empty() {
+                        s.writer_turn = false;
+                        s.busy = false;
+                    } else {
+                        let n = s.queue.len().min(MAX_BATCH);
+                        break s.queue.drain(..n).collect::<Vec<_>>();
+                    }
+                }
+                if s.closed && !s.busy {
+                    if s.queue.is_empty() {
+                        return;
+                    }
+                    s.busy = true;
+                    s.writer_turn = true;
+                    continue;
+                }
+                s = sh.wake.wait(s).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        commit_batch(sh, batch);
+    }
+}
+
+/// Runs a batch in one transaction and tells every write how it ended.
+fn commit_batch(sh: &Shared, batch: Vec<Job>) {
+    let mut txn = match sh.db.begin_write() {
+        Ok(t) => t,
+        Err(e) => {
+            // Dropping the jobs answers their callers "not committed".
+            tracing::error!(error = %e, "cannot start a store transaction");
+            return;
+        }
+    };
+    if sh.durability == Durability::NoSync {
+        let _ = txn.set_durability(redb::Durability::None);
+    }
+    let mut done = Vec::with_capacity(batch.len());
+    let mut spoiled = false;
+    for job in batch {
+        let (completion, bad) = job(&txn);
+        spoiled |= bad;
+        done.push(completion);
+    }
+    let outcome = if spoiled {
+        txn.abort().ok();
+        Err(StoreError::Unavailable(
+            "a write in the same commit failed".into(),
+        ))
+    } else {
+        txn.commit().map_err(|e| unavailable("committing", e))
+    };
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, "store commit failed");
+    }
+    for d in done {
+        d(outcome.clone());
+    }
+    if outcome.is_ok() {
+        sh.committed.notify_one();
+    }
+}
