@@ -55,6 +55,10 @@ pub(crate) const ATTEMPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("a
 pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
+/// Page cache of the store (redb's default of 1 GiB is more than a small server should hold; the OS page
+/// cache serves the rest).
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Whether a commit waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -106,7 +110,10 @@ impl EmbeddedStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| unavailable("creating the data directory", e))?;
-        let db = Database::create(dir.join("cpms.redb")).map_err(|e| unavailable("opening", e))?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(dir.join("cpms.redb"))
+            .map_err(|e| unavailable("opening", e))?;
         let db = Arc::new(db);
         let floor = init_tables(&db)?;
         let committer = Committer::start(db.clone(), durability)?;
