@@ -73,7 +73,11 @@ async fn a_1_6_session_end_to_end() {
     let (_, samples) = stack.get(&format!("/v1/sessions/CP16~{tx}/samples")).await;
     assert_eq!(samples["items"].as_array().unwrap().len(), 2);
     cp.close().await;
-    wait_for(&stack, "/v1/chargers/CP16", |c| c["connected"] == false).await;
+    let offline = wait_for(&stack, "/v1/chargers/CP16", |c| c["connected"] == false).await;
+    assert_eq!(
+        offline["ocpp_version"], "1.6",
+        "the version is kept while offline"
+    );
     stack.stop().await;
 }
 

@@ -130,6 +130,7 @@ impl Csms {
         let previous = self
             .update_charger(&id, |c| {
                 let prev = c.connection.replace(conn.clone());
+                c.last_version = Some(version);
                 c.last_seen = Some(now);
                 (true, prev)
             })

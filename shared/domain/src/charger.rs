@@ -35,6 +35,9 @@ pub struct Charger {
     /// Its current connection, if any.
     #[serde(default)]
     pub connection: Option<Connection>,
+    /// The OCPP version of its latest connection (kept while it is offline).
+    #[serde(default)]
+    pub last_version: Option<OcppVersion>,
     /// Last time a message from it was recorded (written at most every few minutes).
     #[serde(default)]
     pub last_seen: Option<DateTime<Utc>>,
@@ -226,6 +229,7 @@ impl Charger {
             registration: Registration::New,
             boot: None,
             connection: None,
+            last_version: None,
             last_seen: None,
             connectors: Vec::new(),
             firmware: None,

@@ -33,7 +33,7 @@ pub(crate) struct ChargerView {
     pub enabled: bool,
     /// Whether it has a live connection now.
     pub connected: bool,
-    /// Version of the live (or last) connection.
+    /// Version of the latest connection (live or not).
     pub ocpp_version: Option<String>,
     /// Pinned version, if any.
     pub expected_ocpp_version: Option<String>,
@@ -70,7 +70,7 @@ impl ChargerView {
             name: c.name,
             enabled: c.enabled,
             connected,
-            ocpp_version: c.connection.as_ref().map(|x| x.version.label().to_string()),
+            ocpp_version: c.last_version.map(|v| v.label().to_string()),
             expected_ocpp_version: c.expected_version.map(|v| v.label().to_string()),
             registration: c.registration,
             boot: c.boot,
