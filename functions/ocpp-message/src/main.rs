@@ -1,25 +1,9 @@
 //! The ocpp-message Lambda. `$default`: every OCPP frame a charger sends; the answer is the route response.
-//! Configuration is read once at start; a bad one fails the init, not each invocation.
-
-use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    cpms_lambda::init_tracing();
-    let csms = cpms_lambda::Backend::from_env()?.csms()?;
-    run(service_fn(
-        |e: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-            let csms = csms.clone();
-            async move {
-                Ok::<ApiGatewayProxyResponse, Error>(
-                    cpms_lambda::websocket::on_message(&csms, &e.payload).await,
-                )
-            }
-        },
-    ))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    cpms_lambda::run_websocket(cpms_lambda::websocket::Route::Message).await
 }

@@ -54,16 +54,12 @@ fn setup(
 ) -> (Setup, Vec<(String, i64)>) {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path(), durability).unwrap();
-    let ports = Ports {
-        chargers: Arc::new(store.clone()),
-        sessions: Arc::new(store.clone()),
-        tokens: Arc::new(store.clone()),
-        log: Arc::new(store.clone()),
-        attempts: Arc::new(store.clone()),
-        registry: Arc::new(MemoryRegistry::new()),
-        gateway: Arc::new(Silent),
-        clock: Arc::new(SystemClock),
-    };
+    let ports = Ports::with_store(
+        store.clone(),
+        Arc::new(MemoryRegistry::new()),
+        Arc::new(Silent),
+        Arc::new(SystemClock),
+    );
     let csms = Arc::new(Csms::new(ports, CsmsConfig::default()));
     let hash = hash_password("bench-password-0001");
     let conns = rt.block_on(async {

@@ -44,6 +44,30 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
 }
 
+impl Ports {
+    /// Ports where one store serves every storage port (the embedded store; on AWS, the table).
+    pub fn with_store<S>(
+        store: S,
+        registry: Arc<dyn ConnectionRegistry>,
+        gateway: Arc<dyn ChargerGateway>,
+        clock: Arc<dyn Clock>,
+    ) -> Self
+    where
+        S: ChargerStore + SessionStore + TokenStore + LogStore + AttemptStore + Clone + 'static,
+    {
+        Ports {
+            chargers: Arc::new(store.clone()),
+            sessions: Arc::new(store.clone()),
+            tokens: Arc::new(store.clone()),
+            log: Arc::new(store.clone()),
+            attempts: Arc::new(store),
+            registry,
+            gateway,
+            clock,
+        }
+    }
+}
+
 /// The charging station management system: handlers for chargers and operators.
 pub struct Csms {
     pub(crate) ports: Ports,

@@ -304,23 +304,11 @@ mod tests {
         let id = SessionId::new(ChargerId::new("CP1").unwrap(), "7");
         let old = Session::new(TenantId::default_tenant(), id, OcppVersion::V16, now());
         let mut new = old.clone();
-        let ev = |kind| SessionEvent {
-            kind,
-            seq_no: None,
-            timestamp: now(),
-            evse: Some((1, 1)),
-            id_token: None,
-            auth: None,
-            meter_wh: Some(Decimal::from(10)),
-            samples: Vec::new(),
-            stop_reason: None,
-            charging_state: None,
-            trigger_reason: None,
-            offline: false,
-            remote_start_id: None,
-            reservation_id: None,
-            fingerprint: kind as u64,
-            quirks: Vec::new(),
+        let ev = |kind| {
+            let mut e = SessionEvent::new(kind, now(), kind as u64);
+            e.evse = Some((1, 1));
+            e.meter_wh = Some(Decimal::from(10));
+            e
         };
         new.apply(&ev(EventKind::Started), now());
         let mut done = new.clone();

@@ -78,16 +78,12 @@ impl Backend {
                         why: e.to_string(),
                     }
                 })?;
-                let ports = Ports {
-                    chargers: Arc::new(store.clone()),
-                    sessions: Arc::new(store.clone()),
-                    tokens: Arc::new(store.clone()),
-                    log: Arc::new(store.clone()),
-                    attempts: Arc::new(store),
-                    registry: Arc::new(MemoryRegistry::new()),
-                    gateway: Arc::new(NoGateway),
-                    clock: Arc::new(SystemClock),
-                };
+                let ports = Ports::with_store(
+                    store,
+                    Arc::new(MemoryRegistry::new()),
+                    Arc::new(NoGateway),
+                    Arc::new(SystemClock),
+                );
                 Ok(Arc::new(Csms::new(ports, CsmsConfig::default())))
             }
         }

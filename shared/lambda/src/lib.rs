@@ -7,6 +7,27 @@ pub mod websocket;
 
 pub use backend::{Backend, ConfigError};
 
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+/// The body of a WebSocket route function: logs set up, configuration read and adapters built once
+/// (a bad configuration fails the init, not every invocation), then every event handled by `route`.
+pub async fn run_websocket(route: websocket::Route) -> Result<(), Error> {
+    init_tracing();
+    let csms = Backend::from_env()?.csms()?;
+    lambda_runtime::run(service_fn(
+        |e: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+            let csms = csms.clone();
+            async move {
+                Ok::<ApiGatewayProxyResponse, Error>(
+                    websocket::handle(route, &csms, &e.payload).await,
+                )
+            }
+        },
+    ))
+    .await
+}
+
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

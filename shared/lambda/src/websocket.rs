@@ -46,6 +46,30 @@ fn identity(e: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
         .or_else(|| header_values(e, "x-charge-point-id").into_iter().next())
 }
 
+/// The routes of the WebSocket API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `$connect`.
+    Connect,
+    /// `$default`.
+    Message,
+    /// `$disconnect`.
+    Disconnect,
+}
+
+/// Handles an event of `route`.
+pub async fn handle(
+    route: Route,
+    csms: &Csms,
+    e: &ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    match route {
+        Route::Connect => on_connect(csms, e).await,
+        Route::Message => on_message(csms, e).await,
+        Route::Disconnect => on_disconnect(csms, e).await,
+    }
+}
+
 /// `$connect`.
 pub async fn on_connect(
     csms: &Csms,

@@ -5,6 +5,7 @@ pub(crate) mod v16;
 pub(crate) mod v201;
 
 use cpms_domain::DomainError;
+use cpms_domain::log::LogKind;
 use cpms_domain::normalize;
 use cpms_ocpp::{CallError, ErrorCode};
 use cpms_ports::ConnectionInfo;
@@ -34,6 +35,24 @@ impl CallCtx<'_> {
         T::deserialize(self.payload).map_err(|e| {
             CallError::new(ErrorCode::FormatViolation, format!("{}: {e}", self.action))
         })
+    }
+
+    /// Keeps the payload in the charger's log.
+    pub async fn record(&self, kind: LogKind, summary: String) -> Result<(), CallError> {
+        self.csms
+            .log(self.conn, kind, summary, self.payload.clone())
+            .await
+    }
+
+    /// Keeps a DataTransfer in the charger's log (no vendor extension is installed to act on it).
+    pub async fn record_data_transfer(
+        &self,
+        vendor_id: &str,
+        message_id: Option<&str>,
+    ) -> Result<(), CallError> {
+        let what = format!("{vendor_id} {}", message_id.unwrap_or(""));
+        self.record(LogKind::DataTransfer, summary(self.action, what.trim()))
+            .await
     }
 
     /// The fingerprint of the message content.

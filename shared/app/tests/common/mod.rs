@@ -64,16 +64,12 @@ impl Harness {
         let store = EmbeddedStore::open(dir.path(), Durability::Immediate).unwrap();
         let clock = Arc::new(ManualClock::new(t0()));
         let gateway = Arc::new(RecordingGateway::default());
-        let ports = Ports {
-            chargers: Arc::new(store.clone()),
-            sessions: Arc::new(store.clone()),
-            tokens: Arc::new(store.clone()),
-            log: Arc::new(store.clone()),
-            attempts: Arc::new(store.clone()),
-            registry: Arc::new(MemoryRegistry::new()),
-            gateway: gateway.clone(),
-            clock: clock.clone(),
-        };
+        let ports = Ports::with_store(
+            store.clone(),
+            Arc::new(MemoryRegistry::new()),
+            gateway.clone(),
+            clock.clone(),
+        );
         Harness {
             csms: Arc::new(Csms::new(ports, config)),
             store,

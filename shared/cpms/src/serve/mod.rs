@@ -91,16 +91,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let store = EmbeddedStore::open(&cfg.data_dir, cfg.durability)
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     let gateway = Arc::new(LocalGateway::default());
-    let ports = Ports {
-        chargers: Arc::new(store.clone()),
-        sessions: Arc::new(store.clone()),
-        tokens: Arc::new(store.clone()),
-        log: Arc::new(store.clone()),
-        attempts: Arc::new(store.clone()),
-        registry: Arc::new(MemoryRegistry::new()),
-        gateway: gateway.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let ports = Ports::with_store(
+        store.clone(),
+        Arc::new(MemoryRegistry::new()),
+        gateway.clone(),
+        Arc::new(SystemClock),
+    );
     let csms = Arc::new(Csms::new(ports, cfg.csms.clone()));
     let (stop, stop_rx) = watch::channel(false);
     let tasks = TaskTracker::new();

@@ -104,24 +104,9 @@ fn event(
     fingerprint: u64,
     quirks: &[String],
 ) -> SessionEvent {
-    SessionEvent {
-        kind,
-        seq_no: None,
-        timestamp,
-        evse: None,
-        id_token: None,
-        auth: None,
-        meter_wh: None,
-        samples: Vec::new(),
-        stop_reason: None,
-        charging_state: None,
-        trigger_reason: None,
-        offline: false,
-        remote_start_id: None,
-        reservation_id: None,
-        fingerprint,
-        quirks: quirks.to_vec(),
-    }
+    let mut e = SessionEvent::new(kind, timestamp, fingerprint);
+    e.quirks = quirks.to_vec();
+    e
 }
 
 /// StartTransaction. The caller adds the authorization decision.

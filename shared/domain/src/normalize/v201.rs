@@ -110,24 +110,18 @@ pub fn transaction_event(
         None => None,
     };
     let info = &req.transaction_info;
-    let ev = SessionEvent {
-        kind,
-        seq_no: Some(seq_no),
-        timestamp: req.timestamp,
-        evse,
-        id_token: req.id_token.as_ref().map(id_token),
-        auth: None,
-        meter_wh: None,
-        samples: req.meter_value.as_deref().map(samples).unwrap_or_default(),
-        stop_reason: info.stopped_reason.map(|r| r.as_str().to_string()),
-        charging_state: info.charging_state.map(|c| c.as_str().to_string()),
-        trigger_reason: Some(req.trigger_reason.as_str().to_string()),
-        offline: req.offline.unwrap_or(false),
-        remote_start_id: info.remote_start_id,
-        reservation_id: req.reservation_id,
-        fingerprint,
-        quirks: quirks.to_vec(),
-    };
+    let mut ev = SessionEvent::new(kind, req.timestamp, fingerprint);
+    ev.seq_no = Some(seq_no);
+    ev.evse = evse;
+    ev.id_token = req.id_token.as_ref().map(id_token);
+    ev.samples = req.meter_value.as_deref().map(samples).unwrap_or_default();
+    ev.stop_reason = info.stopped_reason.map(|r| r.as_str().to_string());
+    ev.charging_state = info.charging_state.map(|c| c.as_str().to_string());
+    ev.trigger_reason = Some(req.trigger_reason.as_str().to_string());
+    ev.offline = req.offline.unwrap_or(false);
+    ev.remote_start_id = info.remote_start_id;
+    ev.reservation_id = req.reservation_id;
+    ev.quirks = quirks.to_vec();
     Ok((info.transaction_id.clone(), ev))
 }
 

@@ -114,6 +114,30 @@ pub struct SessionEvent {
     pub quirks: Vec<String>,
 }
 
+impl SessionEvent {
+    /// An event of `kind` at `timestamp` with nothing else known yet.
+    pub fn new(kind: EventKind, timestamp: DateTime<Utc>, fingerprint: u64) -> Self {
+        SessionEvent {
+            kind,
+            seq_no: None,
+            timestamp,
+            evse: None,
+            id_token: None,
+            auth: None,
+            meter_wh: None,
+            samples: Vec::new(),
+            stop_reason: None,
+            charging_state: None,
+            trigger_reason: None,
+            offline: false,
+            remote_start_id: None,
+            reservation_id: None,
+            fingerprint,
+            quirks: Vec::new(),
+        }
+    }
+}
+
 /// Latest overall readings during a session.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LatestMeter {

@@ -25,24 +25,9 @@ fn session() -> Session {
 }
 
 fn ev(kind: EventKind, at: i64, fp: u64) -> SessionEvent {
-    SessionEvent {
-        kind,
-        seq_no: None,
-        timestamp: t(at),
-        evse: Some((1, 1)),
-        id_token: None,
-        auth: None,
-        meter_wh: None,
-        samples: Vec::new(),
-        stop_reason: None,
-        charging_state: None,
-        trigger_reason: None,
-        offline: false,
-        remote_start_id: None,
-        reservation_id: None,
-        fingerprint: fp,
-        quirks: Vec::new(),
-    }
+    let mut e = SessionEvent::new(kind, t(at), fp);
+    e.evse = Some((1, 1));
+    e
 }
 
 fn register(at: i64, wh: &str) -> MeterSample {

@@ -1,27 +1,15 @@
 //! DataTransfer: vendor-specific data. No vendor extension is installed, so the answer is UnknownVendorId;
 //! the data is kept in the charger log.
 
-use cpms_domain::log::LogKind;
 use cpms_ocpp::CallError;
 use cpms_ocpp::v16::types::{DataTransferRequest, DataTransferResponse, DataTransferStatus};
 use serde_json::Value;
 
-use crate::ocpp::{CallCtx, answer, summary};
+use crate::ocpp::{CallCtx, answer};
 
 pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let req: DataTransferRequest = ctx.request()?;
-    let what = format!(
-        "{} {}",
-        req.vendor_id,
-        req.message_id.as_deref().unwrap_or("")
-    );
-    ctx.csms
-        .log(
-            ctx.conn,
-            LogKind::DataTransfer,
-            summary(ctx.action, what.trim()),
-            ctx.payload.clone(),
-        )
+    ctx.record_data_transfer(&req.vendor_id, req.message_id.as_deref())
         .await?;
     answer(&DataTransferResponse {
         status: DataTransferStatus::UnknownVendorId,

@@ -9,13 +9,7 @@ use crate::ocpp::{CallCtx, answer};
 
 pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let req: SecurityEventNotificationRequest = ctx.request()?;
-    ctx.csms
-        .log(
-            ctx.conn,
-            LogKind::SecurityEvent,
-            req.r#type.clone(),
-            ctx.payload.clone(),
-        )
+    ctx.record(LogKind::SecurityEvent, req.r#type.clone())
         .await?;
     answer(&SecurityEventNotificationResponse {})
 }

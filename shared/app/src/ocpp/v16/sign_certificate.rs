@@ -10,14 +10,7 @@ use crate::ocpp::{CallCtx, answer};
 
 pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let summary = "SignCertificate refused: no certificate authority configured".to_string();
-    ctx.csms
-        .log(
-            ctx.conn,
-            LogKind::Notification,
-            summary,
-            ctx.payload.clone(),
-        )
-        .await?;
+    ctx.record(LogKind::Notification, summary).await?;
     answer(&SignCertificateResponse {
         status: GenericStatusEnumType::Rejected,
     })

@@ -13,14 +13,7 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
         "{} refused: no certificate authority configured",
         ctx.action
     );
-    ctx.csms
-        .log(
-            ctx.conn,
-            LogKind::Notification,
-            summary,
-            ctx.payload.clone(),
-        )
-        .await?;
+    ctx.record(LogKind::Notification, summary).await?;
     let info = Some(t::StatusInfoType {
         reason_code: "NotSupported".into(),
         additional_info: None,

@@ -14,13 +14,7 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
         .iter()
         .find_map(|k| ctx.payload.get(k).and_then(Value::as_str))
         .unwrap_or("");
-    ctx.csms
-        .log(
-            ctx.conn,
-            LogKind::Notification,
-            summary(ctx.action, detail),
-            ctx.payload.clone(),
-        )
+    ctx.record(LogKind::Notification, summary(ctx.action, detail))
         .await?;
     Ok(match ctx.action {
         "NotifyEVChargingNeeds" => json!({"status": "Rejected"}),

@@ -24,13 +24,7 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
         (Some(f), n) => format!("{f} and {n} more"),
         (None, _) => String::new(),
     };
-    ctx.csms
-        .log(
-            ctx.conn,
-            LogKind::DeviceEvent,
-            summary(ctx.action, &detail),
-            ctx.payload.clone(),
-        )
+    ctx.record(LogKind::DeviceEvent, summary(ctx.action, &detail))
         .await?;
     Ok(json!({}))
 }

@@ -21,13 +21,7 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
             ""
         }
     );
-    ctx.csms
-        .log(
-            ctx.conn,
-            LogKind::Report,
-            summary(ctx.action, &detail),
-            ctx.payload.clone(),
-        )
+    ctx.record(LogKind::Report, summary(ctx.action, &detail))
         .await?;
     Ok(json!({}))
 }
