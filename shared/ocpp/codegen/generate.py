@@ -344,6 +344,8 @@ def gen_types(ver: Version, label: str) -> str:
             out.append(f"    {n},")
         out.append("}\n")
         out.append(f"impl {name} {{")
+        out.append("    /// Every value, in the schema's order.")
+        out.append("    pub const ALL: &'static [Self] = &[" + ", ".join(f"Self::{n}" for n in variant_names(en.values)) + "];\n")
         out.append("    /// The value as it is written on the wire.")
         out.append("    pub fn as_str(&self) -> &'static str {")
         out.append("        match self {")

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use cpms_domain::token::{Token, TokenStatus, token_key, validate_token_id};
+use cpms_ocpp::v201::types::IdTokenEnumType;
 use cpms_ports::{Expected, StoreError};
 use serde::Deserialize;
 
@@ -12,17 +13,10 @@ use super::extract::{Body, Id, PageQuery, Params};
 use super::views::{List, TokenView};
 use super::{ApiState, Problem};
 
-/// 2.0.1 IdTokenEnumType values a token may be bound to.
-const KINDS: [&str; 8] = [
-    "Central",
-    "eMAID",
-    "ISO14443",
-    "ISO15693",
-    "KeyCode",
-    "Local",
-    "MacAddress",
-    "NoAuthorization",
-];
+/// The 2.0.1 IdTokenEnumType values a token may be bound to.
+fn kinds() -> impl Iterator<Item = &'static str> {
+    IdTokenEnumType::ALL.iter().map(|k| k.as_str())
+}
 
 /// `POST /v1/tokens`.
 #[derive(Deserialize)]
@@ -74,11 +68,12 @@ pub(crate) async fn create(
     validate_token_id(&req.id)?;
     check_group(&req.group_id)?;
     if let Some(k) = &req.kind
-        && !KINDS.contains(&k.as_str())
+        && !kinds().any(|x| x == k)
     {
+        let all: Vec<_> = kinds().collect();
         return Err(Problem::bad_request(format!(
             "type must be one of {}",
-            KINDS.join(", ")
+            all.join(", ")
         )));
     }
     let now = st.csms.now();

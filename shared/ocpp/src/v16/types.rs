@@ -25,6 +25,15 @@ pub enum AuthorizationStatus {
 }
 
 impl AuthorizationStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Blocked,
+        Self::Expired,
+        Self::Invalid,
+        Self::ConcurrentTx,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -49,6 +58,9 @@ pub enum AvailabilityStatus {
 }
 
 impl AvailabilityStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::Scheduled];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -69,6 +81,9 @@ pub enum AvailabilityType {
 }
 
 impl AvailabilityType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Inoperative, Self::Operative];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -88,6 +103,9 @@ pub enum CancelReservationStatus {
 }
 
 impl CancelReservationStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -107,6 +125,9 @@ pub enum CertificateSignedStatusEnumType {
 }
 
 impl CertificateSignedStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -126,6 +147,12 @@ pub enum CertificateUseEnumType {
 }
 
 impl CertificateUseEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::CentralSystemRootCertificate,
+        Self::ManufacturerRootCertificate,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -173,6 +200,26 @@ pub enum ChargePointErrorCode {
 }
 
 impl ChargePointErrorCode {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::ConnectorLockFailure,
+        Self::EVCommunicationError,
+        Self::GroundFailure,
+        Self::HighTemperature,
+        Self::InternalError,
+        Self::LocalListConflict,
+        Self::NoError,
+        Self::OtherError,
+        Self::OverCurrentFailure,
+        Self::PowerMeterFailure,
+        Self::PowerSwitchFailure,
+        Self::ReaderFailure,
+        Self::ResetFailure,
+        Self::UnderVoltage,
+        Self::OverVoltage,
+        Self::WeakSignal,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -220,6 +267,19 @@ pub enum ChargePointStatus {
 }
 
 impl ChargePointStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Available,
+        Self::Preparing,
+        Self::Charging,
+        Self::SuspendedEVSE,
+        Self::SuspendedEV,
+        Self::Finishing,
+        Self::Reserved,
+        Self::Unavailable,
+        Self::Faulted,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -248,6 +308,9 @@ pub enum ChargingProfileKindType {
 }
 
 impl ChargingProfileKindType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Absolute, Self::Recurring, Self::Relative];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -270,6 +333,13 @@ pub enum ChargingProfilePurposeType {
 }
 
 impl ChargingProfilePurposeType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::ChargePointMaxProfile,
+        Self::TxDefaultProfile,
+        Self::TxProfile,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -292,6 +362,9 @@ pub enum ChargingProfileStatus {
 }
 
 impl ChargingProfileStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::NotSupported];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -312,6 +385,9 @@ pub enum ChargingRateUnitType {
 }
 
 impl ChargingRateUnitType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::A, Self::W];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -331,6 +407,9 @@ pub enum ClearCacheStatus {
 }
 
 impl ClearCacheStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -350,6 +429,9 @@ pub enum ClearChargingProfileStatus {
 }
 
 impl ClearChargingProfileStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Unknown];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -373,6 +455,14 @@ pub enum ConfigurationStatus {
 }
 
 impl ConfigurationStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Rejected,
+        Self::RebootRequired,
+        Self::NotSupported,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -398,6 +488,14 @@ pub enum DataTransferStatus {
 }
 
 impl DataTransferStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Rejected,
+        Self::UnknownMessageId,
+        Self::UnknownVendorId,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -421,6 +519,9 @@ pub enum DeleteCertificateStatusEnumType {
 }
 
 impl DeleteCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Failed, Self::NotFound];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -445,6 +546,14 @@ pub enum DiagnosticsStatus {
 }
 
 impl DiagnosticsStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Idle,
+        Self::Uploaded,
+        Self::UploadFailed,
+        Self::Uploading,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -476,6 +585,17 @@ pub enum FirmwareStatus {
 }
 
 impl FirmwareStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Downloaded,
+        Self::DownloadFailed,
+        Self::Downloading,
+        Self::Idle,
+        Self::InstallationFailed,
+        Self::Installing,
+        Self::Installed,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -524,6 +644,24 @@ pub enum FirmwareStatusEnumType {
 }
 
 impl FirmwareStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Downloaded,
+        Self::DownloadFailed,
+        Self::Downloading,
+        Self::DownloadScheduled,
+        Self::DownloadPaused,
+        Self::Idle,
+        Self::InstallationFailed,
+        Self::Installing,
+        Self::Installed,
+        Self::InstallRebooting,
+        Self::InstallScheduled,
+        Self::InstallVerificationFailed,
+        Self::InvalidSignature,
+        Self::SignatureVerified,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -555,6 +693,9 @@ pub enum GenericStatusEnumType {
 }
 
 impl GenericStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -574,6 +715,9 @@ pub enum GetCompositeScheduleStatus {
 }
 
 impl GetCompositeScheduleStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -593,6 +737,9 @@ pub enum GetInstalledCertificateStatusEnumType {
 }
 
 impl GetInstalledCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::NotFound];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -614,6 +761,9 @@ pub enum HashAlgorithmEnumType {
 }
 
 impl HashAlgorithmEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::SHA256, Self::SHA384, Self::SHA512];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -636,6 +786,9 @@ pub enum InstallCertificateStatusEnumType {
 }
 
 impl InstallCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Failed, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -662,6 +815,10 @@ pub enum Location {
 }
 
 impl Location {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] =
+        &[Self::Cable, Self::EV, Self::Inlet, Self::Outlet, Self::Body];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -684,6 +841,9 @@ pub enum LogEnumType {
 }
 
 impl LogEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::DiagnosticsLog, Self::SecurityLog];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -705,6 +865,9 @@ pub enum LogStatusEnumType {
 }
 
 impl LogStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::AcceptedCanceled];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -765,6 +928,32 @@ pub enum Measurand {
 }
 
 impl Measurand {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::EnergyActiveExportRegister,
+        Self::EnergyActiveImportRegister,
+        Self::EnergyReactiveExportRegister,
+        Self::EnergyReactiveImportRegister,
+        Self::EnergyActiveExportInterval,
+        Self::EnergyActiveImportInterval,
+        Self::EnergyReactiveExportInterval,
+        Self::EnergyReactiveImportInterval,
+        Self::PowerActiveExport,
+        Self::PowerActiveImport,
+        Self::PowerOffered,
+        Self::PowerReactiveExport,
+        Self::PowerReactiveImport,
+        Self::PowerFactor,
+        Self::CurrentImport,
+        Self::CurrentExport,
+        Self::CurrentOffered,
+        Self::Voltage,
+        Self::Frequency,
+        Self::Temperature,
+        Self::SoC,
+        Self::RPM,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -812,6 +1001,16 @@ pub enum MessageTrigger {
 }
 
 impl MessageTrigger {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::BootNotification,
+        Self::DiagnosticsStatusNotification,
+        Self::FirmwareStatusNotification,
+        Self::Heartbeat,
+        Self::MeterValues,
+        Self::StatusNotification,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -845,6 +1044,17 @@ pub enum MessageTriggerEnumType {
 }
 
 impl MessageTriggerEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::BootNotification,
+        Self::LogStatusNotification,
+        Self::FirmwareStatusNotification,
+        Self::Heartbeat,
+        Self::MeterValues,
+        Self::SignChargePointCertificate,
+        Self::StatusNotification,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -885,6 +1095,20 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::L1,
+        Self::L2,
+        Self::L3,
+        Self::N,
+        Self::L1N,
+        Self::L2N,
+        Self::L3N,
+        Self::L1L2,
+        Self::L2L3,
+        Self::L3L1,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -924,6 +1148,18 @@ pub enum ReadingContext {
 }
 
 impl ReadingContext {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::InterruptionBegin,
+        Self::InterruptionEnd,
+        Self::SampleClock,
+        Self::SamplePeriodic,
+        Self::TransactionBegin,
+        Self::TransactionEnd,
+        Self::Trigger,
+        Self::Other,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -967,6 +1203,21 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::EmergencyStop,
+        Self::EVDisconnected,
+        Self::HardReset,
+        Self::Local,
+        Self::Other,
+        Self::PowerLoss,
+        Self::Reboot,
+        Self::Remote,
+        Self::SoftReset,
+        Self::UnlockCommand,
+        Self::DeAuthorized,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -995,6 +1246,9 @@ pub enum RecurrencyKindType {
 }
 
 impl RecurrencyKindType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Daily, Self::Weekly];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1016,6 +1270,9 @@ pub enum RegistrationStatus {
 }
 
 impl RegistrationStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Pending, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1036,6 +1293,9 @@ pub enum RemoteStartStopStatus {
 }
 
 impl RemoteStartStopStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1061,6 +1321,15 @@ pub enum ReservationStatus {
 }
 
 impl ReservationStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Faulted,
+        Self::Occupied,
+        Self::Rejected,
+        Self::Unavailable,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1083,6 +1352,9 @@ pub enum ResetStatus {
 }
 
 impl ResetStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1102,6 +1374,9 @@ pub enum ResetType {
 }
 
 impl ResetType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Hard, Self::Soft];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1123,6 +1398,9 @@ pub enum TriggerMessageStatus {
 }
 
 impl TriggerMessageStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::NotImplemented];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1145,6 +1423,9 @@ pub enum TriggerMessageStatusEnumType {
 }
 
 impl TriggerMessageStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::NotImplemented];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1197,6 +1478,28 @@ pub enum UnitOfMeasure {
 }
 
 impl UnitOfMeasure {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Wh,
+        Self::KWh,
+        Self::Varh,
+        Self::Kvarh,
+        Self::W,
+        Self::KW,
+        Self::VA,
+        Self::KVA,
+        Self::Var,
+        Self::Kvar,
+        Self::A,
+        Self::V,
+        Self::K,
+        Self::Celcius,
+        Self::Celsius,
+        Self::Fahrenheit,
+        Self::Percent,
+        Self::Hertz,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1234,6 +1537,9 @@ pub enum UnlockStatus {
 }
 
 impl UnlockStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Unlocked, Self::UnlockFailed, Self::NotSupported];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1260,6 +1566,15 @@ pub enum UpdateFirmwareStatusEnumType {
 }
 
 impl UpdateFirmwareStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Rejected,
+        Self::AcceptedCanceled,
+        Self::InvalidCertificate,
+        Self::RevokedCertificate,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1286,6 +1601,14 @@ pub enum UpdateStatus {
 }
 
 impl UpdateStatus {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Failed,
+        Self::NotSupported,
+        Self::VersionMismatch,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1307,6 +1630,9 @@ pub enum UpdateType {
 }
 
 impl UpdateType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Differential, Self::Full];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1336,6 +1662,17 @@ pub enum UploadLogStatusEnumType {
 }
 
 impl UploadLogStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::BadMessage,
+        Self::Idle,
+        Self::NotSupportedOperation,
+        Self::PermissionDenied,
+        Self::Uploaded,
+        Self::UploadFailure,
+        Self::Uploading,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1360,6 +1697,9 @@ pub enum ValueFormat {
 }
 
 impl ValueFormat {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Raw, Self::SignedData];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -23,6 +23,9 @@ pub enum APNAuthenticationEnumType {
 }
 
 impl APNAuthenticationEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::CHAP, Self::NONE, Self::PAP, Self::AUTO];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -48,6 +51,9 @@ pub enum AttributeEnumType {
 }
 
 impl AttributeEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Actual, Self::Target, Self::MinSet, Self::MaxSet];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -85,6 +91,20 @@ pub enum AuthorizationStatusEnumType {
 }
 
 impl AuthorizationStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Blocked,
+        Self::ConcurrentTx,
+        Self::Expired,
+        Self::Invalid,
+        Self::NoCredit,
+        Self::NotAllowedTypeEVSE,
+        Self::NotAtThisLocation,
+        Self::NotAtThisTime,
+        Self::Unknown,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -122,6 +142,17 @@ pub enum AuthorizeCertificateStatusEnumType {
 }
 
 impl AuthorizeCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::SignatureError,
+        Self::CertificateExpired,
+        Self::CertificateRevoked,
+        Self::NoCertificateAvailable,
+        Self::CertChainError,
+        Self::ContractCancelled,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -160,6 +191,19 @@ pub enum BootReasonEnumType {
 }
 
 impl BootReasonEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::ApplicationReset,
+        Self::FirmwareUpdate,
+        Self::LocalReset,
+        Self::PowerUp,
+        Self::RemoteReset,
+        Self::ScheduledReset,
+        Self::Triggered,
+        Self::Unknown,
+        Self::Watchdog,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -186,6 +230,9 @@ pub enum CancelReservationStatusEnumType {
 }
 
 impl CancelReservationStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -205,6 +252,9 @@ pub enum CertificateActionEnumType {
 }
 
 impl CertificateActionEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Install, Self::Update];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -224,6 +274,9 @@ pub enum CertificateSignedStatusEnumType {
 }
 
 impl CertificateSignedStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -243,6 +296,9 @@ pub enum CertificateSigningUseEnumType {
 }
 
 impl CertificateSigningUseEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::ChargingStationCertificate, Self::V2GCertificate];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -264,6 +320,9 @@ pub enum ChangeAvailabilityStatusEnumType {
 }
 
 impl ChangeAvailabilityStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::Scheduled];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -288,6 +347,9 @@ pub enum ChargingLimitSourceEnumType {
 }
 
 impl ChargingLimitSourceEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::EMS, Self::Other, Self::SO, Self::CSO];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -311,6 +373,9 @@ pub enum ChargingProfileKindEnumType {
 }
 
 impl ChargingProfileKindEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Absolute, Self::Recurring, Self::Relative];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -335,6 +400,14 @@ pub enum ChargingProfilePurposeEnumType {
 }
 
 impl ChargingProfilePurposeEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::ChargingStationExternalConstraints,
+        Self::ChargingStationMaxProfile,
+        Self::TxDefaultProfile,
+        Self::TxProfile,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -356,6 +429,9 @@ pub enum ChargingProfileStatusEnumType {
 }
 
 impl ChargingProfileStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -375,6 +451,9 @@ pub enum ChargingRateUnitEnumType {
 }
 
 impl ChargingRateUnitEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::W, Self::A];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -400,6 +479,15 @@ pub enum ChargingStateEnumType {
 }
 
 impl ChargingStateEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Charging,
+        Self::EVConnected,
+        Self::SuspendedEV,
+        Self::SuspendedEVSE,
+        Self::Idle,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -422,6 +510,9 @@ pub enum ClearCacheStatusEnumType {
 }
 
 impl ClearCacheStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -441,6 +532,9 @@ pub enum ClearChargingProfileStatusEnumType {
 }
 
 impl ClearChargingProfileStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Unknown];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -460,6 +554,9 @@ pub enum ClearMessageStatusEnumType {
 }
 
 impl ClearMessageStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Unknown];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -481,6 +578,9 @@ pub enum ClearMonitoringStatusEnumType {
 }
 
 impl ClearMonitoringStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::NotFound];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -505,6 +605,9 @@ pub enum ComponentCriterionEnumType {
 }
 
 impl ComponentCriterionEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Active, Self::Available, Self::Enabled, Self::Problem];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -566,6 +669,32 @@ pub enum ConnectorEnumType {
 }
 
 impl ConnectorEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::CCCS1,
+        Self::CCCS2,
+        Self::CG105,
+        Self::CTesla,
+        Self::CType1,
+        Self::CType2,
+        Self::S3091P16A,
+        Self::S3091P32A,
+        Self::S3093P16A,
+        Self::S3093P32A,
+        Self::SBS1361,
+        Self::SCEE77,
+        Self::SType2,
+        Self::SType3,
+        Self::Other1PhMax16A,
+        Self::Other1PhOver16A,
+        Self::Other3Ph,
+        Self::Pan,
+        Self::WInductive,
+        Self::WResonant,
+        Self::Undetermined,
+        Self::Unknown,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -611,6 +740,15 @@ pub enum ConnectorStatusEnumType {
 }
 
 impl ConnectorStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Available,
+        Self::Occupied,
+        Self::Reserved,
+        Self::Unavailable,
+        Self::Faulted,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -635,6 +773,13 @@ pub enum CostKindEnumType {
 }
 
 impl CostKindEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::CarbonDioxideEmission,
+        Self::RelativePricePercentage,
+        Self::RenewableGenerationPercentage,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -657,6 +802,9 @@ pub enum CustomerInformationStatusEnumType {
 }
 
 impl CustomerInformationStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::Invalid];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -689,6 +837,18 @@ pub enum DataEnumType {
 }
 
 impl DataEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::String,
+        Self::Decimal,
+        Self::Integer,
+        Self::DateTime,
+        Self::Boolean,
+        Self::OptionList,
+        Self::SequenceList,
+        Self::MemberList,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -718,6 +878,14 @@ pub enum DataTransferStatusEnumType {
 }
 
 impl DataTransferStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Rejected,
+        Self::UnknownMessageId,
+        Self::UnknownVendorId,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -741,6 +909,9 @@ pub enum DeleteCertificateStatusEnumType {
 }
 
 impl DeleteCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Failed, Self::NotFound];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -769,6 +940,16 @@ pub enum DisplayMessageStatusEnumType {
 }
 
 impl DisplayMessageStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::NotSupportedMessageFormat,
+        Self::Rejected,
+        Self::NotSupportedPriority,
+        Self::NotSupportedState,
+        Self::UnknownTransaction,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -796,6 +977,14 @@ pub enum EnergyTransferModeEnumType {
 }
 
 impl EnergyTransferModeEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::DC,
+        Self::ACSinglePhase,
+        Self::ACTwoPhase,
+        Self::ACThreePhase,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -821,6 +1010,14 @@ pub enum EventNotificationEnumType {
 }
 
 impl EventNotificationEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::HardWiredNotification,
+        Self::HardWiredMonitor,
+        Self::PreconfiguredMonitor,
+        Self::CustomMonitor,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -844,6 +1041,9 @@ pub enum EventTriggerEnumType {
 }
 
 impl EventTriggerEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Alerting, Self::Delta, Self::Periodic];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -888,6 +1088,24 @@ pub enum FirmwareStatusEnumType {
 }
 
 impl FirmwareStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Downloaded,
+        Self::DownloadFailed,
+        Self::Downloading,
+        Self::DownloadScheduled,
+        Self::DownloadPaused,
+        Self::Idle,
+        Self::InstallationFailed,
+        Self::Installing,
+        Self::Installed,
+        Self::InstallRebooting,
+        Self::InstallScheduled,
+        Self::InstallVerificationFailed,
+        Self::InvalidSignature,
+        Self::SignatureVerified,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -923,6 +1141,14 @@ pub enum GenericDeviceModelStatusEnumType {
 }
 
 impl GenericDeviceModelStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Rejected,
+        Self::NotSupported,
+        Self::EmptyResultSet,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -944,6 +1170,9 @@ pub enum GenericStatusEnumType {
 }
 
 impl GenericStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -969,6 +1198,15 @@ pub enum GetCertificateIdUseEnumType {
 }
 
 impl GetCertificateIdUseEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::V2GRootCertificate,
+        Self::MORootCertificate,
+        Self::CSMSRootCertificate,
+        Self::V2GCertificateChain,
+        Self::ManufacturerRootCertificate,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -991,6 +1229,9 @@ pub enum GetCertificateStatusEnumType {
 }
 
 impl GetCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Failed];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1010,6 +1251,9 @@ pub enum GetChargingProfileStatusEnumType {
 }
 
 impl GetChargingProfileStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::NoProfiles];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1029,6 +1273,9 @@ pub enum GetDisplayMessagesStatusEnumType {
 }
 
 impl GetDisplayMessagesStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Unknown];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1048,6 +1295,9 @@ pub enum GetInstalledCertificateStatusEnumType {
 }
 
 impl GetInstalledCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::NotFound];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1073,6 +1323,15 @@ pub enum GetVariableStatusEnumType {
 }
 
 impl GetVariableStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Rejected,
+        Self::UnknownComponent,
+        Self::UnknownVariable,
+        Self::NotSupportedAttributeType,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1097,6 +1356,9 @@ pub enum HashAlgorithmEnumType {
 }
 
 impl HashAlgorithmEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::SHA256, Self::SHA384, Self::SHA512];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1129,6 +1391,18 @@ pub enum IdTokenEnumType {
 }
 
 impl IdTokenEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Central,
+        Self::EMAID,
+        Self::ISO14443,
+        Self::ISO15693,
+        Self::KeyCode,
+        Self::Local,
+        Self::MacAddress,
+        Self::NoAuthorization,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1156,6 +1430,9 @@ pub enum InstallCertificateStatusEnumType {
 }
 
 impl InstallCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::Failed];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1180,6 +1457,14 @@ pub enum InstallCertificateUseEnumType {
 }
 
 impl InstallCertificateUseEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::V2GRootCertificate,
+        Self::MORootCertificate,
+        Self::CSMSRootCertificate,
+        Self::ManufacturerRootCertificate,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1201,6 +1486,9 @@ pub enum Iso15118EVCertificateStatusEnumType {
 }
 
 impl Iso15118EVCertificateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Failed];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1226,6 +1514,10 @@ pub enum LocationEnumType {
 }
 
 impl LocationEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] =
+        &[Self::Body, Self::Cable, Self::EV, Self::Inlet, Self::Outlet];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1248,6 +1540,9 @@ pub enum LogEnumType {
 }
 
 impl LogEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::DiagnosticsLog, Self::SecurityLog];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1269,6 +1564,9 @@ pub enum LogStatusEnumType {
 }
 
 impl LogStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::AcceptedCanceled];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1335,6 +1633,35 @@ pub enum MeasurandEnumType {
 }
 
 impl MeasurandEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::CurrentExport,
+        Self::CurrentImport,
+        Self::CurrentOffered,
+        Self::EnergyActiveExportRegister,
+        Self::EnergyActiveImportRegister,
+        Self::EnergyReactiveExportRegister,
+        Self::EnergyReactiveImportRegister,
+        Self::EnergyActiveExportInterval,
+        Self::EnergyActiveImportInterval,
+        Self::EnergyActiveNet,
+        Self::EnergyReactiveExportInterval,
+        Self::EnergyReactiveImportInterval,
+        Self::EnergyReactiveNet,
+        Self::EnergyApparentNet,
+        Self::EnergyApparentImport,
+        Self::EnergyApparentExport,
+        Self::Frequency,
+        Self::PowerActiveExport,
+        Self::PowerActiveImport,
+        Self::PowerFactor,
+        Self::PowerOffered,
+        Self::PowerReactiveExport,
+        Self::PowerReactiveImport,
+        Self::SoC,
+        Self::Voltage,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1381,6 +1708,9 @@ pub enum MessageFormatEnumType {
 }
 
 impl MessageFormatEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::ASCII, Self::HTML, Self::URI, Self::UTF8];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1404,6 +1734,9 @@ pub enum MessagePriorityEnumType {
 }
 
 impl MessagePriorityEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::AlwaysFront, Self::InFront, Self::NormalCycle];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1428,6 +1761,10 @@ pub enum MessageStateEnumType {
 }
 
 impl MessageStateEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] =
+        &[Self::Charging, Self::Faulted, Self::Idle, Self::Unavailable];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1467,6 +1804,21 @@ pub enum MessageTriggerEnumType {
 }
 
 impl MessageTriggerEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::BootNotification,
+        Self::LogStatusNotification,
+        Self::FirmwareStatusNotification,
+        Self::Heartbeat,
+        Self::MeterValues,
+        Self::SignChargingStationCertificate,
+        Self::SignV2GCertificate,
+        Self::StatusNotification,
+        Self::TransactionEvent,
+        Self::SignCombinedCertificate,
+        Self::PublishFirmwareStatusNotification,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1501,6 +1853,15 @@ pub enum MonitorEnumType {
 }
 
 impl MonitorEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::UpperThreshold,
+        Self::LowerThreshold,
+        Self::Delta,
+        Self::Periodic,
+        Self::PeriodicClockAligned,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1525,6 +1886,9 @@ pub enum MonitoringBaseEnumType {
 }
 
 impl MonitoringBaseEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::All, Self::FactoryDefault, Self::HardWiredOnly];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1547,6 +1911,13 @@ pub enum MonitoringCriterionEnumType {
 }
 
 impl MonitoringCriterionEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::ThresholdMonitoring,
+        Self::DeltaMonitoring,
+        Self::PeriodicMonitoring,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1569,6 +1940,9 @@ pub enum MutabilityEnumType {
 }
 
 impl MutabilityEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::ReadOnly, Self::WriteOnly, Self::ReadWrite];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1591,6 +1965,9 @@ pub enum NotifyEVChargingNeedsStatusEnumType {
 }
 
 impl NotifyEVChargingNeedsStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::Processing];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1623,6 +2000,18 @@ pub enum OCPPInterfaceEnumType {
 }
 
 impl OCPPInterfaceEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Wired0,
+        Self::Wired1,
+        Self::Wired2,
+        Self::Wired3,
+        Self::Wireless0,
+        Self::Wireless1,
+        Self::Wireless2,
+        Self::Wireless3,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1648,6 +2037,9 @@ pub enum OCPPTransportEnumType {
 }
 
 impl OCPPTransportEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::JSON, Self::SOAP];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1671,6 +2063,9 @@ pub enum OCPPVersionEnumType {
 }
 
 impl OCPPVersionEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::OCPP12, Self::OCPP15, Self::OCPP16, Self::OCPP20];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1692,6 +2087,9 @@ pub enum OperationalStatusEnumType {
 }
 
 impl OperationalStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Inoperative, Self::Operative];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1727,6 +2125,20 @@ pub enum PhaseEnumType {
 }
 
 impl PhaseEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::L1,
+        Self::L2,
+        Self::L3,
+        Self::N,
+        Self::L1N,
+        Self::L2N,
+        Self::L3N,
+        Self::L1L2,
+        Self::L2L3,
+        Self::L3L1,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1770,6 +2182,20 @@ pub enum PublishFirmwareStatusEnumType {
 }
 
 impl PublishFirmwareStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Idle,
+        Self::DownloadScheduled,
+        Self::Downloading,
+        Self::Downloaded,
+        Self::Published,
+        Self::DownloadFailed,
+        Self::DownloadPaused,
+        Self::InvalidChecksum,
+        Self::ChecksumVerified,
+        Self::PublishFailed,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1809,6 +2235,18 @@ pub enum ReadingContextEnumType {
 }
 
 impl ReadingContextEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::InterruptionBegin,
+        Self::InterruptionEnd,
+        Self::Other,
+        Self::SampleClock,
+        Self::SamplePeriodic,
+        Self::TransactionBegin,
+        Self::TransactionEnd,
+        Self::Trigger,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1868,6 +2306,29 @@ pub enum ReasonEnumType {
 }
 
 impl ReasonEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::DeAuthorized,
+        Self::EmergencyStop,
+        Self::EnergyLimitReached,
+        Self::EVDisconnected,
+        Self::GroundFault,
+        Self::ImmediateReset,
+        Self::Local,
+        Self::LocalOutOfCredit,
+        Self::MasterPass,
+        Self::Other,
+        Self::OvercurrentFault,
+        Self::PowerLoss,
+        Self::PowerQuality,
+        Self::Reboot,
+        Self::Remote,
+        Self::SOCLimitReached,
+        Self::StoppedByEV,
+        Self::TimeLimitReached,
+        Self::Timeout,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1904,6 +2365,9 @@ pub enum RecurrencyKindEnumType {
 }
 
 impl RecurrencyKindEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Daily, Self::Weekly];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1925,6 +2389,9 @@ pub enum RegistrationStatusEnumType {
 }
 
 impl RegistrationStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Pending, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1947,6 +2414,13 @@ pub enum ReportBaseEnumType {
 }
 
 impl ReportBaseEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::ConfigurationInventory,
+        Self::FullInventory,
+        Self::SummaryInventory,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1967,6 +2441,9 @@ pub enum RequestStartStopStatusEnumType {
 }
 
 impl RequestStartStopStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -1986,6 +2463,9 @@ pub enum ReservationUpdateStatusEnumType {
 }
 
 impl ReservationUpdateStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Expired, Self::Removed];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2011,6 +2491,15 @@ pub enum ReserveNowStatusEnumType {
 }
 
 impl ReserveNowStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Faulted,
+        Self::Occupied,
+        Self::Rejected,
+        Self::Unavailable,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2033,6 +2522,9 @@ pub enum ResetEnumType {
 }
 
 impl ResetEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Immediate, Self::OnIdle];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2054,6 +2546,9 @@ pub enum ResetStatusEnumType {
 }
 
 impl ResetStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::Scheduled];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2076,6 +2571,9 @@ pub enum SendLocalListStatusEnumType {
 }
 
 impl SendLocalListStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Failed, Self::VersionMismatch];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2104,6 +2602,16 @@ pub enum SetMonitoringStatusEnumType {
 }
 
 impl SetMonitoringStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::UnknownComponent,
+        Self::UnknownVariable,
+        Self::UnsupportedMonitorType,
+        Self::Rejected,
+        Self::Duplicate,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2129,6 +2637,9 @@ pub enum SetNetworkProfileStatusEnumType {
 }
 
 impl SetNetworkProfileStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::Failed];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2157,6 +2668,16 @@ pub enum SetVariableStatusEnumType {
 }
 
 impl SetVariableStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Rejected,
+        Self::UnknownComponent,
+        Self::UnknownVariable,
+        Self::NotSupportedAttributeType,
+        Self::RebootRequired,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2182,6 +2703,9 @@ pub enum TransactionEventEnumType {
 }
 
 impl TransactionEventEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Ended, Self::Started, Self::Updated];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2204,6 +2728,9 @@ pub enum TriggerMessageStatusEnumType {
 }
 
 impl TriggerMessageStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Accepted, Self::Rejected, Self::NotImplemented];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2262,6 +2789,31 @@ pub enum TriggerReasonEnumType {
 }
 
 impl TriggerReasonEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Authorized,
+        Self::CablePluggedIn,
+        Self::ChargingRateChanged,
+        Self::ChargingStateChanged,
+        Self::Deauthorized,
+        Self::EnergyLimitReached,
+        Self::EVCommunicationLost,
+        Self::EVConnectTimeout,
+        Self::MeterValueClock,
+        Self::MeterValuePeriodic,
+        Self::TimeLimitReached,
+        Self::Trigger,
+        Self::UnlockCommand,
+        Self::StopAuthorized,
+        Self::EVDeparted,
+        Self::EVDetected,
+        Self::RemoteStop,
+        Self::RemoteStart,
+        Self::AbnormalCondition,
+        Self::SignedDataReceived,
+        Self::ResetCommand,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2304,6 +2856,14 @@ pub enum UnlockStatusEnumType {
 }
 
 impl UnlockStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Unlocked,
+        Self::UnlockFailed,
+        Self::OngoingAuthorizedTransaction,
+        Self::UnknownConnector,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2327,6 +2887,9 @@ pub enum UnpublishFirmwareStatusEnumType {
 }
 
 impl UnpublishFirmwareStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::DownloadOngoing, Self::NoFirmware, Self::Unpublished];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2347,6 +2910,9 @@ pub enum UpdateEnumType {
 }
 
 impl UpdateEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::Differential, Self::Full];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2372,6 +2938,15 @@ pub enum UpdateFirmwareStatusEnumType {
 }
 
 impl UpdateFirmwareStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::Accepted,
+        Self::Rejected,
+        Self::AcceptedCanceled,
+        Self::InvalidCertificate,
+        Self::RevokedCertificate,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2406,6 +2981,18 @@ pub enum UploadLogStatusEnumType {
 }
 
 impl UploadLogStatusEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[
+        Self::BadMessage,
+        Self::Idle,
+        Self::NotSupportedOperation,
+        Self::PermissionDenied,
+        Self::Uploaded,
+        Self::UploadFailure,
+        Self::Uploading,
+        Self::AcceptedCanceled,
+    ];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -2435,6 +3022,9 @@ pub enum VPNEnumType {
 }
 
 impl VPNEnumType {
+    /// Every value, in the schema's order.
+    pub const ALL: &'static [Self] = &[Self::IKEv2, Self::IPSec, Self::L2TP, Self::PPTP];
+
     /// The value as it is written on the wire.
     pub fn as_str(&self) -> &'static str {
         match self {
