@@ -1,6 +1,8 @@
 //! Test support: the local stack on port 0 in this process, a WebSocket charger and an HTTP client that
 //! talk to it over real sockets, and the Python interpreter that has the PyPI `ocpp` package.
 
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,0 +1,95 @@
+//! The stream relay: DynamoDB stream records (old and new image of each changed item) into domain events,
+//! with the same derivation the embedded store's outbox uses, published in stream order. Event ids are
+//! deterministic, so a batch delivered twice publishes the same ids and consumers drop the repeats.
+
+use aws_lambda_events::dynamodb::EventRecord;
+use cpms_domain::charger::Charger;
+use cpms_domain::events::{self, DomainEvent};
+use cpms_domain::session::Session;
+use cpms_ports::EventPublisher;
+use serde::de::DeserializeOwned;
+use serde_dynamo::AttributeValue;
+
+/// Why a record could not be turned into events.
+#[derive(Debug, thiserror::Error)]
+#[error("stream record {key}: {reason}")]
+pub struct RelayError {
+    key: String,
+    reason: String,
+}
+
+fn attr<'a>(item: &'a serde_dynamo::Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn image<T: DeserializeOwned>(
+    item: &serde_dynamo::Item,
+    key: &str,
+) -> Result<Option<T>, RelayError> {
+    match attr(item, "d") {
+        None => Ok(None),
+        Some(json) => serde_json::from_str(json)
+            .map(Some)
+            .map_err(|e| RelayError {
+                key: key.to_string(),
+                reason: e.to_string(),
+            }),
+    }
+}
+
+/// The events a stream record implies (none for records that are not chargers or sessions, and none for
+/// deletions: those are expiring connections and log entries).
+pub fn events_of(r: &EventRecord) -> Result<Vec<DomainEvent>, RelayError> {
+    let keys = &r.change.keys;
+    let (pk, sk) = (
+        attr(keys, "pk").unwrap_or(""),
+        attr(keys, "sk").unwrap_or(""),
+    );
+    let key = format!("{pk}/{sk}");
+    if r.event_name == "REMOVE" {
+        return Ok(Vec::new());
+    }
+    if sk == "CP" && pk.starts_with("CP#") {
+        let old: Option<Charger> = image(&r.change.old_image, &key)?;
+        let Some(new) = image::<Charger>(&r.change.new_image, &key)? else {
+            return Ok(Vec::new());
+        };
+        return Ok(events::for_charger(old.as_ref(), &new));
+    }
+    if sk.starts_with("S#") && pk.starts_with("T#") {
+        let old: Option<Session> = image(&r.change.old_image, &key)?;
+        let Some(new) = image::<Session>(&r.change.new_image, &key)? else {
+            return Ok(Vec::new());
+        };
+        return Ok(events::for_session(old.as_ref(), &new));
+    }
+    Ok(Vec::new())
+}
+
+/// Relays a batch in order. Returns the sequence numbers to report as failed: from the first record that
+/// could not be published on (the stream is then retried from there, in order).
+pub async fn relay(records: &[EventRecord], publisher: &dyn EventPublisher) -> Vec<String> {
+    for (i, r) in records.iter().enumerate() {
+        let outcome = match events_of(r) {
+            Ok(evs) if evs.is_empty() => Ok(()),
+            Ok(evs) => publisher.publish(&evs).await.map_err(|e| e.to_string()),
+            Err(e) => {
+                // A record that cannot be read will never become readable: log it and go on, rather
+                // than block the stream behind it.
+                tracing::error!(error = %e, "skipping an unreadable stream record");
+                Ok(())
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "publishing failed; the rest of the batch will be retried");
+            return records[i..]
+                .iter()
+                .filter_map(|r| r.change.sequence_number.clone())
+                .collect();
+        }
+    }
+    Vec::new()
+}
