@@ -30,6 +30,8 @@ pub struct Stack {
     pub ws: String,
     /// `http://127.0.0.1:PORT`
     pub api: String,
+    /// The management API, `http://127.0.0.1:PORT`.
+    pub management: String,
     http: reqwest::Client,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -48,6 +50,7 @@ impl Stack {
         let running = serve::start(ServeConfig {
             ws_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
+            management_addr: Some("127.0.0.1:0".parse().unwrap()),
             data_dir: dir.to_path_buf(),
             admin_key: KEY.into(),
             idle_timeout: Duration::from_secs(600),
@@ -57,12 +60,18 @@ impl Stack {
         .await
         .expect("the stack starts");
         Stack {
+            management: format!("http://{}", running.management_addr.unwrap()),
             ws: format!("ws://{}/ocpp", running.ws_addr),
             api: format!("http://{}", running.http_addr),
             running: Some(running),
             http: reqwest::Client::new(),
             _tmp: None,
         }
+    }
+
+    /// The application of the stack (to call its ports directly).
+    pub fn csms(&self) -> &std::sync::Arc<cpms_app::Csms> {
+        &self.running.as_ref().expect("running").csms
     }
 
     /// Stops the stack (connections are closed, the store is closed).

@@ -49,6 +49,10 @@ struct ServeArgs {
     /// Address of the operator HTTP API (http://ADDR/v1/...).
     #[arg(long, env = "CPMS_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     http_addr: SocketAddr,
+    /// Address of the API Gateway management API (POST/GET/DELETE /@connections/{id}). It has no
+    /// authentication: keep it on loopback.
+    #[arg(long, env = "CPMS_MANAGEMENT_ADDR", default_value = "127.0.0.1:9001")]
+    management_addr: SocketAddr,
     /// Directory holding the store (created if missing; a restart keeps everything in it).
     #[arg(long, env = "CPMS_DATA_DIR", default_value = "./cpms-data")]
     data_dir: PathBuf,
@@ -134,6 +138,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
     let running = serve::start(ServeConfig {
         ws_addr: a.ws_addr,
         http_addr: a.http_addr,
+        management_addr: Some(a.management_addr),
         data_dir: a.data_dir.clone(),
         admin_key: admin_key.clone(),
         idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
@@ -154,6 +159,9 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         "  Operator API:             http://{}/v1",
         running.http_addr
     );
+    if let Some(m) = running.management_addr {
+        println!("  Management API (local):   http://{m}/@connections/{{connectionId}}");
+    }
     println!("  Data directory:           {}", a.data_dir.display());
     if generated {
         println!(

@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Utc};
 
 use async_trait::async_trait;
 use cpms_ports::{ChargerGateway, GatewayError};
@@ -17,18 +20,65 @@ pub(crate) enum Outbound {
     Close,
 }
 
+/// One open connection.
+struct Conn {
+    tx: mpsc::Sender<Outbound>,
+    connected_at: DateTime<Utc>,
+    source_ip: String,
+    last_active_ms: AtomicI64,
+}
+
+/// What the management API tells about a connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionMeta {
+    /// When it opened.
+    pub connected_at: DateTime<Utc>,
+    /// Peer address.
+    pub source_ip: String,
+    /// Last frame either way.
+    pub last_active_at: DateTime<Utc>,
+}
+
 /// Live connections of the local WebSocket server.
 #[derive(Default)]
 pub struct LocalGateway {
-    conns: RwLock<HashMap<String, mpsc::Sender<Outbound>>>,
+    conns: RwLock<HashMap<String, Conn>>,
 }
 
 impl LocalGateway {
-    pub(crate) fn insert(&self, id: &str, tx: mpsc::Sender<Outbound>) {
+    pub(crate) fn insert(&self, id: &str, tx: mpsc::Sender<Outbound>, source_ip: String) {
+        let now = Utc::now();
+        let conn = Conn {
+            tx,
+            connected_at: now,
+            source_ip,
+            last_active_ms: AtomicI64::new(now.timestamp_millis()),
+        };
         self.conns
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string(), tx);
+            .insert(id.to_string(), conn);
+    }
+
+    /// Notes activity on a connection.
+    pub(crate) fn touch(&self, id: &str) {
+        if let Some(c) = self.conns.read().unwrap_or_else(|e| e.into_inner()).get(id) {
+            c.last_active_ms
+                .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+        }
+    }
+
+    /// What is known about a connection, if it is open.
+    pub fn meta(&self, id: &str) -> Option<ConnectionMeta> {
+        let conns = self.conns.read().unwrap_or_else(|e| e.into_inner());
+        conns.get(id).map(|c| ConnectionMeta {
+            connected_at: c.connected_at,
+            source_ip: c.source_ip.clone(),
+            last_active_at: DateTime::from_timestamp_millis(
+                c.last_active_ms.load(Ordering::Relaxed),
+            )
+            .unwrap_or(c.connected_at),
+        })
     }
 
     pub(crate) fn remove(&self, id: &str) {
@@ -53,7 +103,7 @@ impl LocalGateway {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
-            .cloned()
+            .map(|c| c.tx.clone())
     }
 }
 

@@ -3,6 +3,7 @@
 //! and the event consumers.
 
 mod gateway;
+mod management;
 mod ws;
 
 use std::net::SocketAddr;
@@ -31,6 +32,8 @@ pub struct ServeConfig {
     pub ws_addr: SocketAddr,
     /// Where the operator API listens.
     pub http_addr: SocketAddr,
+    /// Where the API Gateway management API (`/@connections/{id}`) listens; keep it on loopback.
+    pub management_addr: Option<SocketAddr>,
     /// Where the store lives.
     pub data_dir: PathBuf,
     /// The admin API key.
@@ -49,6 +52,8 @@ pub struct Running {
     pub ws_addr: SocketAddr,
     /// Actual API address.
     pub http_addr: SocketAddr,
+    /// Actual management API address.
+    pub management_addr: Option<SocketAddr>,
     /// The application (for tests and tools in the same process).
     pub csms: Arc<Csms>,
     /// Live connections.
@@ -133,6 +138,28 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding the API address {}", cfg.http_addr))?;
     let (ws_addr, http_addr) = (ws_listener.local_addr()?, http_listener.local_addr()?);
+    let management_addr = match cfg.management_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the management API address {addr}"))?;
+            let local = listener.local_addr()?;
+            let app = management::router(gateway.clone());
+            let mut s = stop_rx.clone();
+            tasks.spawn(async move {
+                let r = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = s.changed().await;
+                    })
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "management API failed");
+                }
+            });
+            Some(local)
+        }
+        None => None,
+    };
 
     let mut s1 = stop_rx.clone();
     tasks.spawn(async move {
@@ -160,6 +187,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     Ok(Running {
         ws_addr,
         http_addr,
+        management_addr,
         csms,
         gateway,
         stop,

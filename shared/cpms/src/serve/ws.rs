@@ -125,7 +125,7 @@ pub(crate) async fn upgrade(
                     ))
                     .await;
             }
-            Ok(socket) => run(task_state, id, socket).await,
+            Ok(socket) => run(task_state, id, peer, socket).await,
             Err(e) => {
                 tracing::info!(error = %e, "upgrade did not complete");
                 task_state.csms.disconnect(&id).await;
@@ -136,12 +136,12 @@ pub(crate) async fn upgrade(
 }
 
 /// One connection, from upgrade to close.
-async fn run<S>(st: WsState, id: String, mut socket: yawc::WebSocket<S>)
+async fn run<S>(st: WsState, id: String, peer: SocketAddr, mut socket: yawc::WebSocket<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (tx, mut rx) = mpsc::channel::<Outbound>(32);
-    st.gateway.insert(&id, tx);
+    st.gateway.insert(&id, tx, peer.ip().to_string());
     let mut stop = st.stop.clone();
     loop {
         tokio::select! {
@@ -149,6 +149,7 @@ where
                 let Some(frame) = frame else { break };
                 match frame.opcode() {
                     OpCode::Text | OpCode::Binary => {
+                        st.gateway.touch(&id);
                         let out = st.csms.message(&id, frame.payload()).await;
                         if let Some(reply) = out.reply
                             && socket.send(Frame::text(reply)).await.is_err()
@@ -166,6 +167,7 @@ where
             }
             out = rx.recv() => match out {
                 Some(Outbound::Frame(text)) => {
+                    st.gateway.touch(&id);
                     if socket.send(Frame::text(text)).await.is_err() {
                         break;
                     }
