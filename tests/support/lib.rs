@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
-use cpms::serve::{self, Running, ServeConfig};
+use cpms::serve::{self, Running, ServeBackend, ServeConfig};
 use cpms_app::CsmsConfig;
 use cpms_embedded::Durability;
 use futures_util::{SinkExt, StreamExt};
@@ -51,11 +51,13 @@ impl Stack {
             ws_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             management_addr: Some("127.0.0.1:0".parse().unwrap()),
-            data_dir: dir.to_path_buf(),
+            backend: ServeBackend::Embedded {
+                data_dir: dir.to_path_buf(),
+                durability: Durability::Immediate,
+            },
             admin_key: KEY.into(),
             idle_timeout: Duration::from_secs(600),
             csms: CsmsConfig::default(),
-            durability: Durability::Immediate,
         })
         .await
         .expect("the stack starts");

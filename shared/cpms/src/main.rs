@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use cpms::check;
-use cpms::serve::{self, ServeConfig};
+use cpms::serve::{self, ServeBackend, ServeConfig};
 use cpms::simulate::{self, SimulateArgs};
 use cpms_app::CsmsConfig;
 use cpms_embedded::Durability;
@@ -56,6 +56,19 @@ struct ServeArgs {
     /// Directory holding the store (created if missing; a restart keeps everything in it).
     #[arg(long, env = "CPMS_DATA_DIR", default_value = "./cpms-data")]
     data_dir: PathBuf,
+    /// What the handlers run on: `embedded` (the store in --data-dir) or `aws` (the DynamoDB table --table,
+    /// with the Lambda functions' handlers running behind this server; use --aws-endpoint for an emulator).
+    #[arg(long, env = "CPMS_BACKEND", default_value = "embedded", value_parser = ["embedded", "aws"])]
+    backend: String,
+    /// aws backend: the DynamoDB table.
+    #[arg(long, env = "CPMS_TABLE", default_value = "cpms")]
+    table: String,
+    /// aws backend: endpoint of an AWS emulator (e.g. http://127.0.0.1:5000 for moto).
+    #[arg(long, env = "CPMS_AWS_ENDPOINT")]
+    aws_endpoint: Option<String>,
+    /// aws backend: create the table if it does not exist.
+    #[arg(long)]
+    create_table: bool,
     /// Admin API key (send as "Authorization: Bearer <key>"). Generated and printed when not set.
     #[arg(long, env = "CPMS_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
@@ -139,15 +152,27 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         ws_addr: a.ws_addr,
         http_addr: a.http_addr,
         management_addr: Some(a.management_addr),
-        data_dir: a.data_dir.clone(),
+        backend: match a.backend.as_str() {
+            "aws" => ServeBackend::Aws {
+                settings: cpms_lambda::AwsSettings {
+                    table: a.table.clone(),
+                    endpoint: a.aws_endpoint.clone(),
+                    ..Default::default()
+                },
+                create_table: a.create_table,
+            },
+            _ => ServeBackend::Embedded {
+                data_dir: a.data_dir.clone(),
+                durability: if a.unsafe_no_fsync {
+                    Durability::NoSync
+                } else {
+                    Durability::Immediate
+                },
+            },
+        },
         admin_key: admin_key.clone(),
         idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
         csms,
-        durability: if a.unsafe_no_fsync {
-            Durability::NoSync
-        } else {
-            Durability::Immediate
-        },
     })
     .await?;
     println!("cpms serve is running");
@@ -162,7 +187,13 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
     if let Some(m) = running.management_addr {
         println!("  Management API (local):   http://{m}/@connections/{{connectionId}}");
     }
-    println!("  Data directory:           {}", a.data_dir.display());
+    match a.backend.as_str() {
+        "aws" => println!(
+            "  DynamoDB table:           {} (Lambda handlers behind this gateway)",
+            a.table
+        ),
+        _ => println!("  Data directory:           {}", a.data_dir.display()),
+    }
     if generated {
         println!(
             "  Admin API key:            {admin_key}  (generated; set CPMS_ADMIN_KEY to choose one)"

@@ -2,19 +2,22 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `CPMS_BACKEND` | `embedded` (a store on a local path: tests and single-instance trials) |
-//! | `CPMS_DATA_DIR` | directory of the embedded store |
-//!
-//! The DynamoDB / API Gateway backend is added with the AWS path; until then `embedded` is the only one,
-//! and it cannot send frames to chargers (its gateway says so instead of pretending).
+//! | `CPMS_BACKEND` | `aws` (DynamoDB, API Gateway, EventBridge) or `embedded` (a store on a local path: tests and single-instance trials) |
+//! | `CPMS_TABLE` | aws: the DynamoDB table |
+//! | `CPMS_WS_MANAGEMENT_URL` | aws: the WebSocket API's management endpoint, `https://{api}.execute-api.{region}.amazonaws.com/{stage}` (functions that talk to chargers) |
+//! | `CPMS_EVENT_BUS` | aws: the EventBridge bus (the stream relay) |
+//! | `CPMS_AWS_ENDPOINT` | aws: endpoint override for an emulator |
+//! | `CPMS_DATA_DIR` | embedded: directory of the store |
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use cpms_app::{Csms, CsmsConfig, Ports};
+use cpms_aws::{ApiGatewayManagement, DynamoStore, EventBridgePublisher};
 use cpms_embedded::{Durability, EmbeddedStore, MemoryRegistry};
-use cpms_ports::{ChargerGateway, GatewayError, SystemClock};
+use cpms_ports::{ChargerGateway, EventPublisher, GatewayError, SystemClock};
 
 /// A configuration that cannot work.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +37,24 @@ pub enum ConfigError {
     },
 }
 
+/// The AWS resources a function uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AwsSettings {
+    /// The table.
+    pub table: String,
+    /// The WebSocket API management endpoint, if the function talks to chargers.
+    pub management_url: Option<String>,
+    /// The event bus, if the function publishes events.
+    pub event_bus: Option<String>,
+    /// An emulator's endpoint.
+    pub endpoint: Option<String>,
+}
+
 /// The adapters to run on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
+    /// DynamoDB, API Gateway, EventBridge.
+    Aws(AwsSettings),
     /// The embedded store in a directory.
     Embedded {
         /// Where.
@@ -54,6 +72,12 @@ impl Backend {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let kind = get("CPMS_BACKEND").ok_or(ConfigError::Missing("CPMS_BACKEND"))?;
         match kind.as_str() {
+            "aws" => Ok(Backend::Aws(AwsSettings {
+                table: get("CPMS_TABLE").ok_or(ConfigError::Missing("CPMS_TABLE"))?,
+                management_url: get("CPMS_WS_MANAGEMENT_URL"),
+                event_bus: get("CPMS_EVENT_BUS"),
+                endpoint: get("CPMS_AWS_ENDPOINT"),
+            })),
             "embedded" => Ok(Backend::Embedded {
                 data_dir: get("CPMS_DATA_DIR")
                     .ok_or(ConfigError::Missing("CPMS_DATA_DIR"))?
@@ -62,14 +86,18 @@ impl Backend {
             other => Err(ConfigError::Invalid {
                 name: "CPMS_BACKEND",
                 value: other.to_string(),
-                why: "supported backends: embedded".into(),
+                why: "supported backends: aws, embedded".into(),
             }),
         }
     }
 
     /// Builds the application on this backend.
-    pub fn csms(&self) -> Result<Arc<Csms>, ConfigError> {
+    pub async fn csms(&self) -> Result<Arc<Csms>, ConfigError> {
         match self {
+            Backend::Aws(s) => {
+                let sdk = cpms_aws::config::sdk_config(s.endpoint.as_deref()).await;
+                Ok(aws_csms(&sdk, s))
+            }
             Backend::Embedded { data_dir } => {
                 let store = EmbeddedStore::open(data_dir, Durability::Immediate).map_err(|e| {
                     ConfigError::Invalid {
@@ -88,22 +116,67 @@ impl Backend {
             }
         }
     }
+
+    /// The publisher of domain events (the stream relay).
+    pub async fn publisher(&self) -> Result<Arc<dyn EventPublisher>, ConfigError> {
+        match self {
+            Backend::Aws(s) => {
+                let sdk = cpms_aws::config::sdk_config(s.endpoint.as_deref()).await;
+                let bus = s
+                    .event_bus
+                    .as_deref()
+                    .ok_or(ConfigError::Missing("CPMS_EVENT_BUS"))?;
+                Ok(Arc::new(EventBridgePublisher::new(
+                    aws_sdk_eventbridge::Client::new(&sdk),
+                    bus,
+                )))
+            }
+            Backend::Embedded { .. } => Err(ConfigError::Invalid {
+                name: "CPMS_BACKEND",
+                value: "embedded".into(),
+                why: "the embedded store publishes through its own outbox, not a stream".into(),
+            }),
+        }
+    }
 }
 
-/// The gateway of a backend that has no way to reach chargers.
+/// The application on AWS adapters built from `sdk` (tests pass an emulator's configuration).
+pub fn aws_csms(sdk: &SdkConfig, s: &AwsSettings) -> Arc<Csms> {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &s.table);
+    let gateway: Arc<dyn ChargerGateway> = match &s.management_url {
+        Some(url) => {
+            let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+                .endpoint_url(url)
+                .build();
+            Arc::new(ApiGatewayManagement::new(
+                aws_sdk_apigatewaymanagement::Client::from_conf(conf),
+            ))
+        }
+        None => Arc::new(NoGateway),
+    };
+    let ports = Ports::with_store(
+        store.clone(),
+        Arc::new(store),
+        gateway,
+        Arc::new(SystemClock),
+    );
+    Arc::new(Csms::new(ports, CsmsConfig::default()))
+}
+
+/// The gateway of a function configured without a way to reach chargers.
 struct NoGateway;
 
 #[async_trait]
 impl ChargerGateway for NoGateway {
     async fn send(&self, _: &str, _: &str) -> Result<(), GatewayError> {
         Err(GatewayError::Unavailable(
-            "this backend cannot send frames to chargers".into(),
+            "no CPMS_WS_MANAGEMENT_URL: this function cannot reach chargers".into(),
         ))
     }
 
     async fn close(&self, _: &str) -> Result<(), GatewayError> {
         Err(GatewayError::Unavailable(
-            "this backend cannot close connections".into(),
+            "no CPMS_WS_MANAGEMENT_URL: this function cannot close connections".into(),
         ))
     }
 }
@@ -132,17 +205,25 @@ mod tests {
             Backend::from_lookup(lookup(&[("CPMS_BACKEND", "embedded")])),
             Err(ConfigError::Missing("CPMS_DATA_DIR"))
         ));
+        assert!(matches!(
+            Backend::from_lookup(lookup(&[("CPMS_BACKEND", "aws")])),
+            Err(ConfigError::Missing("CPMS_TABLE"))
+        ));
         let e = Backend::from_lookup(lookup(&[("CPMS_BACKEND", "mongodb")])).unwrap_err();
         assert!(e.to_string().contains("supported backends"), "{e}");
+        let aws = Backend::from_lookup(lookup(&[
+            ("CPMS_BACKEND", "aws"),
+            ("CPMS_TABLE", "cpms"),
+            ("CPMS_EVENT_BUS", "bus"),
+        ]))
+        .unwrap();
         assert_eq!(
-            Backend::from_lookup(lookup(&[
-                ("CPMS_BACKEND", "embedded"),
-                ("CPMS_DATA_DIR", "/tmp/x")
-            ]))
-            .unwrap(),
-            Backend::Embedded {
-                data_dir: "/tmp/x".into()
-            }
+            aws,
+            Backend::Aws(AwsSettings {
+                table: "cpms".into(),
+                event_bus: Some("bus".into()),
+                ..Default::default()
+            })
         );
     }
 }

@@ -3,9 +3,10 @@
 //! the application's connect / message / disconnect handlers.
 
 pub mod backend;
+pub mod consumers;
 pub mod websocket;
 
-pub use backend::{Backend, ConfigError};
+pub use backend::{AwsSettings, Backend, ConfigError, aws_csms};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -14,7 +15,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 /// (a bad configuration fails the init, not every invocation), then every event handled by `route`.
 pub async fn run_websocket(route: websocket::Route) -> Result<(), Error> {
     init_tracing();
-    let csms = Backend::from_env()?.csms()?;
+    let csms = Backend::from_env()?.csms().await?;
     lambda_runtime::run(service_fn(
         |e: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
             let csms = csms.clone();
@@ -38,4 +39,41 @@ pub fn init_tracing() {
         .with_current_span(false)
         .without_time()
         .init();
+}
+
+/// The body of the stream relay function: every DynamoDB stream batch to the event bus.
+pub async fn run_relay() -> Result<(), Error> {
+    init_tracing();
+    let publisher = Backend::from_env()?.publisher().await?;
+    lambda_runtime::run(service_fn(
+        |e: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
+            let publisher = publisher.clone();
+            async move { Ok::<_, Error>(consumers::relay(&e.payload, &*publisher).await) }
+        },
+    ))
+    .await
+}
+
+/// The body of an SQS consumer function: every domain event of a batch to `handler`.
+pub async fn run_consumer<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(std::sync::Arc<cpms_app::Csms>, cpms_domain::events::DomainEvent) -> Fut
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    init_tracing();
+    let csms = Backend::from_env()?.csms().await?;
+    lambda_runtime::run(service_fn(
+        move |e: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| {
+            let (csms, handler) = (csms.clone(), handler.clone());
+            async move {
+                let r = consumers::consume(&e.payload, |ev| handler(csms.clone(), ev)).await;
+                Ok::<_, Error>(r)
+            }
+        },
+    ))
+    .await
 }

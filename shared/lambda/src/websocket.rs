@@ -160,6 +160,7 @@ mod tests {
             data_dir: dir.path().into(),
         }
         .csms()
+        .await
         .unwrap();
         let mut c = Charger::register(
             TenantId::default_tenant(),

@@ -3,6 +3,7 @@
 //! and the event consumers.
 
 mod gateway;
+mod lambda;
 mod management;
 mod ws;
 
@@ -34,16 +35,36 @@ pub struct ServeConfig {
     pub http_addr: SocketAddr,
     /// Where the API Gateway management API (`/@connections/{id}`) listens; keep it on loopback.
     pub management_addr: Option<SocketAddr>,
-    /// Where the store lives.
-    pub data_dir: PathBuf,
+    /// What the handlers run on.
+    pub backend: ServeBackend,
     /// The admin API key.
     pub admin_key: String,
     /// Close connections idle this long (API Gateway: 10 minutes).
     pub idle_timeout: Duration,
     /// How chargers are answered.
     pub csms: CsmsConfig,
-    /// fsync before answering (only benchmarks turn this off).
-    pub durability: Durability,
+}
+
+/// What `cpms serve` runs the handlers on.
+#[derive(Debug, Clone)]
+pub enum ServeBackend {
+    /// The embedded store in `data_dir`, handlers called directly, events through the outbox to the
+    /// in-process bus and its consumers.
+    Embedded {
+        /// Where the store lives.
+        data_dir: PathBuf,
+        /// fsync before answering (only benchmarks turn this off).
+        durability: Durability,
+    },
+    /// DynamoDB (on AWS or an emulator), with the Lambda functions' handlers behind this gateway; frames to
+    /// chargers go through the management API of this server. Events stay in the table's stream (the
+    /// event-relay function publishes them on AWS).
+    Aws {
+        /// The table and endpoint (the management URL is this server's).
+        settings: cpms_lambda::AwsSettings,
+        /// Create the table first if it does not exist (emulators).
+        create_table: bool,
+    },
 }
 
 /// A running server.
@@ -93,31 +114,74 @@ impl Running {
 
 /// Starts the server.
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
-    let store = EmbeddedStore::open(&cfg.data_dir, cfg.durability)
-        .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     let gateway = Arc::new(LocalGateway::default());
-    let ports = Ports::with_store(
-        store.clone(),
-        Arc::new(MemoryRegistry::new()),
-        gateway.clone(),
-        Arc::new(SystemClock),
-    );
-    let csms = Arc::new(Csms::new(ports, cfg.csms.clone()));
     let (stop, stop_rx) = watch::channel(false);
     let tasks = TaskTracker::new();
+    let ws_listener = TcpListener::bind(cfg.ws_addr)
+        .await
+        .with_context(|| format!("binding the WebSocket address {}", cfg.ws_addr))?;
+    let http_listener = TcpListener::bind(cfg.http_addr)
+        .await
+        .with_context(|| format!("binding the API address {}", cfg.http_addr))?;
+    let management = match cfg.management_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the management API address {addr}"))?,
+        ),
+        None => None,
+    };
+    let (ws_addr, http_addr) = (ws_listener.local_addr()?, http_listener.local_addr()?);
+    let management_addr = management.as_ref().map(|l| l.local_addr()).transpose()?;
 
-    let bus = Arc::new(InProcessBus::new());
-    let reconciler = bus.subscribe("session-reconciler", 1024);
-    tasks.spawn(cpms_app::consumers::run_reconciler(
-        csms.clone(),
-        reconciler,
-    ));
-    let relay = OutboxRelay::new(store.clone(), bus.clone() as Arc<dyn EventPublisher>);
-    tasks.spawn(relay.run(stop_rx.clone()));
-    drop(store);
+    let (csms, mode) = match &cfg.backend {
+        ServeBackend::Embedded {
+            data_dir,
+            durability,
+        } => {
+            let store = EmbeddedStore::open(data_dir, *durability)
+                .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+            let ports = Ports::with_store(
+                store.clone(),
+                Arc::new(MemoryRegistry::new()),
+                gateway.clone(),
+                Arc::new(SystemClock),
+            );
+            let csms = Arc::new(Csms::new(ports, cfg.csms.clone()));
+            let bus = Arc::new(InProcessBus::new());
+            let reconciler = bus.subscribe("session-reconciler", 1024);
+            tasks.spawn(cpms_app::consumers::run_reconciler(
+                csms.clone(),
+                reconciler,
+            ));
+            let relay = OutboxRelay::new(store, bus as Arc<dyn EventPublisher>);
+            tasks.spawn(relay.run(stop_rx.clone()));
+            (csms, ws::Mode::Direct)
+        }
+        ServeBackend::Aws {
+            settings,
+            create_table,
+        } => {
+            let addr = management_addr
+                .context("the aws backend needs the management API (--management-addr)")?;
+            let mut settings = settings.clone();
+            settings.management_url = Some(format!("http://{addr}"));
+            let sdk = cpms_aws::config::sdk_config(settings.endpoint.as_deref()).await;
+            if *create_table {
+                cpms_aws::dynamodb::table::create(
+                    &aws_sdk_dynamodb::Client::new(&sdk),
+                    &settings.table,
+                )
+                .await
+                .with_context(|| format!("creating table {}", settings.table))?;
+            }
+            (cpms_lambda::aws_csms(&sdk, &settings), ws::Mode::Lambda)
+        }
+    };
 
     let ws_state = ws::WsState {
         csms: csms.clone(),
+        mode,
         gateway: gateway.clone(),
         tasks: tasks.clone(),
         stop: stop_rx.clone(),
@@ -127,40 +191,19 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let ws_app = Router::new()
         .route("/ocpp/{id}", get(ws::upgrade))
         .with_state(ws_state);
-    let ws_listener = TcpListener::bind(cfg.ws_addr)
-        .await
-        .with_context(|| format!("binding the WebSocket address {}", cfg.ws_addr))?;
     let api = cpms_app::api::router(ApiState {
         csms: csms.clone(),
         admin_key: Arc::new(AdminKey::new(&cfg.admin_key)),
     });
-    let http_listener = TcpListener::bind(cfg.http_addr)
-        .await
-        .with_context(|| format!("binding the API address {}", cfg.http_addr))?;
-    let (ws_addr, http_addr) = (ws_listener.local_addr()?, http_listener.local_addr()?);
-    let management_addr = match cfg.management_addr {
-        Some(addr) => {
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding the management API address {addr}"))?;
-            let local = listener.local_addr()?;
-            let app = management::router(gateway.clone());
-            let mut s = stop_rx.clone();
-            tasks.spawn(async move {
-                let r = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = s.changed().await;
-                    })
-                    .await;
-                if let Err(e) = r {
-                    tracing::error!(error = %e, "management API failed");
-                }
-            });
-            Some(local)
-        }
-        None => None,
-    };
-
+    if let Some(listener) = management {
+        serve(
+            &tasks,
+            &stop_rx,
+            listener,
+            management::router(gateway.clone()),
+            "management API",
+        );
+    }
     let mut s1 = stop_rx.clone();
     tasks.spawn(async move {
         let svc = ws_app.into_make_service_with_connect_info::<SocketAddr>();
@@ -173,17 +216,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "websocket server failed");
         }
     });
-    let mut s2 = stop_rx;
-    tasks.spawn(async move {
-        let r = axum::serve(http_listener, api)
-            .with_graceful_shutdown(async move {
-                let _ = s2.changed().await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "api server failed");
-        }
-    });
+    serve(&tasks, &stop_rx, http_listener, api, "operator API");
     Ok(Running {
         ws_addr,
         http_addr,
@@ -193,4 +226,25 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         stop,
         tasks,
     })
+}
+
+/// Serves `app` on `listener` until the stop signal.
+fn serve(
+    tasks: &TaskTracker,
+    stop: &watch::Receiver<bool>,
+    listener: TcpListener,
+    app: Router,
+    what: &'static str,
+) {
+    let mut s = stop.clone();
+    tasks.spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = s.changed().await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "{what} failed");
+        }
+    });
 }

@@ -28,10 +28,20 @@ use super::gateway::{LocalGateway, Outbound};
 /// API Gateway's message limit.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 
+/// Who handles connections.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The application, called directly.
+    Direct,
+    /// The Lambda handlers, fed API Gateway events.
+    Lambda,
+}
+
 /// What the endpoint needs.
 #[derive(Clone)]
 pub(crate) struct WsState {
     pub csms: Arc<Csms>,
+    pub mode: Mode,
     pub gateway: Arc<LocalGateway>,
     pub tasks: TaskTracker,
     pub stop: watch::Receiver<bool>,
@@ -81,7 +91,11 @@ pub(crate) async fn upgrade(
             .collect(),
         remote_addr: Some(peer.to_string()),
     };
-    let (subprotocol, unsupported) = match st.csms.connect(req).await {
+    let outcome = match st.mode {
+        Mode::Direct => st.csms.connect(req).await,
+        Mode::Lambda => super::lambda::connect(&st.csms, &id, &req.identity, &headers, peer).await,
+    };
+    let (subprotocol, unsupported) = match outcome {
         ConnectOutcome::Accept { subprotocol, .. } => (subprotocol, false),
         ConnectOutcome::Unsupported { .. } => (None, true),
         ConnectOutcome::Reject { status, reason } => {
@@ -102,7 +116,7 @@ pub(crate) async fn upgrade(
         Ok(x) => x,
         Err(e) => {
             tracing::warn!(error = %e, "websocket upgrade failed");
-            st.csms.disconnect(&id).await;
+            st.disconnect(&id, peer).await;
             return StatusCode::BAD_REQUEST.into_response();
         }
     };
@@ -128,7 +142,7 @@ pub(crate) async fn upgrade(
             Ok(socket) => run(task_state, id, peer, socket).await,
             Err(e) => {
                 tracing::info!(error = %e, "upgrade did not complete");
-                task_state.csms.disconnect(&id).await;
+                task_state.disconnect(&id, peer).await;
             }
         }
     });
@@ -150,7 +164,10 @@ where
                 match frame.opcode() {
                     OpCode::Text | OpCode::Binary => {
                         st.gateway.touch(&id);
-                        let out = st.csms.message(&id, frame.payload()).await;
+                        let out = match st.mode {
+                            Mode::Direct => st.csms.message(&id, frame.payload()).await,
+                            Mode::Lambda => super::lambda::message(&st.csms, &id, frame.payload(), peer).await,
+                        };
                         if let Some(reply) = out.reply
                             && socket.send(Frame::text(reply)).await.is_err()
                         {
@@ -188,5 +205,14 @@ where
         }
     }
     st.gateway.remove(&id);
-    st.csms.disconnect(&id).await;
+    st.disconnect(&id, peer).await;
+}
+
+impl WsState {
+    async fn disconnect(&self, id: &str, peer: SocketAddr) {
+        match self.mode {
+            Mode::Direct => self.csms.disconnect(id).await,
+            Mode::Lambda => super::lambda::disconnect(&self.csms, id, peer).await,
+        }
+    }
 }
