@@ -183,7 +183,7 @@ mod tests {
         let r = on_connect(&csms, &event("ocpp-connect.json")).await;
         assert_eq!(r.status_code, 200);
         assert_eq!(r.headers["sec-websocket-protocol"], "ocpp2.0.1");
-        let r = on_message(&csms, &event("ocpp-message.json")).await;
+        let r = on_message(&csms, &event("ocpp-message-boot.json")).await;
         let Some(Body::Text(reply)) = r.body else {
             panic!("no reply")
         };
@@ -227,7 +227,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let csms = csms(&dir).await;
         on_connect(&csms, &event("ocpp-connect.json")).await;
-        let mut e = event("ocpp-message.json");
+        let mut e = event("ocpp-message-boot.json");
         e.body = Some("[2,\"x\",\"Heartbeat\"".into());
         let Some(Body::Text(reply)) = on_message(&csms, &e).await.body else {
             panic!()
@@ -240,7 +240,7 @@ mod tests {
             panic!()
         };
         assert!(reply.contains("SecurityError"), "not booted yet: {reply}");
-        let mut e = event("ocpp-message.json");
+        let mut e = event("ocpp-message-boot.json");
         e.request_context.connection_id = Some("unknown".into());
         assert!(on_message(&csms, &e).await.body.is_none());
     }
