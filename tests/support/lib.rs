@@ -1,7 +1,9 @@
 //! Test support: the local stack on port 0 in this process, a WebSocket charger and an HTTP client that
 //! talk to it over real sockets, and the Python interpreter that has the PyPI `ocpp` package.
 
+pub mod aws;
 pub mod moto;
+pub mod throttle;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -47,14 +49,32 @@ impl Stack {
 
     /// A stack on `dir` (which may hold the data of an earlier stack).
     pub async fn start_in(dir: &Path) -> Self {
+        Self::start_with(ServeBackend::Embedded {
+            data_dir: dir.to_path_buf(),
+            durability: Durability::Immediate,
+        })
+        .await
+    }
+
+    /// A stack running the Lambda handlers on the DynamoDB `table` of the emulator at `endpoint`.
+    pub async fn start_aws(endpoint: &str, table: &str) -> Self {
+        Self::start_with(ServeBackend::Aws {
+            settings: cpms_lambda::AwsSettings {
+                table: table.into(),
+                endpoint: Some(endpoint.into()),
+                ..Default::default()
+            },
+            create_table: true,
+        })
+        .await
+    }
+
+    async fn start_with(backend: ServeBackend) -> Self {
         let running = serve::start(ServeConfig {
             ws_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             management_addr: Some("127.0.0.1:0".parse().unwrap()),
-            backend: ServeBackend::Embedded {
-                data_dir: dir.to_path_buf(),
-                durability: Durability::Immediate,
-            },
+            backend,
             admin_key: KEY.into(),
             idle_timeout: Duration::from_secs(600),
             csms: CsmsConfig::default(),

@@ -6,8 +6,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
+use aws_config::SdkConfig;
 
 /// A running emulator.
 pub struct Moto {
@@ -61,14 +60,9 @@ pub fn moto() -> Moto {
     }
 }
 
-/// SDK configuration for the emulator (static test credentials, one region).
+/// SDK configuration for the emulator: the product's own (retry policy included), pointed at it.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await
+    cpms_aws::config::sdk_config(Some(endpoint)).await
 }
 
 /// A name no other test uses.

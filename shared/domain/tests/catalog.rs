@@ -27,48 +27,71 @@ fn examples() -> Vec<DomainEvent> {
         body,
     };
     vec![
-        ev("CP-00001:Fx1RMd4aoAMCIQg=:connected", EventBody::ChargerConnected {
-            charger_id: cp.clone(),
-            ocpp_version: "2.0.1".into(),
-        }),
-        ev("CP-00001:Fx1RMd4aoAMCIQg=:disconnected", EventBody::ChargerDisconnected { charger_id: cp.clone() }),
-        ev("CP-00001:boot:1795600801000", EventBody::ChargerBooted {
-            charger_id: cp.clone(),
-            vendor: "VendorX".into(),
-            model: "SingleSocketCharger".into(),
-            firmware_version: Some("1.4.2".into()),
-            registration: "accepted".into(),
-        }),
-        ev("CP-00001:1:1:1795600805000:Occupied", EventBody::ConnectorStatusChanged {
-            charger_id: cp.clone(),
-            evse_id: 1,
-            connector_id: 1,
-            status: ConnectorStatus::Occupied,
-            ocpp_status: "Occupied".into(),
-            error_code: None,
-            previous: Some(ConnectorStatus::Available),
-        }),
-        ev("CP-00001~f3a9c2d1:started", EventBody::SessionStarted {
-            session_id: sid.clone(),
-            evse_id: Some(1),
-            id_token: Some("04A1B2C3".into()),
-            started_at: Some(at),
-        }),
-        ev("CP-00001~f3a9c2d1:metered:2", EventBody::SessionMetered {
-            session_id: sid.clone(),
-            energy_wh: Some(Decimal::from(2750)),
-            power_w: Some(Decimal::from(11000)),
-            soc_percent: Some(Decimal::from(42)),
-        }),
-        ev("CP-00001~f3a9c2d1:ended", EventBody::SessionEnded {
-            session_id: sid,
-            status: SessionStatus::Completed,
-            started_at: Some(at),
-            ended_at: Some(at),
-            energy_wh: Some(Decimal::from(5500)),
-            id_token: Some("04A1B2C3".into()),
-            stop_reason: Some("EVDisconnected".into()),
-        }),
+        ev(
+            "CP-00001:Fx1RMd4aoAMCIQg=:connected",
+            EventBody::ChargerConnected {
+                charger_id: cp.clone(),
+                ocpp_version: "2.0.1".into(),
+            },
+        ),
+        ev(
+            "CP-00001:Fx1RMd4aoAMCIQg=:disconnected",
+            EventBody::ChargerDisconnected {
+                charger_id: cp.clone(),
+            },
+        ),
+        ev(
+            "CP-00001:boot:1795600801000",
+            EventBody::ChargerBooted {
+                charger_id: cp.clone(),
+                vendor: "VendorX".into(),
+                model: "SingleSocketCharger".into(),
+                firmware_version: Some("1.4.2".into()),
+                registration: "accepted".into(),
+            },
+        ),
+        ev(
+            "CP-00001:1:1:1795600805000:Occupied",
+            EventBody::ConnectorStatusChanged {
+                charger_id: cp.clone(),
+                evse_id: 1,
+                connector_id: 1,
+                status: ConnectorStatus::Occupied,
+                ocpp_status: "Occupied".into(),
+                error_code: None,
+                previous: Some(ConnectorStatus::Available),
+            },
+        ),
+        ev(
+            "CP-00001~f3a9c2d1:started",
+            EventBody::SessionStarted {
+                session_id: sid.clone(),
+                evse_id: Some(1),
+                id_token: Some("04A1B2C3".into()),
+                started_at: Some(at),
+            },
+        ),
+        ev(
+            "CP-00001~f3a9c2d1:metered:2",
+            EventBody::SessionMetered {
+                session_id: sid.clone(),
+                energy_wh: Some(Decimal::from(2750)),
+                power_w: Some(Decimal::from(11000)),
+                soc_percent: Some(Decimal::from(42)),
+            },
+        ),
+        ev(
+            "CP-00001~f3a9c2d1:ended",
+            EventBody::SessionEnded {
+                session_id: sid,
+                status: SessionStatus::Completed,
+                started_at: Some(at),
+                ended_at: Some(at),
+                energy_wh: Some(Decimal::from(5500)),
+                id_token: Some("04A1B2C3".into()),
+                stop_reason: Some("EVDisconnected".into()),
+            },
+        ),
     ]
 }
 
@@ -87,7 +110,10 @@ fn every_variant_is_listed(b: &EventBody) {
 }
 
 fn type_of(e: &DomainEvent) -> String {
-    serde_json::to_value(e).unwrap()["type"].as_str().unwrap().to_string()
+    serde_json::to_value(e).unwrap()["type"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -101,7 +127,12 @@ fn every_event_type_has_an_example_that_reads_back() {
         }
         let stored = std::fs::read_to_string(&path)
             .unwrap_or_else(|_| panic!("{} is missing: run with CPMS_BLESS=1", path.display()));
-        assert_eq!(stored, text, "{} is out of date: run with CPMS_BLESS=1", path.display());
+        assert_eq!(
+            stored,
+            text,
+            "{} is out of date: run with CPMS_BLESS=1",
+            path.display()
+        );
         let back: DomainEvent = serde_json::from_str(&stored).unwrap();
         assert_eq!(back, e);
     }
@@ -111,10 +142,14 @@ fn every_event_type_has_an_example_that_reads_back() {
 fn routing_names_only_known_event_types() {
     let known: Vec<String> = examples().iter().map(type_of).collect();
     let routing: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(catalog().join("routing.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(catalog().join("routing.json")).unwrap())
+            .unwrap();
     for (queue, types) in routing.as_object().unwrap() {
         for t in types.as_array().unwrap() {
-            assert!(known.contains(&t.as_str().unwrap().to_string()), "{queue} routes unknown type {t}");
+            assert!(
+                known.contains(&t.as_str().unwrap().to_string()),
+                "{queue} routes unknown type {t}"
+            );
         }
     }
 }

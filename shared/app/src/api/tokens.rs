@@ -115,7 +115,8 @@ pub(crate) async fn update(
     }
     let tenant = &st.csms.config.default_tenant;
     let store = &st.csms.ports.tokens;
-    for _ in 0..crate::service::RETRIES {
+    for attempt in 0..crate::service::RETRIES {
+        crate::service::backoff(attempt).await;
         let Some(read) = store.get(tenant, &token_key(&id)).await? else {
             return Err(Problem::not_found(format!("no token {id:?}")));
         };

@@ -31,7 +31,8 @@ pub async fn reconcile(csms: &Csms, ev: &DomainEvent) -> Result<usize, StoreErro
         .collect();
     let mut closed = 0;
     for s in stale {
-        for _ in 0..RETRIES {
+        for attempt in 0..RETRIES {
+            crate::service::backoff(attempt).await;
             let Some(read) = sessions.get(&ev.tenant, &s.id).await? else {
                 break;
             };

@@ -31,7 +31,8 @@ impl Csms {
         id: &cpms_domain::ChargerId,
         mut f: impl FnMut(&mut Charger) -> (bool, R),
     ) -> Result<Option<R>, StoreError> {
-        for _ in 0..RETRIES {
+        for attempt in 0..RETRIES {
+            crate::service::backoff(attempt).await;
             let Some(read) = self.ports.chargers.get(id).await? else {
                 return Ok(None);
             };

@@ -12,7 +12,20 @@ use cpms_ocpp::{CallError, ErrorCode};
 use cpms_ports::StoreError;
 
 /// How often a write is retried after a concurrent change.
-pub(crate) const RETRIES: usize = 8;
+pub(crate) const RETRIES: usize = 16;
+
+/// Waits before retry `attempt` (0-based) of a write that lost a race: a random delay growing from about
+/// 1 ms to at most 64 ms, so concurrent writers of one record spread out instead of colliding again.
+pub(crate) async fn backoff(attempt: usize) {
+    if attempt == 0 {
+        return;
+    }
+    let cap = 1u64 << attempt.min(6);
+    tokio::time::sleep(std::time::Duration::from_micros(rand::random_range(
+        0..=cap * 1000,
+    )))
+    .await;
+}
 
 /// A storage failure as the CallError a charger gets (it will retry the message).
 pub(crate) fn internal(e: StoreError) -> CallError {

@@ -31,7 +31,8 @@ impl Csms {
         ev: &SessionEvent,
     ) -> Result<Session, CallError> {
         let id = SessionId::new(conn.charger_id.clone(), transaction);
-        for _ in 0..RETRIES {
+        for attempt in 0..RETRIES {
+            crate::service::backoff(attempt).await;
             let read = self
                 .ports
                 .sessions
@@ -117,7 +118,10 @@ impl Csms {
             }
             match self.write_event(conn, &id, None, ev).await {
                 Ok(s) => return Ok(outcome(&s)),
-                Err(StoreError::Conflict) => retries += 1,
+                Err(StoreError::Conflict) => {
+                    retries += 1;
+                    super::backoff(retries).await;
+                }
                 Err(e) => return Err(internal(e)),
             }
         }

@@ -1,0 +1,405 @@
+//! The AWS path end to end on the emulator: the real Lambda handlers fed the `events/` samples, the table
+//! they leave behind, the stream relayed to EventBridge, the events arriving on each consumer's queue,
+//! a relay retry, the reconciler consuming from its queue, and throttling.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use aws_lambda_events::encodings::Body;
+use cpms_app::{Csms, hash_password};
+use cpms_aws::EventBridgePublisher;
+use cpms_domain::charger::Charger;
+use cpms_domain::token::{Token, TokenStatus};
+use cpms_domain::{ChargerId, TenantId};
+use cpms_lambda::websocket::{Route, handle};
+use cpms_lambda::{AwsSettings, aws_csms};
+use cpms_ports::Expected;
+use cpms_tests::aws::World;
+use cpms_tests::moto::{moto, sdk_config};
+use cpms_tests::root;
+use cpms_tests::throttle::{self, Throttle};
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
+    let text = std::fs::read_to_string(root().join("events").join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn register(csms: &Csms) {
+    let now = chrono::Utc::now();
+    let mut c = Charger::register(
+        TenantId::default_tenant(),
+        ChargerId::new("CP-LAMBDA-1").unwrap(),
+        now,
+    );
+    c.password_hash = Some(hash_password("lambda-password-001"));
+    csms.ports()
+        .chargers
+        .put(&c, Expected::Absent, &[])
+        .await
+        .unwrap();
+    let t = Token {
+        tenant: TenantId::default_tenant(),
+        id: "04A1B2C3".into(),
+        kind: None,
+        status: TokenStatus::Accepted,
+        expires_at: None,
+        group_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    csms.ports().tokens.put(&t, Expected::Absent).await.unwrap();
+}
+
+async fn send(csms: &Csms, fixture_name: &str) -> Value {
+    let r = handle(Route::Message, csms, &fixture(fixture_name)).await;
+    assert_eq!(r.status_code, 200);
+    let Some(Body::Text(t)) = r.body else {
+        panic!("{fixture_name}: no route response")
+    };
+    let frame: Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(frame[0], 3, "{fixture_name}: {frame}");
+    frame
+}
+
+fn types(events: &[Value]) -> Vec<String> {
+    let mut t: Vec<String> = events
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap().to_string())
+        .collect();
+    t.sort();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_through_the_lambda_handlers_reaches_the_consumer_queues() {
+    let m = moto();
+    let mut world = World::create(&m.endpoint).await;
+    let settings = AwsSettings {
+        table: world.table.clone(),
+        ..Default::default()
+    };
+    let csms = aws_csms(&world.sdk, &settings);
+    register(&csms).await;
+
+    // The handlers, fed the sample events of a 2.0.1 session.
+    let r = handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
+    assert_eq!(
+        (
+            r.status_code,
+            r.headers["sec-websocket-protocol"].to_str().unwrap()
+        ),
+        (200, "ocpp2.0.1")
+    );
+    assert_eq!(
+        send(&csms, "ocpp-message-boot.json").await[2]["status"],
+        "Accepted"
+    );
+    send(&csms, "ocpp-message-status.json").await;
+    let started = send(&csms, "ocpp-message-transaction-started.json").await;
+    assert_eq!(started[2]["idTokenInfo"]["status"], "Accepted");
+    send(&csms, "ocpp-message-transaction-updated.json").await;
+    send(&csms, "ocpp-message-transaction-ended.json").await;
+    assert_eq!(
+        handle(Route::Disconnect, &csms, &fixture("ocpp-disconnect.json"))
+            .await
+            .status_code,
+        200
+    );
+
+    // What the table holds.
+    let ddb = aws_sdk_dynamodb::Client::new(&world.sdk);
+    let item = |pk: &str, sk: &str| {
+        let ddb = ddb.clone();
+        let (table, pk, sk) = (world.table.clone(), pk.to_string(), sk.to_string());
+        async move {
+            let out = ddb
+                .get_item()
+                .table_name(table)
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+                .send()
+                .await
+                .unwrap();
+            out.item
+                .map(|i| serde_json::from_str::<Value>(i["d"].as_s().unwrap()).unwrap())
+        }
+    };
+    let charger = item("CP#CP-LAMBDA-1", "CP").await.unwrap();
+    assert_eq!(charger["boot"]["vendor"], "VendorX");
+    assert_eq!(charger["connection"], Value::Null, "disconnected");
+    assert_eq!(charger["connectors"][0]["ocpp_status"], "Occupied");
+    let session = item("T#default#CP#CP-LAMBDA-1", "S#f3a9c2d1")
+        .await
+        .unwrap();
+    assert_eq!(
+        (session["status"].clone(), session["energy_wh"].clone()),
+        (json!("completed"), json!(5500))
+    );
+    assert!(
+        item("CONN#Fx1RMd4aoAMCIQg=", "CONN").await.is_none(),
+        "the connection item is gone"
+    );
+    let samples = ddb
+        .query()
+        .table_name(&world.table)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S(
+                "T#default#CP#CP-LAMBDA-1#S#f3a9c2d1".into(),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(samples.count, 3, "one samples item per transaction event");
+
+    // The stream, relayed to the bus, routed to the queues.
+    let stream = world.stream_event().await;
+    let publisher =
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&world.sdk), &world.bus);
+    let failures = cpms_lambda::consumers::relay(&stream, &publisher).await;
+    assert!(failures.batch_item_failures.is_empty());
+    let billing = world.drain("billing").await;
+    assert_eq!(types(&billing), ["session.ended.v1"]);
+    assert_eq!(billing[0]["detail"]["id"], "CP-LAMBDA-1~f3a9c2d1:ended");
+    assert_eq!(billing[0]["detail"]["data"]["energy_wh"], 5500);
+    assert_eq!(
+        types(&world.drain("session-reconciler").await),
+        ["session.started.v1"]
+    );
+    assert_eq!(
+        types(&world.drain("alerts").await),
+        [
+            "charger.booted.v1",
+            "charger.connected.v1",
+            "charger.disconnected.v1",
+            "connector.status_changed.v1"
+        ]
+    );
+    let smart = types(&world.drain("smart-charging").await);
+    assert_eq!(
+        smart,
+        [
+            "charger.disconnected.v1",
+            "connector.status_changed.v1",
+            "session.ended.v1",
+            "session.metered.v1",
+            "session.started.v1"
+        ]
+    );
+
+    // A relay retry publishes the same events again, with the same ids: consumers that dedupe on the id
+    // see nothing new.
+    cpms_lambda::consumers::relay(&stream, &publisher).await;
+    let again = world.drain("billing").await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["detail"]["id"], billing[0]["detail"]["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_consumes_its_queue_and_redelivery_changes_nothing() {
+    let m = moto();
+    let mut world = World::create(&m.endpoint).await;
+    let csms = aws_csms(
+        &world.sdk,
+        &AwsSettings {
+            table: world.table.clone(),
+            ..Default::default()
+        },
+    );
+    register(&csms).await;
+    handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
+    send(&csms, "ocpp-message-boot.json").await;
+    send(&csms, "ocpp-message-transaction-started.json").await;
+    // The charger never ends f3a9c2d1 and starts another session on the same EVSE an hour later.
+    let mut next = fixture("ocpp-message-transaction-started.json");
+    let body = next
+        .body
+        .take()
+        .unwrap()
+        .replace("f3a9c2d1", "a1b2c3d4")
+        .replace("2026-11-24T10:00:05Z", "2026-11-24T11:00:05Z");
+    next.body = Some(body);
+    handle(Route::Message, &csms, &next).await;
+
+    let publisher =
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&world.sdk), &world.bus);
+    cpms_lambda::consumers::relay(&world.stream_event().await, &publisher).await;
+    let queued = world.drain("session-reconciler").await;
+    assert_eq!(queued.len(), 2);
+    // Deliver the batch twice: the second delivery changes nothing.
+    for _ in 0..2 {
+        let batch = World::sqs_event(&queued);
+        let r = cpms_lambda::consumers::consume(&batch, |ev| {
+            let csms = csms.clone();
+            async move {
+                cpms_app::consumers::reconcile(&csms, &ev)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await;
+        assert!(r.batch_item_failures.is_empty());
+    }
+    let sessions = &csms.ports().sessions;
+    let old = sessions
+        .get(
+            &TenantId::default_tenant(),
+            &cpms_domain::SessionId::parse("CP-LAMBDA-1~f3a9c2d1").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        old.value.status,
+        cpms_domain::session::SessionStatus::Reconciled
+    );
+    assert_eq!(old.value.stop_reason.as_deref(), Some("Superseded"));
+    // An unreadable message is dropped, not retried forever; a failing handler is reported for retry.
+    let bad = aws_lambda_events::sqs::SqsEvent::default();
+    assert!(
+        cpms_lambda::consumers::consume(&bad, |_| async { Ok(()) })
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let r = cpms_lambda::consumers::consume(&World::sqs_event(&queued[..1]), |_| async {
+        Err("down".to_string())
+    })
+    .await;
+    assert_eq!(r.batch_item_failures[0].item_identifier, "m0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_writes_are_retried_and_exhausted_retries_become_internal_errors() {
+    let m = moto();
+    let world = World::create(&m.endpoint).await;
+    let counters = Arc::new(Throttle::default());
+    let proxy = throttle::start(&m.endpoint, counters.clone()).await;
+    let sdk = sdk_config(&proxy).await;
+    let csms = aws_csms(
+        &sdk,
+        &AwsSettings {
+            table: world.table.clone(),
+            ..Default::default()
+        },
+    );
+    register(&csms).await;
+    handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
+
+    // Three throttled attempts, then success: the charger never notices.
+    counters.refuse_writes.store(3, Ordering::SeqCst);
+    assert_eq!(
+        send(&csms, "ocpp-message-boot.json").await[2]["status"],
+        "Accepted"
+    );
+    assert_eq!(counters.refused.load(Ordering::SeqCst), 3);
+
+    // Throttled beyond the retries: the charger gets InternalError (and will resend), nothing is half-written.
+    counters.refuse_writes.store(1000, Ordering::SeqCst);
+    let r = handle(
+        Route::Message,
+        &csms,
+        &fixture("ocpp-message-transaction-started.json"),
+    )
+    .await;
+    let Some(Body::Text(t)) = r.body else {
+        panic!()
+    };
+    let frame: Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(
+        (frame[0].clone(), frame[2].clone()),
+        (json!(4), json!("InternalError")),
+        "{frame}"
+    );
+    counters.refuse_writes.store(0, Ordering::SeqCst);
+    let started = send(&csms, "ocpp-message-transaction-started.json").await;
+    assert_eq!(started[2]["idTokenInfo"]["status"], "Accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_messages_of_one_charger_all_land() {
+    let m = moto();
+    let world = World::create(&m.endpoint).await;
+    let csms = aws_csms(
+        &world.sdk,
+        &AwsSettings {
+            table: world.table.clone(),
+            ..Default::default()
+        },
+    );
+    register(&csms).await;
+    handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
+    send(&csms, "ocpp-message-boot.json").await;
+    // Twenty StatusNotifications for different connectors at once, as concurrent Lambda invocations
+    // would deliver them: conditional writes conflict and retry; every one lands.
+    let mut tasks = Vec::new();
+    for evse in 1..=20 {
+        let csms = csms.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut e = fixture("ocpp-message-status.json");
+            e.body = Some(
+                json!([2, format!("s{evse}"), "StatusNotification", {"timestamp": "2026-11-24T10:00:05Z",
+                    "connectorStatus": "Available", "evseId": evse, "connectorId": 1}])
+                .to_string(),
+            );
+            handle(Route::Message, &csms, &e).await
+        }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        let Some(Body::Text(t)) = r.body else {
+            panic!()
+        };
+        assert!(t.starts_with("[3,"), "{t}");
+    }
+    let cp = csms
+        .ports()
+        .chargers
+        .get(&ChargerId::new("CP-LAMBDA-1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cp.value.connectors.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_chargers_behind_the_local_gateway_on_the_lambda_handlers() {
+    use cpms_tests::{Charger, Stack};
+    let m = moto();
+    let stack = Stack::start_aws(&m.endpoint, &cpms_tests::moto::unique("cpms")).await;
+    stack.register("CP-GW").await;
+    stack.token("TAG-GW").await;
+    let mut first = Charger::connect(&stack, "CP-GW", "ocpp1.6").await.unwrap();
+    first.boot(false).await;
+    // The charger reconnects while its old connection still looks open: the connect handler closes the
+    // old one through the management API (the SDK talking to this server's /@connections).
+    let mut second = Charger::connect(&stack, "CP-GW", "ocpp1.6").await.unwrap();
+    assert!(
+        first.recv().await.is_none(),
+        "the stale connection was closed"
+    );
+    let s = second
+        .call("StartTransaction", json!({"connectorId": 1, "idTag": "TAG-GW", "meterStart": 10, "timestamp": "2026-11-24T10:00:00Z"}))
+        .await;
+    let tx = s[2]["transactionId"].as_i64().unwrap();
+    second
+        .call(
+            "StopTransaction",
+            json!({"transactionId": tx, "meterStop": 1010, "timestamp": "2026-11-24T10:30:00Z"}),
+        )
+        .await;
+    let (status, session) = stack.get(&format!("/v1/sessions/CP-GW~{tx}")).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(
+        (session["status"].clone(), session["energy_wh"].clone()),
+        (json!("completed"), json!(1000))
+    );
+    let (_, cp) = stack.get("/v1/chargers/CP-GW").await;
+    assert_eq!(cp["connected"], true);
+    stack.stop().await;
+}
