@@ -2,5 +2,6 @@
 //! quickstarts and load tests (`cpms simulate`), and OCPP tools (`cpms ocpp check`).
 
 pub mod check;
+pub mod cost;
 pub mod serve;
 pub mod simulate;

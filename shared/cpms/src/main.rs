@@ -38,6 +38,25 @@ enum Command {
     /// OCPP tools.
     #[command(subcommand)]
     Ocpp(OcppCommand),
+    /// Print what one charger costs per month on AWS: DynamoDB units are measured by running a standard
+    /// session through the DynamoDB adapter (on a real table, or an emulator with --aws-endpoint).
+    CostModel(CostArgs),
+}
+
+#[derive(clap::Args)]
+struct CostArgs {
+    /// The DynamoDB table to measure on (a scratch table: a test charger and session are written).
+    #[arg(long, env = "CPMS_TABLE", default_value = "cpms-cost-model")]
+    table: String,
+    /// Endpoint of an AWS emulator (e.g. http://127.0.0.1:5000 for moto).
+    #[arg(long, env = "CPMS_AWS_ENDPOINT")]
+    aws_endpoint: Option<String>,
+    /// Create the table first if it does not exist.
+    #[arg(long)]
+    create_table: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -205,6 +224,25 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn cost_cmd(a: CostArgs) -> anyhow::Result<()> {
+    let sdk = cpms_aws::config::sdk_config(a.aws_endpoint.as_deref()).await;
+    if a.create_table {
+        cpms_aws::dynamodb::table::create(&aws_sdk_dynamodb::Client::new(&sdk), &a.table).await?;
+    }
+    let settings = cpms_lambda::AwsSettings {
+        table: a.table,
+        ..Default::default()
+    };
+    let (csms, meter) = cpms_lambda::aws_csms_metered(&sdk, &settings);
+    let model = cpms::cost::run(csms, meter).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&model)?);
+    } else {
+        print!("{}", model.text());
+    }
+    Ok(())
+}
+
 fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
     if a.lines {
         return check::run_lines();
@@ -255,5 +293,6 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ocpp(OcppCommand::Check(a)) => check_cmd(a),
+        Command::CostModel(a) => rt.block_on(cost_cmd(a)),
     }
 }

@@ -142,7 +142,16 @@ impl Backend {
 
 /// The application on AWS adapters built from `sdk` (tests pass an emulator's configuration).
 pub fn aws_csms(sdk: &SdkConfig, s: &AwsSettings) -> Arc<Csms> {
+    aws_csms_metered(sdk, s).0
+}
+
+/// The same, with the meter of the capacity units its table requests consume.
+pub fn aws_csms_metered(
+    sdk: &SdkConfig,
+    s: &AwsSettings,
+) -> (Arc<Csms>, Arc<cpms_aws::dynamodb::Meter>) {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &s.table);
+    let meter = store.meter();
     let gateway: Arc<dyn ChargerGateway> = match &s.management_url {
         Some(url) => {
             let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
@@ -160,7 +169,7 @@ pub fn aws_csms(sdk: &SdkConfig, s: &AwsSettings) -> Arc<Csms> {
         gateway,
         Arc::new(SystemClock),
     );
-    Arc::new(Csms::new(ports, CsmsConfig::default()))
+    (Arc::new(Csms::new(ports, CsmsConfig::default())), meter)
 }
 
 /// The gateway of a function configured without a way to reach chargers.

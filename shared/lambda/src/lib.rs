@@ -6,7 +6,7 @@ pub mod backend;
 pub mod consumers;
 pub mod websocket;
 
-pub use backend::{AwsSettings, Backend, ConfigError, aws_csms};
+pub use backend::{AwsSettings, Backend, ConfigError, aws_csms, aws_csms_metered};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -2,7 +2,8 @@
 //!
 //! Attributes of every item: `pk`, `sk` (strings), `v` (version, number), `d` (the record as JSON), and
 //! where listed the index keys `g1pk`/`g1sk`, `g2pk`/`g2sk`, `g3pk`/`g3sk` and `ttl` (epoch seconds).
-//! All three global secondary indexes project keys only: an update that does not change an index key costs
+//! The global secondary indexes `gsi1`..`gsi3` are keyed by `g1pk`/`g1sk`..`g3pk`/`g3sk` (short names:
+//! attribute names are billed on every item). All three project keys only: an update that does not change an index key costs
 //! no index write (session and charger records change on every message, their index keys almost never).
 //!
 //! | record | pk | sk | indexes |

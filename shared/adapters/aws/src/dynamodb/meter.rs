@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub struct Meter {
     reads_x10: AtomicU64,
     writes_x10: AtomicU64,
-    requests: AtomicU64,
+    read_requests: AtomicU64,
+    write_requests: AtomicU64,
 }
 
 /// A reading of the meter.
@@ -21,8 +22,10 @@ pub struct Units {
     pub reads: f64,
     /// Write request units.
     pub writes: f64,
-    /// Requests sent.
-    pub requests: u64,
+    /// Read requests sent.
+    pub read_requests: u64,
+    /// Write requests sent (a transaction is one).
+    pub write_requests: u64,
 }
 
 impl std::ops::Sub for Units {
@@ -31,7 +34,8 @@ impl std::ops::Sub for Units {
         Units {
             reads: self.reads - o.reads,
             writes: self.writes - o.writes,
-            requests: self.requests - o.requests,
+            read_requests: self.read_requests - o.read_requests,
+            write_requests: self.write_requests - o.write_requests,
         }
     }
 }
@@ -42,20 +46,31 @@ impl Meter {
         Units {
             reads: self.reads_x10.load(Ordering::Relaxed) as f64 / 10.0,
             writes: self.writes_x10.load(Ordering::Relaxed) as f64 / 10.0,
-            requests: self.requests.load(Ordering::Relaxed),
+            read_requests: self.read_requests.load(Ordering::Relaxed),
+            write_requests: self.write_requests.load(Ordering::Relaxed),
         }
     }
 
     /// A write of an item of `bytes`.
     pub(crate) fn write(&self, bytes: usize) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.write_requests.fetch_add(1, Ordering::Relaxed);
         let units = bytes.div_ceil(1024).max(1) as u64;
+        self.writes_x10.fetch_add(units * 10, Ordering::Relaxed);
+    }
+
+    /// A TransactWriteItems of items of `sizes`: one request, each item billed twice.
+    pub(crate) fn transaction(&self, sizes: &[usize]) {
+        self.write_requests.fetch_add(1, Ordering::Relaxed);
+        let units: u64 = sizes
+            .iter()
+            .map(|b| b.div_ceil(1024).max(1) as u64 * 2)
+            .sum();
         self.writes_x10.fetch_add(units * 10, Ordering::Relaxed);
     }
 
     /// A read (GetItem, Query, BatchGetItem) returning `bytes` in total.
     pub(crate) fn read(&self, bytes: usize, consistent: bool) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.read_requests.fetch_add(1, Ordering::Relaxed);
         let units = bytes.div_ceil(4096).max(1) as u64 * 10;
         self.reads_x10.fetch_add(
             if consistent { units } else { units / 2 },
@@ -102,7 +117,11 @@ mod tests {
         m.write(1025);
         m.read(100, true);
         m.read(5000, false);
+        m.transaction(&[1500, 300]);
         let u = m.units();
-        assert_eq!((u.writes, u.reads, u.requests), (3.0, 2.0, 4));
+        assert_eq!(
+            (u.writes, u.reads, u.write_requests, u.read_requests),
+            (9.0, 2.0, 3, 2)
+        );
     }
 }

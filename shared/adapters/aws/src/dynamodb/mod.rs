@@ -152,11 +152,7 @@ impl DynamoStore {
             .transact_items(TransactWriteItem::builder().put(other).build())
             .send()
             .await;
-        // Transactional writes are billed twice.
-        self.meter.write(sizes.0);
-        self.meter.write(sizes.0);
-        self.meter.write(sizes.1);
-        self.meter.write(sizes.1);
+        self.meter.transaction(&[sizes.0, sizes.1]);
         match r {
             Ok(_) => Ok(version),
             Err(e) => {
@@ -221,7 +217,7 @@ impl DynamoStore {
             .client
             .query()
             .table_name(&*self.table)
-            .set_index_name(q.index.map(str::to_string))
+            .set_index_name(q.index.map(index_name))
             .key_condition_expression(match q.sk_prefix {
                 Some(_) => "#p = :p AND begins_with(#s, :s)",
                 None => "#p = :p",
@@ -308,9 +304,14 @@ impl DynamoStore {
     }
 }
 
+/// The index whose key attributes are `{prefix}pk` / `{prefix}sk` (`g1` -> `gsi1`).
+pub(crate) fn index_name(prefix: &str) -> String {
+    format!("gsi{}", prefix.trim_start_matches('g'))
+}
+
 /// A query.
 pub(crate) struct Query<'a> {
-    /// `g1`, `g2`, `g3`, or `None` for the table.
+    /// Key attribute prefix of the index (`g1`, `g2`, `g3`: indexes `gsi1`..`gsi3`), or `None` for the table.
     pub index: Option<&'static str>,
     /// Partition key value.
     pub pk: &'a str,

@@ -45,7 +45,7 @@ pub async fn create(client: &Client, name: &str) -> Result<(), StoreError> {
     for index in ["g1", "g2", "g3"] {
         req = req.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
-                .index_name(index)
+                .index_name(super::index_name(index))
                 .key_schema(key(&format!("{index}pk"), KeyType::Hash)?)
                 .key_schema(key(&format!("{index}sk"), KeyType::Range)?)
                 .projection(

@@ -1,0 +1,53 @@
+//! The cost model on the emulator: units per message kind are measured on the DynamoDB adapter, and the
+//! write budget holds (at most one write request per state-changing charger message, none for a
+//! Heartbeat beyond the throttled last-seen).
+
+use cpms_lambda::{AwsSettings, aws_csms_metered};
+use cpms_tests::moto::{moto, sdk_config, unique};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_per_message_and_the_monthly_cost() {
+    let m = moto();
+    let sdk = sdk_config(&m.endpoint).await;
+    let table = unique("cost");
+    cpms_aws::dynamodb::table::create(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+        .await
+        .unwrap();
+    let (csms, meter) = aws_csms_metered(
+        &sdk,
+        &AwsSettings {
+            table,
+            ..Default::default()
+        },
+    );
+    let model = cpms::cost::run(csms, meter).await.unwrap();
+    let per = &model.per_message;
+    assert_eq!(per["Heartbeat"].writes, 0.0, "{}", model.text());
+    for k in [
+        "StatusNotification",
+        "StartTransaction",
+        "MeterValues",
+        "StopTransaction",
+    ] {
+        assert!(per[k].writes > 0.0, "{k} is stored: {}", model.text());
+        assert!(
+            per[k].write_requests <= 1.0,
+            "{k} takes one write: {}",
+            model.text()
+        );
+    }
+    assert_eq!(
+        per["Authorize"].write_requests, 0.0,
+        "Authorize writes nothing"
+    );
+    assert!(
+        per["$connect"].write_requests <= 2.0,
+        "connection record and charger"
+    );
+    assert!(
+        model.total_usd > 0.05 && model.total_usd < 0.20,
+        "{}",
+        model.text()
+    );
+    println!("{}", model.text());
+}
