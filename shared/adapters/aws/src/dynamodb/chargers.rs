@@ -6,7 +6,7 @@ use cpms_domain::events::DomainEvent;
 use cpms_domain::{ChargerId, TenantId};
 use cpms_ports::{ChargerStore, Expected, Page, PageRequest, StoreError, Versioned};
 
-use super::{DynamoStore, Query, decode_cursor, encode_cursor, key_of, keys, record, record_item};
+use super::{DynamoStore, keys, record, record_item};
 
 #[async_trait]
 impl ChargerStore for DynamoStore {
@@ -38,31 +38,6 @@ impl ChargerStore for DynamoStore {
         tenant: &TenantId,
         page: &PageRequest,
     ) -> Result<Page<Charger>, StoreError> {
-        let g1pk = keys::chargers_of(tenant);
-        let start = page
-            .cursor
-            .as_deref()
-            .map(|c| decode_cursor(c, "g1pk", &g1pk))
-            .transpose()?;
-        let q = Query {
-            index: Some("g1"),
-            pk: &g1pk,
-            sk_prefix: None,
-            ascending: true,
-            limit: page.limit,
-            start,
-        };
-        let (found, last) = self.query(q).await?;
-        let items = self
-            .batch_get(&found.iter().map(key_of).collect::<Vec<_>>())
-            .await?;
-        let items = items
-            .iter()
-            .map(|i| record(i).map(|v| v.value))
-            .collect::<Result<Vec<Charger>, _>>()?;
-        Ok(Page {
-            items,
-            next: last.as_ref().map(encode_cursor),
-        })
+        self.list_g1(&keys::chargers_of(tenant), page).await
     }
 }

@@ -246,6 +246,39 @@ impl DynamoStore {
         Ok((items, out.last_evaluated_key))
     }
 
+    /// One page of the records listed under `g1pk` in index `gsi1` (a tenant's chargers or tokens).
+    pub(crate) async fn list_g1<T: DeserializeOwned>(
+        &self,
+        g1pk: &str,
+        page: &cpms_ports::PageRequest,
+    ) -> Result<cpms_ports::Page<T>, StoreError> {
+        let start = page
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, "g1pk", g1pk))
+            .transpose()?;
+        let q = Query {
+            index: Some("g1"),
+            pk: g1pk,
+            sk_prefix: None,
+            ascending: true,
+            limit: page.limit,
+            start,
+        };
+        let (found, last) = self.query(q).await?;
+        let items = self
+            .batch_get(&found.iter().map(key_of).collect::<Vec<_>>())
+            .await?;
+        let items = items
+            .iter()
+            .map(|i| record(i).map(|v| v.value))
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok(cpms_ports::Page {
+            items,
+            next: last.as_ref().map(encode_cursor),
+        })
+    }
+
     /// Reads the items of `keys`, in the order of `keys` (missing ones are skipped).
     pub(crate) async fn batch_get(
         &self,

@@ -5,7 +5,7 @@ use cpms_domain::TenantId;
 use cpms_domain::token::{Token, token_key};
 use cpms_ports::{Expected, Page, PageRequest, StoreError, TokenStore, Versioned};
 
-use super::{DynamoStore, Query, decode_cursor, encode_cursor, key_of, keys, record, record_item};
+use super::{DynamoStore, keys, record, record_item};
 
 #[async_trait]
 impl TokenStore for DynamoStore {
@@ -26,31 +26,6 @@ impl TokenStore for DynamoStore {
     }
 
     async fn list(&self, tenant: &TenantId, page: &PageRequest) -> Result<Page<Token>, StoreError> {
-        let g1pk = keys::tokens_of(tenant);
-        let start = page
-            .cursor
-            .as_deref()
-            .map(|c| decode_cursor(c, "g1pk", &g1pk))
-            .transpose()?;
-        let q = Query {
-            index: Some("g1"),
-            pk: &g1pk,
-            sk_prefix: None,
-            ascending: true,
-            limit: page.limit,
-            start,
-        };
-        let (found, last) = self.query(q).await?;
-        let items = self
-            .batch_get(&found.iter().map(key_of).collect::<Vec<_>>())
-            .await?;
-        let items = items
-            .iter()
-            .map(|i| record(i).map(|v| v.value))
-            .collect::<Result<Vec<Token>, _>>()?;
-        Ok(Page {
-            items,
-            next: last.as_ref().map(encode_cursor),
-        })
+        self.list_g1(&keys::tokens_of(tenant), page).await
     }
 }
