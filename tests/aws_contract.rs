@@ -24,6 +24,12 @@ async fn dynamodb_honours_the_store_contracts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_honours_the_document_store_contract() {
+    let (_m, s) = store().await;
+    contract::document_store(&s, "ddb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_honours_the_registry_contract() {
     let (_m, s) = store().await;
     contract::connection_registry(&s, "ddb").await;

@@ -382,3 +382,223 @@ pub async fn connection_registry(reg: &dyn ConnectionRegistry, run: &str) {
     assert!(reg.get(&info.connection_id).await.unwrap().is_none());
     assert_eq!(reg.remove(&info.connection_id).await.unwrap(), None);
 }
+
+/// Conditional single and batch puts, reads, tenant isolation, id and index listings of documents.
+pub async fn document_store(store: &dyn crate::DocumentStore, run: &str) {
+    use crate::documents::{Doc, DocQuery, DocWrite, IndexKey};
+    let (a, b) = (tenant(run, 1), tenant(run, 2));
+    let doc = |tenant: &TenantId, id: &str, body: &str, queue: Option<&str>| Doc {
+        tenant: tenant.clone(),
+        kind: "thing",
+        id: id.into(),
+        body: format!("{{\"v\":\"{body}\"}}"),
+        index: [
+            queue.map(|q| IndexKey {
+                partition: q.into(),
+                sort: format!("s-{id}"),
+            }),
+            None,
+        ],
+        expires_at: None,
+    };
+    let put = |d: Doc, expected: Expected| DocWrite { doc: d, expected };
+
+    assert!(store.get(&a, "thing", "x1").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .write(&[put(doc(&a, "x1", "one", Some("q1")), Expected::Absent)])
+            .await,
+        Ok(vec![1])
+    );
+    assert_eq!(
+        store
+            .write(&[put(doc(&a, "x1", "again", None), Expected::Absent)])
+            .await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store
+            .write(&[put(doc(&a, "x1", "two", Some("q1")), Expected::Version(1))])
+            .await,
+        Ok(vec![2])
+    );
+    let got = store.get(&a, "thing", "x1").await.unwrap().unwrap();
+    assert_eq!(
+        (got.version, got.value.body.as_str()),
+        (2, "{\"v\":\"two\"}")
+    );
+    assert!(
+        store.get(&b, "thing", "x1").await.unwrap().is_none(),
+        "tenants are apart"
+    );
+    assert!(
+        store.get(&a, "other", "x1").await.unwrap().is_none(),
+        "kinds are apart"
+    );
+
+    // A batch is all or nothing.
+    let batch = [
+        put(doc(&a, "x2", "new", Some("q1")), Expected::Absent),
+        put(doc(&a, "x1", "stale", None), Expected::Version(1)),
+    ];
+    assert_eq!(store.write(&batch).await, Err(StoreError::Conflict));
+    assert!(store.get(&a, "thing", "x2").await.unwrap().is_none());
+    let batch = [
+        put(doc(&a, "x2", "new", Some("q1")), Expected::Absent),
+        put(doc(&a, "x1", "three", None), Expected::Version(2)),
+    ];
+    assert_eq!(store.write(&batch).await, Ok(vec![1, 3]));
+
+    for id in ["x3", "x5", "x4"] {
+        store
+            .write(&[put(doc(&a, id, id, Some("q2")), Expected::Absent)])
+            .await
+            .unwrap();
+    }
+    store
+        .write(&[put(doc(&b, "x9", "b", Some("q1")), Expected::Absent)])
+        .await
+        .unwrap();
+
+    // By id, paged, both directions, with a range.
+    let ids = |p: &crate::Page<crate::Versioned<Doc>>| {
+        p.items
+            .iter()
+            .map(|d| d.value.id.clone())
+            .collect::<Vec<_>>()
+    };
+    let p1 = store
+        .query(&a, &DocQuery::by_id("thing", PageRequest::first(3)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&p1), ["x1", "x2", "x3"]);
+    let p2 = store
+        .query(
+            &a,
+            &DocQuery::by_id(
+                "thing",
+                PageRequest {
+                    limit: 3,
+                    cursor: p1.next.clone(),
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p2), ["x4", "x5"]);
+    assert_eq!(p2.next, None);
+    let desc = store
+        .query(
+            &a,
+            &DocQuery::by_id("thing", PageRequest::first(2)).descending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&desc), ["x5", "x4"]);
+    let ranged = store
+        .query(
+            &a,
+            &DocQuery::by_id("thing", PageRequest::first(10))
+                .range(Some("x2".into()), Some("x4".into())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&ranged), ["x2", "x3"]);
+    let ranged_desc = store
+        .query(
+            &a,
+            &DocQuery::by_id("thing", PageRequest::first(10))
+                .range(Some("x2".into()), Some("x4".into()))
+                .descending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&ranged_desc), ["x3", "x2"]);
+
+    // Index listings are sparse: x1 left q1 when it was written without it.
+    let q1 = store
+        .query(
+            &a,
+            &DocQuery::by_index("thing", 0, "q1", PageRequest::first(10)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&q1), ["x2"]);
+    assert_eq!(q1.items[0].version, 1);
+    let q2 = store
+        .query(
+            &a,
+            &DocQuery::by_index("thing", 0, "q2", PageRequest::first(2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&q2), ["x3", "x4"]);
+    let q2b = store
+        .query(
+            &a,
+            &DocQuery::by_index(
+                "thing",
+                0,
+                "q2",
+                PageRequest {
+                    limit: 2,
+                    cursor: q2.next.clone(),
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&q2b), ["x5"]);
+    let q2d = store
+        .query(
+            &a,
+            &DocQuery::by_index("thing", 0, "q2", PageRequest::first(10)).descending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&q2d), ["x5", "x4", "x3"]);
+    let other_slot = store
+        .query(
+            &a,
+            &DocQuery::by_index("thing", 1, "q2", PageRequest::first(10)),
+        )
+        .await
+        .unwrap();
+    assert!(other_slot.items.is_empty());
+    let b_q1 = store
+        .query(
+            &b,
+            &DocQuery::by_index("thing", 0, "q1", PageRequest::first(10)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&b_q1), ["x9"]);
+
+    // A cursor of one list is refused by another.
+    let foreign = store
+        .query(
+            &b,
+            &DocQuery::by_id(
+                "thing",
+                PageRequest {
+                    limit: 3,
+                    cursor: p1.next.clone(),
+                },
+            ),
+        )
+        .await;
+    assert_eq!(foreign.err(), Some(StoreError::BadCursor));
+    let junk = store
+        .query(
+            &a,
+            &DocQuery::by_id(
+                "thing",
+                PageRequest {
+                    limit: 3,
+                    cursor: Some("not a cursor".into()),
+                },
+            ),
+        )
+        .await;
+    assert_eq!(junk.err(), Some(StoreError::BadCursor));
+}

@@ -4,11 +4,15 @@
 pub mod clock;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+pub mod documents;
 pub mod gateway;
 pub mod registry;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
+pub use documents::{
+    Doc, DocQuery, DocWrite, DocumentStore, Documents, INDEX_SLOTS, IndexKey, Listing, Record,
+};
 pub use gateway::{ChargerGateway, GatewayError};
 pub use registry::{ConnectionInfo, ConnectionRegistry};
 pub use store::{

@@ -13,10 +13,12 @@
 //! - `log`: (tenant, charger, sequence) -> LogEntry JSON; `attempts`: sequence -> ConnectionAttempt JSON
 //! - `outbox`: sequence -> DomainEvent JSON (drained by the outbox relay)
 //! - `meta`: name -> counter
+//! - `docs`, `doc_index`: documents (sites, API keys, commands, ...) and their secondary orders
 
 mod chargers;
 mod commit;
 mod cursor;
+mod documents;
 mod log;
 mod outbox;
 mod sessions;
@@ -175,6 +177,8 @@ fn init_tables(db: &Database) -> Result<u64, StoreError> {
         txn.open_table(SESSIONS_ACTIVE).map_err(e)?;
         txn.open_table(SAMPLES).map_err(e)?;
         txn.open_table(LOG).map_err(e)?;
+        txn.open_table(documents::DOCS).map_err(e)?;
+        txn.open_table(documents::DOC_INDEX).map_err(e)?;
         for t in [ATTEMPTS, OUTBOX] {
             let t = txn.open_table(t).map_err(e)?;
             let last = t.last().map_err(|e| unavailable("reading keys", e))?;

@@ -22,6 +22,7 @@ async fn honours_the_store_contracts() {
     contract::charger_store(&store, "emb").await;
     contract::session_store(&store, "emb").await;
     contract::token_store(&store, "emb").await;
+    contract::document_store(&store, "emb").await;
     contract::log_store(&store, &store, "emb").await;
 }
 
