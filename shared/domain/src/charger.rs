@@ -41,6 +41,12 @@ pub struct Charger {
     /// Last time a message from it was recorded (written at most every few minutes).
     #[serde(default)]
     pub last_seen: Option<DateTime<Utc>>,
+    /// The site it stands at.
+    #[serde(default)]
+    pub site_id: Option<String>,
+    /// Its EVSEs and connectors as the operator declares them (the live state is in `connectors`).
+    #[serde(default)]
+    pub evses: Vec<EvseSpec>,
     /// Live state of each connector, sorted by EVSE and connector.
     #[serde(default)]
     pub connectors: Vec<ConnectorState>,
@@ -231,6 +237,8 @@ impl Charger {
             connection: None,
             last_version: None,
             last_seen: None,
+            site_id: None,
+            evses: Vec::new(),
             connectors: Vec::new(),
             firmware: None,
             diagnostics: None,
@@ -387,4 +395,122 @@ mod tests {
         assert!(!c.apply_status(status("Exploded", 1), t(1)));
         assert!(c.connectors.is_empty());
     }
+}
+
+/// An EVSE as installed: what it can deliver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvseSpec {
+    /// 2.0.1 EVSE id; the 1.6 connectorId.
+    pub evse_id: u32,
+    /// Its connectors.
+    pub connectors: Vec<ConnectorSpec>,
+}
+
+/// A connector as installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSpec {
+    /// Connector id within the EVSE (1 for 1.6 chargers).
+    pub connector_id: u32,
+    /// Plug standard (OCPI ConnectorType).
+    pub standard: ConnectorStandard,
+    /// Socket or attached cable.
+    pub format: ConnectorFormat,
+    /// AC or DC.
+    pub power_type: PowerType,
+    /// Most power it delivers, in kW.
+    #[schemars(with = "f64")]
+    #[serde(with = "cpms_ocpp::number")]
+    pub max_power_kw: rust_decimal::Decimal,
+}
+
+/// Plug standards (OCPI 2.2.1 ConnectorType names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum ConnectorStandard {
+    /// Type 1 (SAE J1772).
+    #[serde(rename = "IEC_62196_T1")]
+    Type1,
+    /// CCS 1.
+    #[serde(rename = "IEC_62196_T1_COMBO")]
+    Ccs1,
+    /// Type 2 (Mennekes).
+    #[serde(rename = "IEC_62196_T2")]
+    Type2,
+    /// CCS 2.
+    #[serde(rename = "IEC_62196_T2_COMBO")]
+    Ccs2,
+    /// CHAdeMO.
+    #[serde(rename = "CHADEMO")]
+    Chademo,
+    /// GB/T AC.
+    #[serde(rename = "GBT_AC")]
+    GbtAc,
+    /// GB/T DC.
+    #[serde(rename = "GBT_DC")]
+    GbtDc,
+    /// Tesla / NACS.
+    #[serde(rename = "TESLA_S")]
+    Tesla,
+    /// Schuko household socket.
+    #[serde(rename = "DOMESTIC_F")]
+    DomesticF,
+}
+
+/// Socket or cable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorFormat {
+    /// The driver brings the cable.
+    Socket,
+    /// The cable is attached.
+    Cable,
+}
+
+/// Current type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerType {
+    /// Single-phase AC.
+    Ac1Phase,
+    /// Three-phase AC.
+    Ac3Phase,
+    /// DC.
+    Dc,
+}
+
+/// Checks a declared topology: EVSE ids from 1, unique; connector ids from 1, unique per EVSE; power
+/// positive and at most 1000 kW.
+pub fn validate_topology(evses: &[EvseSpec]) -> Result<(), crate::DomainError> {
+    let bad = |reason: String| crate::DomainError::Invalid {
+        field: "evses",
+        reason,
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for e in evses {
+        if e.evse_id == 0 || !seen.insert(e.evse_id) {
+            return Err(bad(format!("evse_id {} is 0 or repeated", e.evse_id)));
+        }
+        if e.connectors.is_empty() {
+            return Err(bad(format!("EVSE {} has no connectors", e.evse_id)));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for c in &e.connectors {
+            if c.connector_id == 0 || !ids.insert(c.connector_id) {
+                return Err(bad(format!(
+                    "connector_id {} of EVSE {} is 0 or repeated",
+                    c.connector_id, e.evse_id
+                )));
+            }
+            if c.max_power_kw <= rust_decimal::Decimal::ZERO
+                || c.max_power_kw > rust_decimal::Decimal::from(1000)
+            {
+                return Err(bad(format!(
+                    "max_power_kw of EVSE {} connector {} must be above 0 and at most 1000",
+                    e.evse_id, c.connector_id
+                )));
+            }
+        }
+    }
+    Ok(())
 }

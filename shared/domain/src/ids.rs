@@ -76,6 +76,17 @@ fn is_identifier_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "*-_=+|@.".contains(c)
 }
 
+/// An id that sorts by creation time: milliseconds since 1970 and a random part, 20 hex characters.
+/// Lists by id are then in time order, and a time range is an id range ([`time_ordered_prefix`]).
+pub fn time_ordered_id(at: chrono::DateTime<chrono::Utc>, random: u32) -> String {
+    format!("{:012x}{random:08x}", at.timestamp_millis().max(0))
+}
+
+/// The smallest id [`time_ordered_id`] gives at `at` or later.
+pub fn time_ordered_prefix(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{:012x}", at.timestamp_millis().max(0))
+}
+
 /// A session: the charger and the OCPP transaction id, written `CHARGER~TRANSACTION`.
 ///
 /// 1.6 transaction ids are integers the CSMS assigns; 2.0.1 ids are strings the charger chooses. `~`

@@ -2,7 +2,10 @@
 //! OCPP 1.6 and 2.0.1), meter samples in SI units, and the domain events derived from committed changes.
 //! Pure: no I/O; time is passed in by the caller, who reads it from the injected clock.
 
+pub mod access;
+pub mod audit;
 pub mod charger;
+pub mod command;
 pub mod error;
 pub mod events;
 pub mod ids;
@@ -10,6 +13,7 @@ pub mod log;
 pub mod meter;
 pub mod normalize;
 pub mod session;
+pub mod site;
 pub mod token;
 
 pub use cpms_ocpp::OcppVersion;
