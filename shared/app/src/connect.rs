@@ -174,11 +174,23 @@ impl Csms {
                 if ours {
                     c.connection = None;
                 }
-                (ours, ())
+                (ours, ours)
             })
             .await;
-        if let Err(e) = r {
-            tracing::warn!(error = %e, charger = %info.charger_id, "cannot record disconnect");
+        match r {
+            Ok(Some(true)) => {
+                let gone = "the charger disconnected";
+                if let Err(e) = self
+                    .abandon_commands(&info.tenant, &info.charger_id, gone)
+                    .await
+                {
+                    tracing::warn!(error = %e, charger = %info.charger_id, "cannot end its commands");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, charger = %info.charger_id, "cannot record disconnect");
+            }
         }
     }
 

@@ -17,10 +17,11 @@ pub use auth::{PasswordHasher, hash_password};
 pub use config::CsmsConfig;
 pub use connect::{ConnectOutcome, ConnectRequest};
 pub use message::MessageOutcome;
+pub use service::commands::{DEFAULT_TIMEOUT_S, MAX_QUEUE, SubmitError};
 
 use cpms_ports::{
-    AttemptStore, ChargerGateway, ChargerStore, Clock, ConnectionRegistry, LogStore, SessionStore,
-    TokenStore,
+    AttemptStore, ChargerGateway, ChargerStore, Clock, ConnectionRegistry, DocumentStore, LogStore,
+    SessionStore, TokenStore,
 };
 
 /// The ports the application runs on.
@@ -36,6 +37,8 @@ pub struct Ports {
     pub log: Arc<dyn LogStore>,
     /// Refused connection attempts.
     pub attempts: Arc<dyn AttemptStore>,
+    /// Operator records: sites, API keys, tenants, commands, lanes, audit.
+    pub docs: Arc<dyn DocumentStore>,
     /// Live connections.
     pub registry: Arc<dyn ConnectionRegistry>,
     /// Frames to chargers.
@@ -53,14 +56,22 @@ impl Ports {
         clock: Arc<dyn Clock>,
     ) -> Self
     where
-        S: ChargerStore + SessionStore + TokenStore + LogStore + AttemptStore + Clone + 'static,
+        S: ChargerStore
+            + SessionStore
+            + TokenStore
+            + LogStore
+            + AttemptStore
+            + DocumentStore
+            + Clone
+            + 'static,
     {
         Ports {
             chargers: Arc::new(store.clone()),
             sessions: Arc::new(store.clone()),
             tokens: Arc::new(store.clone()),
             log: Arc::new(store.clone()),
-            attempts: Arc::new(store),
+            attempts: Arc::new(store.clone()),
+            docs: Arc::new(store),
             registry,
             gateway,
             clock,

@@ -4,6 +4,7 @@
 //! gateway delivers it as the route response.
 
 use cpms_domain::charger::Registration;
+use cpms_domain::command::CallErrorInfo;
 use cpms_domain::log::LogKind;
 use cpms_ocpp::frame::{self, Frame};
 use cpms_ocpp::schema::validate_lenient;
@@ -68,11 +69,16 @@ impl Csms {
                     })
                 }
                 Frame::CallResult(r) => {
-                    tracing::info!(charger = %conn.charger_id, id = %r.id, "result for no pending call");
+                    self.answer(&conn, &r.id, Ok(r.payload)).await;
                     None
                 }
                 Frame::CallError(e) => {
-                    tracing::info!(charger = %conn.charger_id, id = %e.id, code = %e.code, "error for no pending call");
+                    let info = CallErrorInfo {
+                        code: e.code.to_string(),
+                        description: e.description.clone(),
+                        details: e.details.clone(),
+                    };
+                    self.answer(&conn, &e.id, Err(info)).await;
                     None
                 }
             },
@@ -80,6 +86,20 @@ impl Csms {
         MessageOutcome {
             reply,
             close: false,
+        }
+    }
+
+    /// Routes a charger's answer to the command it answers.
+    async fn answer(&self, conn: &ConnectionInfo, id: &str, answer: Result<Value, CallErrorInfo>) {
+        match self.command_answered(conn, id, answer).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(charger = %conn.charger_id, id, "answer to no call in flight");
+            }
+            Err(e) => {
+                // The charger will not resend an answer; the command then times out.
+                tracing::error!(error = %e, charger = %conn.charger_id, id, "cannot record an answer");
+            }
         }
     }
 

@@ -63,7 +63,7 @@ pub struct Charger {
 }
 
 /// The BootNotification answer a charger last got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Registration {
     /// Registered, never booted.
@@ -77,7 +77,7 @@ pub enum Registration {
 }
 
 /// What a charger says about itself at boot.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BootInfo {
     /// Vendor.
     pub vendor: String,
@@ -121,7 +121,7 @@ pub struct Connection {
 }
 
 /// Normalized connector status (2.0.1's five; 1.6's nine map onto them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectorStatus {
     /// Free.
@@ -192,7 +192,7 @@ pub struct RegisterReading {
 }
 
 /// A status report of a long-running charger operation (firmware update, diagnostics upload).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusReport {
     /// Status as reported.
     pub status: String,

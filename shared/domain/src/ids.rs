@@ -166,6 +166,25 @@ macro_rules! string_id {
 string_id!(TenantId);
 string_id!(ChargerId);
 
+macro_rules! string_schema {
+    ($t:ident) => {
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn inline_schema() -> bool {
+                true
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({"type": "string"})
+            }
+        }
+    };
+}
+string_schema!(TenantId);
+string_schema!(ChargerId);
+string_schema!(SessionId);
+
 #[cfg(test)]
 mod tests {
     use super::*;

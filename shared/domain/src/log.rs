@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{ChargerId, TenantId};
 
 /// What a log entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogKind {
     /// SecurityEventNotification.
@@ -27,7 +27,7 @@ pub enum LogKind {
 }
 
 /// One entry of a charger's log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogEntry {
     /// Owner.
     pub tenant: TenantId,
@@ -45,7 +45,7 @@ pub struct LogEntry {
 
 /// A refused connection from a charger identity that is not registered (or not valid), kept outside any
 /// tenant so operators can spot misconfigured chargers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConnectionAttempt {
     /// The identity it presented, as received.
     pub identity: String,

@@ -20,13 +20,14 @@ pub const SOC: &str = "SoC";
 pub const VOLTAGE: &str = "Voltage";
 
 /// One sampled value, normalized.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MeterSample {
     /// When the charger sampled it.
     pub timestamp: DateTime<Utc>,
     /// OCPP measurand name (`Energy.Active.Import.Register`, `Power.Active.Import`, `SoC`, ...).
     pub measurand: String,
     /// The value in `unit`; `None` for signed data the CSMS cannot read.
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "cpms_ocpp::number::option")]
     pub value: Option<Decimal>,
     /// `Wh`, `varh`, `W`, `var`, `VA`, `A`, `V`, `Celsius`, `Hz`, `Percent`, or the charger's own unit

@@ -166,7 +166,8 @@ mod tests {
     #[test]
     fn a_valid_site_passes_and_each_bad_field_is_named() {
         assert_eq!(site().validate(), Ok(()));
-        let cases: Vec<(&str, Box<dyn Fn(&mut Site)>)> = vec![
+        type Change = Box<dyn Fn(&mut Site)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("site id", Box::new(|s| s.id = "a b".into())),
             ("name", Box::new(|s| s.name = " ".into())),
             (

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{DomainError, TenantId};
 
 /// The status an operator gives a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenStatus {
     /// May charge.
@@ -64,7 +64,7 @@ pub fn validate_token_id(id: &str) -> Result<(), DomainError> {
 }
 
 /// The outcome of authorizing a token, in terms both OCPP versions can express.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthStatus {
     /// May charge.

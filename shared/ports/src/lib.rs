@@ -6,6 +6,7 @@ pub mod clock;
 pub mod contract;
 pub mod documents;
 pub mod gateway;
+pub mod records;
 pub mod registry;
 pub mod store;
 

@@ -1,14 +1,20 @@
-//! API authentication: `Authorization: Bearer <key>`.
+//! API authentication and roles. `Authorization: Bearer <key>` is either a tenant's API key
+//! (`cpms.{tenant}.{id}.{secret}`, checked against its stored hash) or the installation's bootstrap key
+//! (`CPMS_ADMIN_KEY`: admin of the default tenant, and the only key that manages tenants).
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use cpms_domain::TenantId;
+use cpms_domain::access::{ApiKey, PresentedKey, Role};
+use cpms_ports::Documents;
 use sha2::{Digest, Sha256};
 
 use super::{ApiState, Problem};
 
-/// The admin key, kept only as its SHA-256.
+/// The bootstrap key, kept only as its SHA-256.
 pub struct AdminKey([u8; 32]);
 
 impl AdminKey {
@@ -27,10 +33,63 @@ impl AdminKey {
     }
 }
 
-/// Refuses requests without the right bearer key.
-pub(crate) async fn require_key(
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    /// The tenant every read and write is scoped to.
+    pub tenant: TenantId,
+    /// Its role.
+    pub role: Role,
+    /// Key id (`bootstrap` for the bootstrap key).
+    pub key_id: String,
+    /// Whether it may manage tenants.
+    pub platform: bool,
+}
+
+impl Principal {
+    /// How it appears in audit entries and on commands.
+    pub fn actor(&self) -> String {
+        format!("api-key:{}", self.key_id)
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Anyone (the OpenAPI document).
+    Public,
+    /// A key with at least this role.
+    Role(Role),
+    /// The bootstrap key only.
+    Platform,
+}
+
+impl Access {
+    pub fn label(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Role(r) => r.as_str(),
+            Access::Platform => "platform",
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "no API key"))
+    }
+}
+
+/// Resolves the caller's key, if any, into a [`Principal`] in the request's extensions.
+pub(crate) async fn authenticate(
     State(state): State<ApiState>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let presented = req
@@ -41,11 +100,82 @@ pub(crate) async fn require_key(
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim);
-    match presented {
-        Some(k) if state.admin_key.matches(k) => next.run(req).await,
-        Some(_) => unauthorized("the API key is not valid"),
-        None => unauthorized("send the API key as 'Authorization: Bearer <key>'"),
+        .map(str::trim)
+        .map(str::to_string);
+    if let Some(k) = presented {
+        match principal(&state, &k).await {
+            Ok(Some(p)) => {
+                req.extensions_mut().insert(p);
+            }
+            Ok(None) => {
+                req.extensions_mut().insert(BadKey);
+            }
+            Err(p) => return p.into_response(),
+        }
+    }
+    next.run(req).await
+}
+
+#[derive(Clone)]
+struct BadKey;
+
+async fn principal(state: &ApiState, key: &str) -> Result<Option<Principal>, Problem> {
+    if state.admin_key.matches(key) {
+        return Ok(Some(Principal {
+            tenant: state.csms.config.default_tenant.clone(),
+            role: Role::Admin,
+            key_id: "bootstrap".into(),
+            platform: true,
+        }));
+    }
+    let Some(presented) = PresentedKey::parse(key) else {
+        return Ok(None);
+    };
+    let keys: Documents<ApiKey> = Documents::new(state.csms.ports.docs.clone());
+    let stored = keys.get(&presented.tenant, &presented.id).await?;
+    Ok(stored
+        .filter(|k| k.value.admits(&presented))
+        .map(|k| Principal {
+            tenant: k.value.tenant,
+            role: k.value.role,
+            key_id: k.value.id,
+            platform: false,
+        }))
+}
+
+/// Refuses a request whose caller may not use the route.
+pub(crate) async fn require(State(access): State<Access>, req: Request, next: Next) -> Response {
+    if access == Access::Public {
+        return next.run(req).await;
+    }
+    let Some(p) = req.extensions().get::<Principal>() else {
+        return if req.extensions().get::<BadKey>().is_some() {
+            unauthorized("the API key is not valid (or was revoked)")
+        } else {
+            unauthorized("send an API key as 'Authorization: Bearer <key>'")
+        };
+    };
+    let allowed = match access {
+        Access::Public => true,
+        Access::Role(r) => p.role >= r,
+        Access::Platform => p.platform,
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        let need = match access {
+            Access::Platform => "the installation's bootstrap key".to_string(),
+            other => format!("the {} role", other.label()),
+        };
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this needs {need}; the key has the {} role",
+                p.role.as_str()
+            ),
+        )
+        .into_response()
     }
 }
 

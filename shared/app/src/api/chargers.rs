@@ -11,13 +11,14 @@ use cpms_ports::Expected;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::auth::Principal;
 use super::extract::{Body, Id, PageQuery, Params};
 use super::views::{ChargerView, List};
-use super::{ApiState, Problem};
+use super::{ApiState, Problem, audit};
 use crate::hash_password;
 
 /// `POST /v1/chargers`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewCharger {
     id: String,
@@ -28,7 +29,7 @@ pub(crate) struct NewCharger {
     ocpp_version: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct Created {
     #[serde(flatten)]
     charger: ChargerView,
@@ -50,6 +51,7 @@ fn generated_password() -> String {
 
 pub(crate) async fn create(
     State(st): State<ApiState>,
+    p: Principal,
     Body(req): Body<NewCharger>,
 ) -> Result<(StatusCode, Json<Created>), Problem> {
     let id = ChargerId::new(req.id)?;
@@ -85,7 +87,7 @@ pub(crate) async fn create(
         .map_err(|_| Problem::bad_request("could not hash the password"))?;
     let csms = &st.csms;
     let now = csms.now();
-    let mut c = Charger::register(csms.config.default_tenant.clone(), id.clone(), now);
+    let mut c = Charger::register(p.tenant.clone(), id.clone(), now);
     c.name = req.name;
     c.password_hash = Some(hash.0);
     c.expected_version = expected_version;
@@ -93,11 +95,20 @@ pub(crate) async fn create(
         Ok(_) => {}
         Err(cpms_ports::StoreError::Conflict) => {
             return Err(Problem::conflict(format!(
-                "charger {id} is already registered"
+                "charger id {id} is already registered (identities are unique across the installation)"
             )));
         }
         Err(e) => return Err(e.into()),
     }
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "charger.create",
+        format!("chargers/{id}"),
+        serde_json::json!({"name": c.name}),
+    )
+    .await;
     let body = Created {
         charger: ChargerView::of(c, false),
         password: generated.then_some(hash.1),
@@ -107,11 +118,11 @@ pub(crate) async fn create(
 }
 
 /// The charger, if it belongs to the caller's tenant (others' chargers are "not found", not "forbidden").
-pub(crate) async fn load(st: &ApiState, id: &str) -> Result<Charger, Problem> {
+pub(crate) async fn load(st: &ApiState, p: &Principal, id: &str) -> Result<Charger, Problem> {
     let not_found = || Problem::not_found(format!("no charger {id:?}"));
     let id = ChargerId::new(id).map_err(|_| not_found())?;
     match st.csms.ports.chargers.get(&id).await? {
-        Some(c) if c.value.tenant == st.csms.config.default_tenant => Ok(c.value),
+        Some(c) if c.value.tenant == p.tenant => Ok(c.value),
         _ => Err(not_found()),
     }
 }
@@ -126,25 +137,50 @@ async fn view(st: &ApiState, c: Charger) -> Result<ChargerView, Problem> {
 
 pub(crate) async fn get(
     State(st): State<ApiState>,
+    p: Principal,
     Id(id): Id,
 ) -> Result<Json<ChargerView>, Problem> {
-    let c = load(&st, &id).await?;
+    let c = load(&st, &p, &id).await?;
     Ok(Json(view(&st, c).await?))
+}
+
+/// Query of `GET /v1/chargers`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChargerQuery {
+    /// Only chargers of this site.
+    site_id: Option<String>,
+    /// Only connected (`true`) or offline (`false`) chargers.
+    connected: Option<bool>,
+    /// Items per page (1 to 500, default 50); a filtered page may hold fewer: follow `next_cursor`.
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 pub(crate) async fn list(
     State(st): State<ApiState>,
-    Params(q): Params<PageQuery>,
+    p: Principal,
+    Params(q): Params<ChargerQuery>,
 ) -> Result<Json<List<ChargerView>>, Problem> {
-    let page = st
-        .csms
-        .ports
-        .chargers
-        .list(&st.csms.config.default_tenant, &q.page()?)
-        .await?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let page = st.csms.ports.chargers.list(&p.tenant, &page).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for c in page.items {
-        items.push(view(&st, c).await?);
+        if q.site_id
+            .as_ref()
+            .is_some_and(|s| c.site_id.as_ref() != Some(s))
+        {
+            continue;
+        }
+        let v = view(&st, c).await?;
+        if q.connected.is_some_and(|want| v.connected != want) {
+            continue;
+        }
+        items.push(v);
     }
     Ok(Json(List {
         items,
@@ -152,12 +188,92 @@ pub(crate) async fn list(
     }))
 }
 
+/// `PATCH /v1/chargers/{id}`: fields present are changed; `null` clears `name` or `site_id`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChargerPatch {
+    #[serde(default, deserialize_with = "some")]
+    name: Option<Option<String>>,
+    /// A site of the tenant.
+    #[serde(default, deserialize_with = "some")]
+    site_id: Option<Option<String>>,
+    /// The EVSEs and connectors (replaces the declared topology).
+    evses: Option<Vec<cpms_domain::charger::EvseSpec>>,
+    /// A disabled charger's BootNotification is rejected.
+    enabled: Option<bool>,
+}
+
+fn some<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub(crate) async fn update(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+    Body(req): Body<ChargerPatch>,
+) -> Result<Json<ChargerView>, Problem> {
+    let c = load(&st, &p, &id).await?;
+    if let Some(Some(name)) = &req.name
+        && (name.trim().is_empty() || name.chars().count() > 200)
+    {
+        return Err(Problem::bad_request("name must be 1 to 200 characters"));
+    }
+    if let Some(Some(site)) = &req.site_id {
+        super::sites::load(&st, &p, site).await.map_err(|_| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown-site",
+                format!("no site {site:?}: create it first"),
+            )
+        })?;
+    }
+    if let Some(evses) = &req.evses {
+        cpms_domain::charger::validate_topology(evses)?;
+    }
+    let updated = st
+        .csms
+        .update_charger(&c.id, |c| {
+            if let Some(n) = &req.name {
+                c.name = n.clone();
+            }
+            if let Some(s) = &req.site_id {
+                c.site_id = s.clone();
+            }
+            if let Some(e) = &req.evses {
+                c.evses = e.clone();
+            }
+            if let Some(e) = req.enabled {
+                c.enabled = e;
+            }
+            (true, c.clone())
+        })
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no charger {id:?}")))?;
+    let detail = serde_json::json!({
+        "name": req.name, "site_id": req.site_id, "enabled": req.enabled, "evses_changed": req.evses.is_some(),
+    });
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "charger.update",
+        format!("chargers/{id}"),
+        detail,
+    )
+    .await;
+    Ok(Json(view(&st, updated).await?))
+}
+
 pub(crate) async fn events(
     State(st): State<ApiState>,
+    p: Principal,
     Id(id): Id,
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<LogEntry>>, Problem> {
-    let c = load(&st, &id).await?;
+    let c = load(&st, &p, &id).await?;
     let page = st.csms.ports.log.list(&c.tenant, &c.id, &q.page()?).await?;
     Ok(Json(List::of(page, |e| e)))
 }

@@ -49,10 +49,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 }
 
 /// `limit` and `cursor` of list endpoints.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
+    /// Items per page (1 to 500, default 50).
     pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

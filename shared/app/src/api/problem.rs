@@ -7,7 +7,7 @@ use cpms_ports::StoreError;
 use serde::Serialize;
 
 /// A problem response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     /// URI naming the kind of problem.
     #[serde(rename = "type")]

@@ -9,9 +9,10 @@ use cpms_ocpp::v201::types::IdTokenEnumType;
 use cpms_ports::{Expected, StoreError};
 use serde::Deserialize;
 
+use super::auth::Principal;
 use super::extract::{Body, Id, PageQuery, Params};
 use super::views::{List, TokenView};
-use super::{ApiState, Problem};
+use super::{ApiState, Problem, audit};
 
 /// The 2.0.1 IdTokenEnumType values a token may be bound to.
 fn kinds() -> impl Iterator<Item = &'static str> {
@@ -19,7 +20,7 @@ fn kinds() -> impl Iterator<Item = &'static str> {
 }
 
 /// `POST /v1/tokens`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewToken {
     id: String,
@@ -32,13 +33,15 @@ pub(crate) struct NewToken {
 }
 
 /// `PATCH /v1/tokens/{id}`: fields present are changed; `null` clears an optional one.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TokenPatch {
     status: Option<TokenStatus>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, deserialize_with = "double_option::deserialize")]
+    #[schemars(with = "Option<String>")]
     expires_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, with = "double_option")]
+    #[serde(default, deserialize_with = "double_option::deserialize")]
+    #[schemars(with = "Option<String>")]
     group_id: Option<Option<String>>,
 }
 
@@ -63,6 +66,7 @@ fn check_group(g: &Option<String>) -> Result<(), Problem> {
 
 pub(crate) async fn create(
     State(st): State<ApiState>,
+    p: Principal,
     Body(req): Body<NewToken>,
 ) -> Result<(StatusCode, Json<TokenView>), Problem> {
     validate_token_id(&req.id)?;
@@ -78,7 +82,7 @@ pub(crate) async fn create(
     }
     let now = st.csms.now();
     let t = Token {
-        tenant: st.csms.config.default_tenant.clone(),
+        tenant: p.tenant.clone(),
         id: req.id.trim().to_string(),
         kind: req.kind,
         status: req.status.unwrap_or(TokenStatus::Accepted),
@@ -88,7 +92,19 @@ pub(crate) async fn create(
         updated_at: now,
     };
     match st.csms.ports.tokens.put(&t, Expected::Absent).await {
-        Ok(_) => Ok((StatusCode::CREATED, Json(t.into()))),
+        Ok(_) => {
+            let detail = serde_json::json!({"status": t.status, "group_id": t.group_id});
+            audit(
+                &st,
+                &p,
+                &p.tenant,
+                "token.create",
+                format!("tokens/{}", t.id),
+                detail,
+            )
+            .await;
+            Ok((StatusCode::CREATED, Json(t.into())))
+        }
         Err(StoreError::Conflict) => Err(Problem::conflict(format!("token {:?} exists", t.id))),
         Err(e) => Err(e.into()),
     }
@@ -96,9 +112,10 @@ pub(crate) async fn create(
 
 pub(crate) async fn get(
     State(st): State<ApiState>,
+    p: Principal,
     Id(id): Id,
 ) -> Result<Json<TokenView>, Problem> {
-    let tenant = &st.csms.config.default_tenant;
+    let tenant = &p.tenant;
     match st.csms.ports.tokens.get(tenant, &token_key(&id)).await? {
         Some(t) => Ok(Json(t.value.into())),
         None => Err(Problem::not_found(format!("no token {id:?}"))),
@@ -107,13 +124,14 @@ pub(crate) async fn get(
 
 pub(crate) async fn update(
     State(st): State<ApiState>,
+    p: Principal,
     Id(id): Id,
     Body(patch): Body<TokenPatch>,
 ) -> Result<Json<TokenView>, Problem> {
     if let Some(g) = &patch.group_id {
         check_group(g)?;
     }
-    let tenant = &st.csms.config.default_tenant;
+    let tenant = &p.tenant;
     let store = &st.csms.ports.tokens;
     for attempt in 0..crate::service::RETRIES {
         crate::service::backoff(attempt).await;
@@ -132,7 +150,19 @@ pub(crate) async fn update(
         }
         t.updated_at = st.csms.now();
         match store.put(&t, Expected::Version(read.version)).await {
-            Ok(_) => return Ok(Json(t.into())),
+            Ok(_) => {
+                let detail = serde_json::json!({"status": t.status, "group_id": t.group_id, "expires_at": t.expires_at});
+                audit(
+                    &st,
+                    &p,
+                    &p.tenant,
+                    "token.update",
+                    format!("tokens/{}", t.id),
+                    detail,
+                )
+                .await;
+                return Ok(Json(t.into()));
+            }
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -142,9 +172,10 @@ pub(crate) async fn update(
 
 pub(crate) async fn list(
     State(st): State<ApiState>,
+    p: Principal,
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<TokenView>>, Problem> {
-    let tenant = &st.csms.config.default_tenant;
+    let tenant = &p.tenant;
     let page = st.csms.ports.tokens.list(tenant, &q.page()?).await?;
     Ok(Json(List::of(page, TokenView::from)))
 }

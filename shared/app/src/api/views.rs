@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 /// A list page.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct List<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.
@@ -26,7 +26,7 @@ impl<T> List<T> {
 }
 
 /// A charger.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct ChargerView {
     pub id: String,
     pub name: Option<String>,
@@ -41,6 +41,10 @@ pub(crate) struct ChargerView {
     pub boot: Option<BootInfo>,
     pub last_seen: Option<DateTime<Utc>>,
     pub connected_at: Option<DateTime<Utc>>,
+    /// The site it stands at.
+    pub site_id: Option<String>,
+    /// Its EVSEs and connectors as declared.
+    pub evses: Vec<cpms_domain::charger::EvseSpec>,
     pub connectors: Vec<ConnectorView>,
     pub firmware: Option<StatusReport>,
     pub diagnostics: Option<StatusReport>,
@@ -49,7 +53,7 @@ pub(crate) struct ChargerView {
 }
 
 /// A connector's live state.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct ConnectorView {
     pub evse_id: u32,
     pub connector_id: u32,
@@ -59,6 +63,7 @@ pub(crate) struct ConnectorView {
     pub info: Option<String>,
     pub vendor_error_code: Option<String>,
     pub since: DateTime<Utc>,
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "cpms_ocpp::number::option")]
     pub meter_wh: Option<Decimal>,
 }
@@ -80,6 +85,8 @@ impl ChargerView {
                 .as_ref()
                 .filter(|_| connected)
                 .map(|x| x.connected_at),
+            site_id: c.site_id,
+            evses: c.evses,
             connectors: c.connectors.into_iter().map(ConnectorView::of).collect(),
             firmware: c.firmware,
             diagnostics: c.diagnostics,
@@ -106,7 +113,7 @@ impl ConnectorView {
 }
 
 /// A token.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct TokenView {
     pub id: String,
     pub status: TokenStatus,
@@ -133,7 +140,7 @@ impl From<Token> for TokenView {
 }
 
 /// A session.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct SessionView {
     /// `CHARGER~TRANSACTION`.
     pub id: String,
@@ -148,18 +155,24 @@ pub(crate) struct SessionView {
     pub auth_status: Option<AuthStatus>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "cpms_ocpp::number::option")]
     pub meter_start_wh: Option<Decimal>,
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "cpms_ocpp::number::option")]
     pub meter_stop_wh: Option<Decimal>,
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "cpms_ocpp::number::option")]
     pub energy_wh: Option<Decimal>,
     pub stop_reason: Option<String>,
     pub charging_state: Option<String>,
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "cpms_ocpp::number::option")]
     pub power_w: Option<Decimal>,
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "cpms_ocpp::number::option")]
     pub current_a: Option<Decimal>,
+    #[schemars(with = "Option<f64>")]
     #[serde(with = "cpms_ocpp::number::option")]
     pub soc_percent: Option<Decimal>,
     pub offline: bool,

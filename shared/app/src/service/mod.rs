@@ -3,6 +3,7 @@
 
 mod admission;
 mod chargers;
+pub(crate) mod commands;
 mod sessions;
 mod tokens;
 

@@ -217,6 +217,21 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         }
     });
     serve(&tasks, &stop_rx, http_listener, api, "operator API");
+    // Commands whose charger never answered time out here (on AWS a scheduled function does this).
+    let (sweeper, mut s2) = (csms.clone(), stop_rx.clone());
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = sweeper.sweep_all_commands().await {
+                        tracing::warn!(error = %e, "command timeout sweep failed");
+                    }
+                }
+                _ = s2.changed() => return,
+            }
+        }
+    });
     Ok(Running {
         ws_addr,
         http_addr,

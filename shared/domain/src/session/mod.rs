@@ -19,7 +19,7 @@ use crate::token::AuthDecision;
 use crate::{SessionId, TenantId};
 
 /// Where a session stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     /// Charging or about to; not ended yet.
@@ -159,7 +159,7 @@ pub struct LatestMeter {
 }
 
 /// Something odd about a session's data, kept for support and billing review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Anomaly {
     /// What (`clock_not_set`, `unit_mislabelled`, `register_reset`, `unknown_transaction`, ...).
     pub kind: String,

@@ -1,0 +1,541 @@
+//! The outbound path (everything the CSMS sends to chargers): a command is stored queued, then the
+//! charger's lane is "pumped": when no CALL is in flight, the oldest queued command becomes the one in
+//! flight (lane and command written in one all-or-nothing batch, so two pumps racing cannot both send),
+//! and its CALL goes out through the gateway. The charger's CALLRESULT or CALLERROR, a timeout, or a
+//! disconnect ends it, and the pump moves on to the next.
+//!
+//! Nothing lives in memory: on AWS any Lambda invocation may pump, answer or time out a command.
+
+use chrono::{DateTime, Utc};
+use cpms_domain::command::{
+    CallErrorInfo, Command, CommandRequest, CommandState, InFlight, OutboundLane,
+};
+use cpms_domain::ids::time_ordered_id;
+use cpms_domain::{ChargerId, TenantId};
+use cpms_ocpp::{Direction, frame};
+use cpms_ports::records::{COMMAND_QUEUE, IN_FLIGHT, LANES_IN_FLIGHT, queue_of};
+use cpms_ports::{
+    ConnectionInfo, DocQuery, Documents, Expected, GatewayError, PageRequest, StoreError, Versioned,
+};
+use serde_json::Value;
+
+use super::{RETRIES, backoff};
+use crate::Csms;
+
+/// Most open commands per charger.
+pub const MAX_QUEUE: usize = 20;
+/// Default seconds a charger has to answer.
+pub const DEFAULT_TIMEOUT_S: u32 = 30;
+
+/// Why a command was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// No such charger in the tenant.
+    #[error("no charger {0:?}")]
+    UnknownCharger(String),
+    /// The charger has no live connection.
+    #[error("charger {0} is offline: commands are only sent to connected chargers")]
+    Offline(String),
+    /// The command cannot be expressed for the charger's version, or its payload breaks the schema.
+    #[error("{0}")]
+    Invalid(String),
+    /// Too many open commands for the charger.
+    #[error("charger {0} already has {MAX_QUEUE} open commands; wait for them to end")]
+    QueueFull(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Csms {
+    fn commands(&self) -> Documents<Command> {
+        Documents::new(self.ports.docs.clone())
+    }
+
+    fn lanes(&self) -> Documents<OutboundLane> {
+        Documents::new(self.ports.docs.clone())
+    }
+
+    /// Accepts a command for a charger of `tenant` and starts sending it; returns it as stored now.
+    pub async fn submit_command(
+        &self,
+        tenant: &TenantId,
+        charger: &str,
+        request: CommandRequest,
+        timeout_s: u32,
+        actor: &str,
+    ) -> Result<Command, SubmitError> {
+        let unknown = || SubmitError::UnknownCharger(charger.to_string());
+        let id = ChargerId::new(charger).map_err(|_| unknown())?;
+        let c = match self.ports.chargers.get(&id).await? {
+            Some(c) if &c.value.tenant == tenant => c.value,
+            _ => return Err(unknown()),
+        };
+        let conn = self
+            .live_connection(&c)
+            .await?
+            .ok_or_else(|| SubmitError::Offline(c.id.to_string()))?;
+        let now = self.now();
+        let command_id = time_ordered_id(now, rand::random());
+        let request_id = rand::random_range(1..i32::MAX);
+        let (action, mut payload) =
+            cpms_domain::command::to_ocpp(&request, conn.version, request_id)
+                .map_err(|e| SubmitError::Invalid(e.to_string()))?;
+        let version = conn.version;
+        match cpms_ocpp::direction(version, &action) {
+            Some(Direction::CsmsToCharger | Direction::Both) => {}
+            Some(Direction::ChargerToCsms) => {
+                return Err(SubmitError::Invalid(format!(
+                    "{action} is sent by chargers, not to them"
+                )));
+            }
+            None => {
+                return Err(SubmitError::Invalid(format!(
+                    "{action:.60} is not an OCPP {version} action"
+                )));
+            }
+        }
+        let schema = cpms_ocpp::schema(version, &action, false)
+            .ok_or_else(|| SubmitError::Invalid(format!("no schema for {action}")))?;
+        cpms_ocpp::schema::validate(&mut payload, schema).map_err(|v| {
+            SubmitError::Invalid(format!(
+                "{action} payload breaks the OCPP {version} schema: {v}"
+            ))
+        })?;
+        let open = self
+            .commands()
+            .query(
+                tenant,
+                &DocQuery::by_index(
+                    Command::KIND_NAME,
+                    COMMAND_QUEUE,
+                    queue_of(c.id.as_str()),
+                    PageRequest::first(MAX_QUEUE),
+                ),
+            )
+            .await?;
+        if open
+            .items
+            .iter()
+            .filter(|x| x.value.state.is_open())
+            .count()
+            >= MAX_QUEUE
+        {
+            return Err(SubmitError::QueueFull(c.id.to_string()));
+        }
+        let command = Command {
+            tenant: tenant.clone(),
+            id: command_id.clone(),
+            charger: c.id.clone(),
+            request,
+            ocpp_version: version,
+            action,
+            payload,
+            state: CommandState::Queued,
+            timeout_s,
+            created_by: actor.to_string(),
+            created_at: now,
+            sent_at: None,
+            deadline: None,
+            completed_at: None,
+            result: None,
+            status: None,
+            error: None,
+            reason: None,
+        };
+        self.commands().put(&command, Expected::Absent).await?;
+        self.pump(tenant, &c.id).await?;
+        Ok(self
+            .commands()
+            .get(tenant, &command_id)
+            .await?
+            .map_or(command, |v| v.value))
+    }
+
+    /// A command of `tenant`, with an overdue one timed out first.
+    pub async fn command(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Command>, StoreError> {
+        let Some(c) = self.commands().get(tenant, id).await? else {
+            return Ok(None);
+        };
+        if c.value.overdue(self.now()) {
+            self.pump(tenant, &c.value.charger).await?;
+            return Ok(self.commands().get(tenant, id).await?.map(|v| v.value));
+        }
+        Ok(Some(c.value))
+    }
+
+    /// The live connection of a charger, if any.
+    pub(crate) async fn live_connection(
+        &self,
+        c: &cpms_domain::charger::Charger,
+    ) -> Result<Option<ConnectionInfo>, StoreError> {
+        let Some(conn) = &c.connection else {
+            return Ok(None);
+        };
+        Ok(self
+            .ports
+            .registry
+            .get(&conn.id)
+            .await?
+            .filter(|i| i.charger_id == c.id))
+    }
+
+    /// Sends the next command of a charger if none is in flight; times out an overdue one first.
+    pub(crate) async fn pump(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<(), StoreError> {
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let now = self.now();
+            let lane = self.lanes().get(tenant, charger.as_str()).await?;
+            let expected_lane = Expected::from_read(&lane);
+            let lane_value = lane.map(|l| l.value).unwrap_or_else(|| OutboundLane {
+                tenant: tenant.clone(),
+                charger: charger.clone(),
+                in_flight: None,
+            });
+            if let Some(f) = &lane_value.in_flight {
+                let cmd = self.commands().get(tenant, &f.command_id).await?;
+                match cmd {
+                    Some(c) if c.value.state == CommandState::Sent && !c.value.overdue(now) => {
+                        return Ok(());
+                    }
+                    Some(mut c) if c.value.state == CommandState::Sent => {
+                        let v = c.version;
+                        c.value.timed_out(now);
+                        match self
+                            .end_in_flight(&lane_value, expected_lane, &c.value, v)
+                            .await
+                        {
+                            Ok(()) | Err(StoreError::Conflict) => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    _ => {
+                        // The command ended another way (or vanished): free the lane.
+                        let mut free = lane_value.clone();
+                        free.in_flight = None;
+                        match self.lanes().put(&free, expected_lane).await {
+                            Ok(_) | Err(StoreError::Conflict) => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            }
+            let Some(next) = self.next_queued(tenant, charger).await? else {
+                return Ok(());
+            };
+            let Some(c) = self.ports.chargers.get(charger).await? else {
+                return Ok(());
+            };
+            let conn = match self.live_connection(&c.value).await? {
+                Some(conn) => conn,
+                None => {
+                    self.fail_queued(
+                        tenant,
+                        charger,
+                        "the charger went offline before it was sent",
+                    )
+                    .await?;
+                    return Ok(());
+                }
+            };
+            let mut cmd = next.value.clone();
+            if cmd.ocpp_version != conn.version {
+                let reason = format!(
+                    "the charger reconnected with OCPP {} (the command was made for {})",
+                    conn.version, cmd.ocpp_version
+                );
+                cmd.failed(reason, now);
+                match self
+                    .commands()
+                    .put(&cmd, Expected::Version(next.version))
+                    .await
+                {
+                    Ok(_) | Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            cmd.sent(now);
+            let mut busy = lane_value.clone();
+            busy.in_flight = Some(InFlight {
+                command_id: cmd.id.clone(),
+                action: cmd.action.clone(),
+                deadline: cmd.deadline.unwrap_or(now),
+            });
+            let batch = [
+                Documents::write_of(&busy, expected_lane)?,
+                Documents::write_of(&cmd, Expected::Version(next.version))?,
+            ];
+            match self.ports.docs.write(&batch).await {
+                Ok(versions) => {
+                    let frame = frame::call(&cmd.id, &cmd.action, &cmd.payload);
+                    match self.ports.gateway.send(&conn.connection_id, &frame).await {
+                        Ok(()) => return Ok(()),
+                        Err(e) => {
+                            let reason = match e {
+                                GatewayError::Gone => {
+                                    "the charger's connection is gone".to_string()
+                                }
+                                GatewayError::Unavailable(why) => {
+                                    format!("the gateway could not deliver the call: {why}")
+                                }
+                            };
+                            cmd.failed(reason, self.now());
+                            let lane_v = Expected::Version(versions[0]);
+                            match self.end_in_flight(&busy, lane_v, &cmd, versions[1]).await {
+                                Ok(()) | Err(StoreError::Conflict) => continue,
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Writes an ended in-flight command and frees its lane, together.
+    async fn end_in_flight(
+        &self,
+        lane: &OutboundLane,
+        lane_expected: Expected,
+        cmd: &Command,
+        cmd_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut free = lane.clone();
+        free.in_flight = None;
+        let batch = [
+            Documents::write_of(&free, lane_expected)?,
+            Documents::write_of(cmd, Expected::Version(cmd_version))?,
+        ];
+        self.ports.docs.write(&batch).await.map(|_| ())
+    }
+
+    /// The oldest queued command of a charger (read again from the table: the index may lag).
+    async fn next_queued(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<Option<Versioned<Command>>, StoreError> {
+        let page = self
+            .commands()
+            .query(
+                tenant,
+                &DocQuery::by_index(
+                    Command::KIND_NAME,
+                    COMMAND_QUEUE,
+                    queue_of(charger.as_str()),
+                    PageRequest::first(MAX_QUEUE + 1),
+                ),
+            )
+            .await?;
+        for listed in page.items {
+            if listed.value.state != CommandState::Queued {
+                continue;
+            }
+            if let Some(c) = self.commands().get(tenant, &listed.value.id).await?
+                && c.value.state == CommandState::Queued
+            {
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Fails every queued command of a charger.
+    async fn fail_queued(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        while let Some(mut c) = self.next_queued(tenant, charger).await? {
+            let v = c.version;
+            c.value.failed(reason, self.now());
+            match self.commands().put(&c.value, Expected::Version(v)).await {
+                Ok(_) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// A CALLRESULT or CALLERROR from a charger: ends the command it answers and sends the next one.
+    /// Returns false when it answers no call in flight (late, duplicated or unsolicited).
+    pub(crate) async fn command_answered(
+        &self,
+        conn: &ConnectionInfo,
+        message_id: &str,
+        answer: Result<Value, CallErrorInfo>,
+    ) -> Result<bool, StoreError> {
+        let (tenant, charger) = (&conn.tenant, &conn.charger_id);
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let Some(lane) = self.lanes().get(tenant, charger.as_str()).await? else {
+                return Ok(false);
+            };
+            let Some(f) = lane
+                .value
+                .in_flight
+                .clone()
+                .filter(|f| f.command_id == message_id)
+            else {
+                return Ok(false);
+            };
+            let Some(mut cmd) = self.commands().get(tenant, &f.command_id).await? else {
+                return Ok(false);
+            };
+            if cmd.value.state != CommandState::Sent {
+                return Ok(false);
+            }
+            let now = self.now();
+            match &answer {
+                Ok(payload) => {
+                    let mut payload = payload.clone();
+                    let problem = cpms_ocpp::schema(conn.version, &f.action, true)
+                        .and_then(|s| cpms_ocpp::schema::validate(&mut payload, s).err());
+                    cmd.value.answered(payload, now);
+                    if let Some(v) = problem {
+                        cmd.value.reason = Some(format!(
+                            "the charger's answer breaks the {} response schema: {v}",
+                            f.action
+                        ));
+                    }
+                }
+                Err(e) => cmd.value.errored(e.clone(), now),
+            }
+            match self
+                .end_in_flight(
+                    &lane.value,
+                    Expected::Version(lane.version),
+                    &cmd.value,
+                    cmd.version,
+                )
+                .await
+            {
+                Ok(()) => {
+                    self.pump(tenant, charger).await?;
+                    return Ok(true);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// The charger is gone: the call in flight and the queued commands fail.
+    pub(crate) async fn abandon_commands(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let Some(lane) = self.lanes().get(tenant, charger.as_str()).await? else {
+                break;
+            };
+            let Some(f) = lane.value.in_flight.clone() else {
+                break;
+            };
+            let Some(mut cmd) = self.commands().get(tenant, &f.command_id).await? else {
+                break;
+            };
+            if cmd.value.state == CommandState::Sent {
+                cmd.value.failed(
+                    format!("{reason} before answering (it may still have acted on the command)"),
+                    self.now(),
+                );
+            }
+            match self
+                .end_in_flight(
+                    &lane.value,
+                    Expected::Version(lane.version),
+                    &cmd.value,
+                    cmd.version,
+                )
+                .await
+            {
+                Ok(()) => break,
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.fail_queued(tenant, charger, reason).await
+    }
+
+    /// Times out every call in flight of `tenant` whose deadline has passed (and sends what waits
+    /// behind it). Run periodically: by a timer in `cpms serve`, by a schedule on AWS.
+    pub async fn sweep_commands(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let due = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut swept = 0;
+        let mut page = PageRequest::first(100);
+        loop {
+            let q = DocQuery::by_index(
+                OutboundLane::KIND_NAME,
+                LANES_IN_FLIGHT,
+                IN_FLIGHT,
+                page.clone(),
+            )
+            .range(None, Some(due.clone()));
+            let lanes = self.lanes().query(tenant, &q).await?;
+            for l in &lanes.items {
+                self.pump(tenant, &l.value.charger).await?;
+                swept += 1;
+            }
+            match lanes.next {
+                Some(next) => page.cursor = Some(next),
+                None => return Ok(swept),
+            }
+        }
+    }
+}
+
+impl Csms {
+    /// Times out overdue calls of every tenant (the default one and those created through the API).
+    pub async fn sweep_all_commands(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let mut swept = self
+            .sweep_commands(&self.config.default_tenant, now)
+            .await?;
+        let tenants: Documents<cpms_ports::records::TenantRecord> =
+            Documents::new(self.ports.docs.clone());
+        let platform = cpms_domain::access::platform_tenant();
+        let mut page = PageRequest::first(100);
+        loop {
+            let found = tenants
+                .query(&platform, &DocQuery::by_id("tenant", page.clone()))
+                .await?;
+            for t in &found.items {
+                swept += self.sweep_commands(&t.value.0.id, now).await?;
+            }
+            match found.next {
+                Some(n) => page.cursor = Some(n),
+                None => return Ok(swept),
+            }
+        }
+    }
+}
+
+/// The record kinds, by name (for queries).
+trait KindName {
+    const KIND_NAME: &'static str;
+}
+
+impl<T: cpms_ports::Record> KindName for T {
+    const KIND_NAME: &'static str = T::KIND;
+}
