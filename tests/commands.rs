@@ -394,3 +394,71 @@ async fn bad_commands_are_refused_before_anything_is_sent() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_work_the_same_on_the_aws_backend() {
+    // The Lambda handlers on DynamoDB (moto), frames posted through the API Gateway management adapter to
+    // the local gateway's real sockets.
+    let m = cpms_tests::moto::moto();
+    let stack = Stack::start_aws(&m.endpoint, &cpms_tests::moto::unique("cmd")).await;
+    for v201 in [false, true] {
+        let id = if v201 { "AWS-201" } else { "AWS-16" };
+        let mut c = online(&stack, id, v201).await;
+        for (cmd, a16, r16, a201, r201) in cases().into_iter().take(6) {
+            let (action, answer) = if v201 { (a201, r201) } else { (a16, r16) };
+            let pending = post_command(&stack, id, "?wait=10", cmd.clone());
+            let call = next_call(&mut c).await;
+            assert_eq!(call[2], action, "{cmd} -> {call}");
+            c.send(tokio_tungstenite::tungstenite::Message::text(
+                json!([3, call[1], answer]).to_string(),
+            ))
+            .await;
+            let (s, b) = pending.await.unwrap();
+            assert_eq!((s, &b["state"]), (202, &json!("answered")), "{cmd}: {b}");
+            assert_eq!(b["result"], answer);
+        }
+        // A CallError, then a silent charger with a command queued behind the silent call.
+        let pending = post_command(&stack, id, "?wait=10", json!({"type": "clear_cache"}));
+        let call = next_call(&mut c).await;
+        c.send(tokio_tungstenite::tungstenite::Message::text(
+            json!([4, call[1], "InternalError", "", {}]).to_string(),
+        ))
+        .await;
+        assert_eq!(pending.await.unwrap().1["state"], "error");
+        let (_, first) = send(
+            stack
+                .req(
+                    Method::POST,
+                    &format!("/v1/chargers/{id}/commands?timeout_s=5"),
+                )
+                .json(&json!({"type": "reset"})),
+        )
+        .await;
+        let (_, second) = stack
+            .post(
+                &format!("/v1/chargers/{id}/commands"),
+                json!({"type": "clear_cache"}),
+            )
+            .await;
+        assert_eq!(second["state"], "queued", "{second}");
+        let _ = next_call(&mut c).await;
+        let (_, timed) = stack
+            .get(&format!(
+                "/v1/commands/{}?wait=15",
+                first["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(timed["state"], "timed_out", "{timed}");
+        let next = next_call(&mut c).await;
+        assert_eq!(next[1], second["id"]);
+        c.close().await;
+        let (_, gone) = stack
+            .get(&format!(
+                "/v1/commands/{}?wait=10",
+                second["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(gone["state"], "failed", "{gone}");
+    }
+    stack.stop().await;
+}
