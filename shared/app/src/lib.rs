@@ -108,4 +108,9 @@ impl Csms {
     pub fn config(&self) -> &CsmsConfig {
         &self.config
     }
+
+    /// Typed access to the records of type `T` in the document store.
+    pub(crate) fn records<T: cpms_ports::Record>(&self) -> cpms_ports::Documents<T> {
+        cpms_ports::Documents::new(self.ports.docs.clone())
+    }
 }

@@ -210,9 +210,14 @@ impl<T: Record> Documents<T> {
         })
     }
 
-    /// The store itself (for batches across record types).
-    pub fn store(&self) -> &Arc<dyn DocumentStore> {
-        &self.store
+    /// A query of every record of this type by id.
+    pub fn by_id(page: PageRequest) -> DocQuery {
+        DocQuery::by_id(T::KIND, page)
+    }
+
+    /// A query of the records of this type under `partition` of index `slot`.
+    pub fn by_index(slot: usize, partition: impl Into<String>, page: PageRequest) -> DocQuery {
+        DocQuery::by_index(T::KIND, slot, partition, page)
     }
 }
 

@@ -5,7 +5,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use cpms_domain::audit::AuditEntry;
 use cpms_domain::ids::time_ordered_prefix;
-use cpms_ports::{DocQuery, Documents};
+use cpms_ports::Documents;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -36,13 +36,15 @@ pub(crate) async fn list(
         cursor: q.cursor,
     }
     .page()?;
-    let query = DocQuery::by_id("audit", page)
+    let query = Documents::<AuditEntry>::by_id(page)
         .range(
             q.from.map(time_ordered_prefix),
             q.to.map(time_ordered_prefix),
         )
         .descending();
-    let found = Documents::<AuditEntry>::new(st.csms.ports.docs.clone())
+    let found = st
+        .csms
+        .records::<AuditEntry>()
         .query(&p.tenant, &query)
         .await?;
     Ok(Json(List::of(found, |e| e.value)))

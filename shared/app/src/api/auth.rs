@@ -9,7 +9,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cpms_domain::TenantId;
 use cpms_domain::access::{ApiKey, PresentedKey, Role};
-use cpms_ports::Documents;
 use sha2::{Digest, Sha256};
 
 use super::{ApiState, Problem};
@@ -131,8 +130,11 @@ async fn principal(state: &ApiState, key: &str) -> Result<Option<Principal>, Pro
     let Some(presented) = PresentedKey::parse(key) else {
         return Ok(None);
     };
-    let keys: Documents<ApiKey> = Documents::new(state.csms.ports.docs.clone());
-    let stored = keys.get(&presented.tenant, &presented.id).await?;
+    let stored = state
+        .csms
+        .records::<ApiKey>()
+        .get(&presented.tenant, &presented.id)
+        .await?;
     Ok(stored
         .filter(|k| k.value.admits(&presented))
         .map(|k| Principal {

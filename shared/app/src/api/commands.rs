@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use cpms_domain::command::{CallErrorInfo, Command, CommandRequest, CommandState};
 use cpms_domain::ids::time_ordered_prefix;
+use cpms_ports::Documents;
 use cpms_ports::records::{COMMANDS_OF_CHARGER, commands_of};
-use cpms_ports::{DocQuery, Documents};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -214,8 +214,8 @@ pub(crate) async fn list(
     }
     .page()?;
     let base = match &q.charger_id {
-        Some(c) => DocQuery::by_index("command", COMMANDS_OF_CHARGER, commands_of(c), page),
-        None => DocQuery::by_id("command", page),
+        Some(c) => Documents::<Command>::by_index(COMMANDS_OF_CHARGER, commands_of(c), page),
+        None => Documents::<Command>::by_id(page),
     };
     let query = base
         .range(
@@ -223,7 +223,9 @@ pub(crate) async fn list(
             q.to.map(time_ordered_prefix),
         )
         .descending();
-    let found = Documents::<Command>::new(st.csms.ports.docs.clone())
+    let found = st
+        .csms
+        .records::<Command>()
         .query(&p.tenant, &query)
         .await?;
     let items = found

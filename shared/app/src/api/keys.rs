@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use cpms_domain::TenantId;
 use cpms_domain::access::{ApiKey, Role, Tenant, platform_tenant};
 use cpms_ports::records::TenantRecord;
-use cpms_ports::{DocQuery, Documents, Expected, StoreError};
+use cpms_ports::{Documents, Expected, StoreError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -85,11 +85,11 @@ fn key_view(k: ApiKey) -> KeyView {
 }
 
 fn tenants(st: &ApiState) -> Documents<TenantRecord> {
-    Documents::new(st.csms.ports.docs.clone())
+    st.csms.records()
 }
 
 fn keys(st: &ApiState) -> Documents<ApiKey> {
-    Documents::new(st.csms.ports.docs.clone())
+    st.csms.records()
 }
 
 async fn new_key(
@@ -179,7 +179,10 @@ pub(crate) async fn list_tenants(
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<TenantView>>, Problem> {
     let page = tenants(&st)
-        .query(&platform_tenant(), &DocQuery::by_id("tenant", q.page()?))
+        .query(
+            &platform_tenant(),
+            &Documents::<TenantRecord>::by_id(q.page()?),
+        )
         .await?;
     Ok(Json(List::of(page, |t| TenantView {
         id: t.value.0.id.to_string(),
@@ -206,7 +209,7 @@ pub(crate) async fn list_keys(
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<KeyView>>, Problem> {
     let page = keys(&st)
-        .query(&p.tenant, &DocQuery::by_id("api-key", q.page()?))
+        .query(&p.tenant, &Documents::<ApiKey>::by_id(q.page()?))
         .await?;
     Ok(Json(List::of(page, |k| key_view(k.value))))
 }

@@ -66,8 +66,8 @@ pub(crate) async fn audit(
         target,
         detail,
     };
-    let docs = cpms_ports::Documents::new(st.csms.ports.docs.clone());
-    if let Err(e) = docs.put(&entry, cpms_ports::Expected::Absent).await {
+    let audit = st.csms.records::<cpms_domain::audit::AuditEntry>();
+    if let Err(e) = audit.put(&entry, cpms_ports::Expected::Absent).await {
         tracing::error!(error = %e, action, "cannot write an audit entry");
     }
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use cpms_domain::site::{Address, Coordinates, Site};
-use cpms_ports::{DocQuery, Documents, Expected, StoreError};
+use cpms_ports::{Documents, Expected, StoreError};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ impl From<Site> for SiteView {
 }
 
 fn sites(st: &ApiState) -> Documents<Site> {
-    Documents::new(st.csms.ports.docs.clone())
+    st.csms.records()
 }
 
 /// A site of the caller's tenant.
@@ -142,7 +142,7 @@ pub(crate) async fn list(
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<SiteView>>, Problem> {
     let page = sites(&st)
-        .query(&p.tenant, &DocQuery::by_id("site", q.page()?))
+        .query(&p.tenant, &Documents::<Site>::by_id(q.page()?))
         .await?;
     Ok(Json(List::of(page, |s| s.value.into())))
 }

@@ -13,9 +13,9 @@ use cpms_domain::command::{
 use cpms_domain::ids::time_ordered_id;
 use cpms_domain::{ChargerId, TenantId};
 use cpms_ocpp::{Direction, frame};
-use cpms_ports::records::{COMMAND_QUEUE, IN_FLIGHT, LANES_IN_FLIGHT, queue_of};
+use cpms_ports::records::{COMMAND_QUEUE, IN_FLIGHT, LANES_IN_FLIGHT, TenantRecord, queue_of};
 use cpms_ports::{
-    ConnectionInfo, DocQuery, Documents, Expected, GatewayError, PageRequest, StoreError, Versioned,
+    ConnectionInfo, Documents, Expected, GatewayError, PageRequest, StoreError, Versioned,
 };
 use serde_json::Value;
 
@@ -49,11 +49,11 @@ pub enum SubmitError {
 
 impl Csms {
     fn commands(&self) -> Documents<Command> {
-        Documents::new(self.ports.docs.clone())
+        self.records()
     }
 
     fn lanes(&self) -> Documents<OutboundLane> {
-        Documents::new(self.ports.docs.clone())
+        self.records()
     }
 
     /// Accepts a command for a charger of `tenant` and starts sending it; returns it as stored now.
@@ -106,8 +106,7 @@ impl Csms {
             .commands()
             .query(
                 tenant,
-                &DocQuery::by_index(
-                    Command::KIND_NAME,
+                &Documents::<Command>::by_index(
                     COMMAND_QUEUE,
                     queue_of(c.id.as_str()),
                     PageRequest::first(MAX_QUEUE),
@@ -330,8 +329,7 @@ impl Csms {
             .commands()
             .query(
                 tenant,
-                &DocQuery::by_index(
-                    Command::KIND_NAME,
+                &Documents::<Command>::by_index(
                     COMMAND_QUEUE,
                     queue_of(charger.as_str()),
                     PageRequest::first(MAX_QUEUE + 1),
@@ -485,13 +483,8 @@ impl Csms {
         let mut swept = 0;
         let mut page = PageRequest::first(100);
         loop {
-            let q = DocQuery::by_index(
-                OutboundLane::KIND_NAME,
-                LANES_IN_FLIGHT,
-                IN_FLIGHT,
-                page.clone(),
-            )
-            .range(None, Some(due.clone()));
+            let q = Documents::<OutboundLane>::by_index(LANES_IN_FLIGHT, IN_FLIGHT, page.clone())
+                .range(None, Some(due.clone()));
             let lanes = self.lanes().query(tenant, &q).await?;
             for l in &lanes.items {
                 self.pump(tenant, &l.value.charger).await?;
@@ -512,13 +505,12 @@ impl Csms {
         let mut swept = self
             .sweep_commands(&self.config.default_tenant, now)
             .await?;
-        let tenants: Documents<cpms_ports::records::TenantRecord> =
-            Documents::new(self.ports.docs.clone());
+        let tenants = self.records::<TenantRecord>();
         let platform = cpms_domain::access::platform_tenant();
         let mut page = PageRequest::first(100);
         loop {
             let found = tenants
-                .query(&platform, &DocQuery::by_id("tenant", page.clone()))
+                .query(&platform, &Documents::<TenantRecord>::by_id(page.clone()))
                 .await?;
             for t in &found.items {
                 swept += self.sweep_commands(&t.value.0.id, now).await?;
@@ -529,13 +521,4 @@ impl Csms {
             }
         }
     }
-}
-
-/// The record kinds, by name (for queries).
-trait KindName {
-    const KIND_NAME: &'static str;
-}
-
-impl<T: cpms_ports::Record> KindName for T {
-    const KIND_NAME: &'static str = T::KIND;
 }
