@@ -323,20 +323,15 @@ fn table() -> Api {
 }
 
 /// The generated OpenAPI document.
-static OPENAPI: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| table().finish("/v1").1);
+static OPENAPI: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| table().document("/v1"));
 
 async fn openapi() -> Json<Value> {
     Json(OPENAPI.clone())
 }
 
-/// The OpenAPI document of the API.
-pub fn openapi_document() -> Value {
-    OPENAPI.clone()
-}
-
 /// The operator API.
 pub fn router(state: ApiState) -> Router {
-    let (v1, _) = table().finish("/v1");
+    let v1 = table().into_router();
     let v1 = v1.layer(axum::middleware::from_fn_with_state(
         state.clone(),
         auth::authenticate,

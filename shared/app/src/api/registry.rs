@@ -1,5 +1,6 @@
 //! The route table: each route is registered once, with who may call it and the JSON shapes it takes and
-//! gives, and both the axum router and the OpenAPI document are built from that one registration. A route
+//! gives, and both the axum router and the OpenAPI document are built from that one registration (the
+//! schemas only when the document is first asked for, so start-up does no schema work). A route
 //! cannot exist without being documented, nor be documented without existing.
 
 use axum::Router;
@@ -50,24 +51,20 @@ pub(crate) struct Operation {
     pub path: &'static str,
     pub access: Access,
     pub summary: &'static str,
-    pub doc: OpDoc,
+    /// Describes the operation's shapes; run only when the document is built (not at start-up).
+    pub doc: fn(&mut SchemaGenerator) -> OpDoc,
 }
 
 /// Routes and their documentation, built together.
 pub(crate) struct Api {
     router: Router<ApiState>,
-    generator: SchemaGenerator,
-    pub ops: Vec<Operation>,
+    ops: Vec<Operation>,
 }
 
 impl Api {
     pub fn new() -> Self {
-        let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
-            s.definitions_path = "/components/schemas".into();
-        });
         Api {
             router: Router::new(),
-            generator: settings.into_generator(),
             ops: Vec::new(),
         }
     }
@@ -79,14 +76,13 @@ impl Api {
         path: &'static str,
         access: Access,
         summary: &'static str,
-        doc: impl FnOnce(&mut SchemaGenerator) -> OpDoc,
+        doc: fn(&mut SchemaGenerator) -> OpDoc,
         handler: H,
     ) -> Self
     where
         H: Handler<T, ApiState>,
         T: 'static,
     {
-        let doc = doc(&mut self.generator);
         let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
         let route =
             on(filter, handler).route_layer(axum::middleware::from_fn_with_state(access, require));
@@ -101,14 +97,24 @@ impl Api {
         self
     }
 
-    /// The router and the OpenAPI document.
-    pub fn finish(mut self, prefix: &str) -> (Router<ApiState>, Value) {
+    /// The router.
+    pub fn into_router(self) -> Router<ApiState> {
+        self.router
+    }
+
+    /// The OpenAPI document, with every path under `prefix`.
+    pub fn document(&self, prefix: &str) -> Value {
+        let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = "/components/schemas".into();
+        });
+        let mut generator = settings.into_generator();
         let mut paths = Map::new();
         for op in &self.ops {
+            let doc = (op.doc)(&mut generator);
             let mut params: Vec<Value> = path_params(op.path)
                 .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
                 .collect();
-            if let Some(q) = &op.doc.query {
+            if let Some(q) = &doc.query {
                 let required: Vec<&str> = q
                     .get("required")
                     .and_then(Value::as_array)
@@ -134,9 +140,9 @@ impl Api {
                 "parameters": params,
                 "x-cpms-access": op.access.label(),
                 "responses": {
-                    op.doc.status.to_string(): {
+                    doc.status.to_string(): {
                         "description": "success",
-                        "content": {"application/json": {"schema": op.doc.response}},
+                        "content": {"application/json": {"schema": doc.response}},
                     },
                     "default": {
                         "description": "an RFC 9457 problem",
@@ -147,7 +153,7 @@ impl Api {
             if op.access == Access::Public {
                 operation["security"] = json!([]);
             }
-            if let Some(body) = &op.doc.request {
+            if let Some(body) = &doc.request {
                 operation["requestBody"] = json!({
                     "required": true,
                     "content": {"application/json": {"schema": body}},
@@ -158,9 +164,9 @@ impl Api {
                 .or_insert_with(|| json!({}));
             entry[op.method.as_str().to_ascii_lowercase()] = operation;
         }
-        let _ = self.generator.subschema_for::<super::Problem>();
-        let schemas = Value::Object(self.generator.take_definitions(true));
-        let doc = json!({
+        let _ = generator.subschema_for::<super::Problem>();
+        let schemas = Value::Object(generator.take_definitions(true));
+        json!({
             "openapi": "3.1.0",
             "info": {
                 "title": "cpms operator API",
@@ -173,8 +179,7 @@ impl Api {
                 "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             },
             "security": [{"apiKey": []}],
-        });
-        (self.router, doc)
+        })
     }
 }
 
