@@ -102,24 +102,8 @@ impl Csms {
                 "{action} payload breaks the OCPP {version} schema: {v}"
             ))
         })?;
-        let open = self
-            .commands()
-            .query(
-                tenant,
-                &Documents::<Command>::by_index(
-                    COMMAND_QUEUE,
-                    queue_of(c.id.as_str()),
-                    PageRequest::first(MAX_QUEUE),
-                ),
-            )
-            .await?;
-        if open
-            .items
-            .iter()
-            .filter(|x| x.value.state.is_open())
-            .count()
-            >= MAX_QUEUE
-        {
+        let open = self.queue_listing(tenant, &c.id).await?;
+        if open.iter().filter(|x| x.value.state.is_open()).count() >= MAX_QUEUE {
             return Err(SubmitError::QueueFull(c.id.to_string()));
         }
         let command = Command {
@@ -319,52 +303,86 @@ impl Csms {
         self.ports.docs.write(&batch).await.map(|_| ())
     }
 
-    /// The oldest queued command of a charger (read again from the table: the index may lag).
+    /// A charger's open commands as its queue index lists them, oldest first (the index may lag: read a
+    /// command again before acting on it).
+    async fn queue_listing(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<Vec<Versioned<Command>>, StoreError> {
+        let q = Documents::<Command>::by_index(
+            COMMAND_QUEUE,
+            queue_of(charger.as_str()),
+            PageRequest::first(MAX_QUEUE + 1),
+        );
+        Ok(self.commands().query(tenant, &q).await?.items)
+    }
+
+    /// The command the queue lists as `listed`, read again, if it is still queued.
+    async fn still_queued(
+        &self,
+        tenant: &TenantId,
+        listed: &Versioned<Command>,
+    ) -> Result<Option<Versioned<Command>>, StoreError> {
+        if listed.value.state != CommandState::Queued {
+            return Ok(None);
+        }
+        let c = self.commands().get(tenant, &listed.value.id).await?;
+        Ok(c.filter(|c| c.value.state == CommandState::Queued))
+    }
+
+    /// The oldest queued command of a charger.
     async fn next_queued(
         &self,
         tenant: &TenantId,
         charger: &ChargerId,
     ) -> Result<Option<Versioned<Command>>, StoreError> {
-        let page = self
-            .commands()
-            .query(
-                tenant,
-                &Documents::<Command>::by_index(
-                    COMMAND_QUEUE,
-                    queue_of(charger.as_str()),
-                    PageRequest::first(MAX_QUEUE + 1),
-                ),
-            )
-            .await?;
-        for listed in page.items {
-            if listed.value.state != CommandState::Queued {
-                continue;
-            }
-            if let Some(c) = self.commands().get(tenant, &listed.value.id).await?
-                && c.value.state == CommandState::Queued
-            {
+        for listed in self.queue_listing(tenant, charger).await? {
+            if let Some(c) = self.still_queued(tenant, &listed).await? {
                 return Ok(Some(c));
             }
         }
         Ok(None)
     }
 
-    /// Fails every queued command of a charger.
+    /// Fails every queued command of a charger (one listing, each command read and written once).
     async fn fail_queued(
         &self,
         tenant: &TenantId,
         charger: &ChargerId,
         reason: &str,
     ) -> Result<(), StoreError> {
-        while let Some(mut c) = self.next_queued(tenant, charger).await? {
-            let v = c.version;
+        for listed in self.queue_listing(tenant, charger).await? {
+            let Some(mut c) = self.still_queued(tenant, &listed).await? else {
+                continue;
+            };
             c.value.failed(reason, self.now());
-            match self.commands().put(&c.value, Expected::Version(v)).await {
+            match self
+                .commands()
+                .put(&c.value, Expected::Version(c.version))
+                .await
+            {
                 Ok(_) | Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// The charger's lane, the call in flight on it and that call's command, when there is one.
+    async fn in_flight(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<Option<(Versioned<OutboundLane>, InFlight, Versioned<Command>)>, StoreError> {
+        let Some(lane) = self.lanes().get(tenant, charger.as_str()).await? else {
+            return Ok(None);
+        };
+        let Some(f) = lane.value.in_flight.clone() else {
+            return Ok(None);
+        };
+        let cmd = self.commands().get(tenant, &f.command_id).await?;
+        Ok(cmd.map(|c| (lane, f, c)))
     }
 
     /// A CALLRESULT or CALLERROR from a charger: ends the command it answers and sends the next one.
@@ -378,21 +396,10 @@ impl Csms {
         let (tenant, charger) = (&conn.tenant, &conn.charger_id);
         for attempt in 0..RETRIES {
             backoff(attempt).await;
-            let Some(lane) = self.lanes().get(tenant, charger.as_str()).await? else {
+            let Some((lane, f, mut cmd)) = self.in_flight(tenant, charger).await? else {
                 return Ok(false);
             };
-            let Some(f) = lane
-                .value
-                .in_flight
-                .clone()
-                .filter(|f| f.command_id == message_id)
-            else {
-                return Ok(false);
-            };
-            let Some(mut cmd) = self.commands().get(tenant, &f.command_id).await? else {
-                return Ok(false);
-            };
-            if cmd.value.state != CommandState::Sent {
+            if f.command_id != message_id || cmd.value.state != CommandState::Sent {
                 return Ok(false);
             }
             let now = self.now();
@@ -440,13 +447,7 @@ impl Csms {
     ) -> Result<(), StoreError> {
         for attempt in 0..RETRIES {
             backoff(attempt).await;
-            let Some(lane) = self.lanes().get(tenant, charger.as_str()).await? else {
-                break;
-            };
-            let Some(f) = lane.value.in_flight.clone() else {
-                break;
-            };
-            let Some(mut cmd) = self.commands().get(tenant, &f.command_id).await? else {
+            let Some((lane, _, mut cmd)) = self.in_flight(tenant, charger).await? else {
                 break;
             };
             if cmd.value.state == CommandState::Sent {
