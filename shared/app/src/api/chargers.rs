@@ -128,10 +128,7 @@ pub(crate) async fn load(st: &ApiState, p: &Principal, id: &str) -> Result<Charg
 }
 
 async fn view(st: &ApiState, c: Charger) -> Result<ChargerView, Problem> {
-    let connected = match &c.connection {
-        Some(conn) => st.csms.ports.registry.get(&conn.id).await?.is_some(),
-        None => false,
-    };
+    let connected = st.csms.live_connection(&c).await?.is_some();
     Ok(ChargerView::of(c, connected))
 }
 
