@@ -5,6 +5,7 @@
 use cpms_tests::{Charger, Stack, send};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 /// (command, 1.6 action, 1.6 answer, 2.0.1 action, 2.0.1 answer)
 fn cases() -> Vec<(Value, &'static str, Value, &'static str, Value)> {
@@ -164,6 +165,71 @@ async fn next_call(c: &mut Charger) -> Value {
     f
 }
 
+/// Sends a frame to the CSMS.
+async fn reply(c: &mut Charger, frame: Value) {
+    c.send(Message::text(frame.to_string())).await;
+}
+
+/// A command as it stands, waiting up to `wait` seconds for it to end.
+async fn command(stack: &Stack, cmd: &Value, wait: u64) -> Value {
+    let id = cmd["id"].as_str().unwrap();
+    stack.get(&format!("/v1/commands/{id}?wait={wait}")).await.1
+}
+
+/// Posts `cmd` (waiting up to 10 s for its end), expects its CALL to be `action`, answers with the frame
+/// `answer` builds from the CALL; returns the CALL and the POST's status and body.
+async fn round_trip(
+    stack: &Stack,
+    c: &mut Charger,
+    charger: &str,
+    cmd: &Value,
+    action: &str,
+    answer: impl FnOnce(&Value) -> Value,
+) -> (Value, u16, Value) {
+    let pending = post_command(stack, charger, "?wait=10", cmd.clone());
+    let call = next_call(c).await;
+    assert_eq!(call[2], action, "{cmd} -> {call}");
+    reply(c, answer(&call)).await;
+    let (s, b) = pending.await.unwrap();
+    (call, s, b)
+}
+
+/// A silent charger: a reset (timeout 5 s) is sent and never answered; a clear_cache posted behind it
+/// stays queued, and is sent only once the reset has timed out. Returns both commands and both CALLs.
+async fn silent_call_then_queued(stack: &Stack, c: &mut Charger, charger: &str) -> [Value; 4] {
+    let (s, first) = send(
+        stack
+            .req(
+                Method::POST,
+                &format!("/v1/chargers/{charger}/commands?timeout_s=5"),
+            )
+            .json(&json!({"type": "reset"})),
+    )
+    .await;
+    assert_eq!((s, &first["state"]), (202, &json!("sent")), "{first}");
+    let (s, second) = stack
+        .post(
+            &format!("/v1/chargers/{charger}/commands"),
+            json!({"type": "clear_cache"}),
+        )
+        .await;
+    assert_eq!(
+        (s, &second["state"]),
+        (202, &json!("queued")),
+        "one CALL in flight: {second}"
+    );
+    let reset = next_call(c).await;
+    assert_eq!(reset[2], "Reset");
+    let timed = command(stack, &first, 15).await;
+    assert_eq!(timed["state"], "timed_out", "{timed}");
+    let clear = next_call(c).await;
+    assert_eq!(
+        (&clear[1], &clear[2]),
+        (&second["id"], &json!("ClearCache"))
+    );
+    [first, second, reset, clear]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_in_both_versions_reaches_the_charger_and_its_answer_is_stored() {
     let stack = Stack::start().await;
@@ -172,14 +238,10 @@ async fn every_command_in_both_versions_reaches_the_charger_and_its_answer_is_st
         let mut c = online(&stack, id, v201).await;
         for (cmd, a16, r16, a201, r201) in cases() {
             let (action, answer) = if v201 { (a201, r201) } else { (a16, r16) };
-            let pending = post_command(&stack, id, "?wait=10", cmd.clone());
-            let call = next_call(&mut c).await;
-            assert_eq!(call[2], action, "{cmd} -> {call}");
-            c.send(tokio_tungstenite::tungstenite::Message::text(
-                json!([3, call[1], answer]).to_string(),
-            ))
+            let (call, s, b) = round_trip(&stack, &mut c, id, &cmd, action, |call| {
+                json!([3, call[1], answer])
+            })
             .await;
-            let (s, b) = pending.await.unwrap();
             assert_eq!(s, 202, "{b}");
             assert_eq!(b["state"], "answered", "{cmd}: {b}");
             assert_eq!(b["result"], answer);
@@ -212,74 +274,26 @@ async fn a_call_error_a_silent_charger_and_a_disconnect_each_end_the_command() {
         let mut c = online(&stack, id, v201).await;
 
         // CallError.
-        let pending = post_command(&stack, id, "?wait=10", json!({"type": "clear_cache"}));
-        let call = next_call(&mut c).await;
-        let err = json!([4, call[1], "NotSupported", "no cache here", {"why": "none"}]);
-        c.send(tokio_tungstenite::tungstenite::Message::text(
-            err.to_string(),
-        ))
+        let (_, s, b) = round_trip(
+            &stack,
+            &mut c,
+            id,
+            &json!({"type": "clear_cache"}),
+            "ClearCache",
+            |call| json!([4, call[1], "NotSupported", "no cache here", {"why": "none"}]),
+        )
         .await;
-        let (s, b) = pending.await.unwrap();
         assert_eq!((s, &b["state"]), (202, &json!("error")), "{b}");
         assert_eq!(b["error"]["code"], "NotSupported");
         assert_eq!(b["error"]["details"]["why"], "none");
 
         // Silence: the first times out, and only then is the second (queued behind it) sent.
-        let (s, first) = send(
-            stack
-                .req(
-                    Method::POST,
-                    &format!("/v1/chargers/{id}/commands?timeout_s=5"),
-                )
-                .json(&json!({"type": "reset"})),
-        )
-        .await;
-        assert_eq!((s, &first["state"]), (202, &json!("sent")), "{first}");
-        let (s, second) = stack
-            .post(
-                &format!("/v1/chargers/{id}/commands"),
-                json!({"type": "clear_cache"}),
-            )
-            .await;
-        assert_eq!(
-            (s, &second["state"]),
-            (202, &json!("queued")),
-            "one CALL in flight: {second}"
-        );
-        let reset = next_call(&mut c).await;
-        assert_eq!(reset[2], "Reset");
-        let (_, timed) = stack
-            .get(&format!(
-                "/v1/commands/{}?wait=15",
-                first["id"].as_str().unwrap()
-            ))
-            .await;
-        assert_eq!(timed["state"], "timed_out", "{timed}");
-        let clear = next_call(&mut c).await;
-        assert_eq!(
-            (&clear[1], &clear[2]),
-            (&second["id"], &json!("ClearCache"))
-        );
+        let [first, second, reset, clear] = silent_call_then_queued(&stack, &mut c, id).await;
         // A late answer to the timed-out call changes nothing.
-        c.send(tokio_tungstenite::tungstenite::Message::text(
-            json!([3, reset[1], {"status": "Accepted"}]).to_string(),
-        ))
-        .await;
-        c.send(tokio_tungstenite::tungstenite::Message::text(
-            json!([3, clear[1], {"status": "Accepted"}]).to_string(),
-        ))
-        .await;
-        let (_, done) = stack
-            .get(&format!(
-                "/v1/commands/{}?wait=10",
-                second["id"].as_str().unwrap()
-            ))
-            .await;
-        assert_eq!(done["state"], "answered");
-        let (_, still) = stack
-            .get(&format!("/v1/commands/{}", first["id"].as_str().unwrap()))
-            .await;
-        assert_eq!(still["state"], "timed_out");
+        reply(&mut c, json!([3, reset[1], {"status": "Accepted"}])).await;
+        reply(&mut c, json!([3, clear[1], {"status": "Accepted"}])).await;
+        assert_eq!(command(&stack, &second, 10).await["state"], "answered");
+        assert_eq!(command(&stack, &first, 0).await["state"], "timed_out");
 
         // Disconnect with a call in flight and one queued.
         let (_, inflight) = stack
@@ -297,12 +311,7 @@ async fn a_call_error_a_silent_charger_and_a_disconnect_each_end_the_command() {
         let _ = next_call(&mut c).await;
         c.close().await;
         for cmd in [&inflight, &queued] {
-            let (_, b) = stack
-                .get(&format!(
-                    "/v1/commands/{}?wait=10",
-                    cmd["id"].as_str().unwrap()
-                ))
-                .await;
+            let b = command(&stack, cmd, 10).await;
             assert_eq!(b["state"], "failed", "{b}");
             assert!(
                 b["reason"].as_str().unwrap().contains("disconnected"),
@@ -406,58 +415,27 @@ async fn commands_work_the_same_on_the_aws_backend() {
         let mut c = online(&stack, id, v201).await;
         for (cmd, a16, r16, a201, r201) in cases().into_iter().take(6) {
             let (action, answer) = if v201 { (a201, r201) } else { (a16, r16) };
-            let pending = post_command(&stack, id, "?wait=10", cmd.clone());
-            let call = next_call(&mut c).await;
-            assert_eq!(call[2], action, "{cmd} -> {call}");
-            c.send(tokio_tungstenite::tungstenite::Message::text(
-                json!([3, call[1], answer]).to_string(),
-            ))
+            let (_, s, b) = round_trip(&stack, &mut c, id, &cmd, action, |call| {
+                json!([3, call[1], answer])
+            })
             .await;
-            let (s, b) = pending.await.unwrap();
             assert_eq!((s, &b["state"]), (202, &json!("answered")), "{cmd}: {b}");
             assert_eq!(b["result"], answer);
         }
         // A CallError, then a silent charger with a command queued behind the silent call.
-        let pending = post_command(&stack, id, "?wait=10", json!({"type": "clear_cache"}));
-        let call = next_call(&mut c).await;
-        c.send(tokio_tungstenite::tungstenite::Message::text(
-            json!([4, call[1], "InternalError", "", {}]).to_string(),
-        ))
-        .await;
-        assert_eq!(pending.await.unwrap().1["state"], "error");
-        let (_, first) = send(
-            stack
-                .req(
-                    Method::POST,
-                    &format!("/v1/chargers/{id}/commands?timeout_s=5"),
-                )
-                .json(&json!({"type": "reset"})),
+        let (_, _, b) = round_trip(
+            &stack,
+            &mut c,
+            id,
+            &json!({"type": "clear_cache"}),
+            "ClearCache",
+            |call| json!([4, call[1], "InternalError", "", {}]),
         )
         .await;
-        let (_, second) = stack
-            .post(
-                &format!("/v1/chargers/{id}/commands"),
-                json!({"type": "clear_cache"}),
-            )
-            .await;
-        assert_eq!(second["state"], "queued", "{second}");
-        let _ = next_call(&mut c).await;
-        let (_, timed) = stack
-            .get(&format!(
-                "/v1/commands/{}?wait=15",
-                first["id"].as_str().unwrap()
-            ))
-            .await;
-        assert_eq!(timed["state"], "timed_out", "{timed}");
-        let next = next_call(&mut c).await;
-        assert_eq!(next[1], second["id"]);
+        assert_eq!(b["state"], "error");
+        let [_, second, _, _] = silent_call_then_queued(&stack, &mut c, id).await;
         c.close().await;
-        let (_, gone) = stack
-            .get(&format!(
-                "/v1/commands/{}?wait=10",
-                second["id"].as_str().unwrap()
-            ))
-            .await;
+        let gone = command(&stack, &second, 10).await;
         assert_eq!(gone["state"], "failed", "{gone}");
     }
     stack.stop().await;
