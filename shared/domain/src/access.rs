@@ -130,12 +130,7 @@ impl ApiKey {
         now: DateTime<Utc>,
     ) -> Result<(ApiKey, String), DomainError> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(DomainError::Invalid {
-                field: "name",
-                reason: "must be 1 to 100 printable characters".into(),
-            });
-        }
+        crate::error::check_text("name", name, 100)?;
         let mut id = [0u8; 8];
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut id);

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::error::check_text as text;
 use crate::{DomainError, TenantId};
 
 /// A site.
@@ -65,17 +66,6 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> DomainError {
         field,
         reason: reason.into(),
     }
-}
-
-fn text(field: &'static str, v: &str, max: usize) -> Result<(), DomainError> {
-    let n = v.trim().chars().count();
-    if n == 0 || n > max || v.chars().any(char::is_control) {
-        return Err(invalid(
-            field,
-            format!("must be 1 to {max} printable characters"),
-        ));
-    }
-    Ok(())
 }
 
 impl Site {
