@@ -319,6 +319,36 @@ async fn a_call_error_a_silent_charger_and_a_disconnect_each_end_the_command() {
             );
         }
 
+        // Reconnect (the old connection never closed) with a call in flight: the charger cannot answer
+        // it on the new connection, so it fails at once instead of waiting for its timeout.
+        let proto = if v201 { "ocpp2.0.1" } else { "ocpp1.6" };
+        let mut c = Charger::connect(&stack, id, proto).await.unwrap();
+        c.boot(v201).await;
+        let (_, inflight) = stack
+            .post(
+                &format!("/v1/chargers/{id}/commands?timeout_s=300"),
+                json!({"type": "clear_cache"}),
+            )
+            .await;
+        let _ = next_call(&mut c).await;
+        let mut again = Charger::connect(&stack, id, proto).await.unwrap();
+        let b = command(&stack, &inflight, 5).await;
+        assert_eq!(b["state"], "failed", "{b}");
+        assert!(b["reason"].as_str().unwrap().contains("reconnected"), "{b}");
+        // The new connection takes commands.
+        let (_, s, b) = round_trip(
+            &stack,
+            &mut again,
+            id,
+            &json!({"type": "clear_cache"}),
+            "ClearCache",
+            |call| json!([3, call[1], {"status": "Accepted"}]),
+        )
+        .await;
+        assert_eq!((s, &b["state"]), (202, &json!("answered")), "{b}");
+        again.close().await;
+        drop(c);
+
         // Offline: refused at once.
         let (s, b) = stack
             .post(

@@ -13,6 +13,11 @@ import sys
 from cfnlint.decode import decode
 
 
+# Functions whose code paths send frames to chargers or close their connections (the command path:
+# submitting, pumping the queue after an answer or a timeout, dropping a replaced connection).
+SENDS_TO_CHARGERS = {"ocpp-connect", "ocpp-message", "operator-api", "command-sweeper"}
+
+
 def ref(v):
     """The logical id a !GetAtt X.Arn / !Ref X points to."""
     if isinstance(v, dict):
@@ -74,6 +79,18 @@ def main():
                    and any(ref(d.get("Value")) == name for d in r2["Properties"].get("Dimensions", []))
                    for r2 in res.values()):
             problems.append(f"no error alarm on {name}")
+        env = r["Properties"].get("Environment", {}).get("Variables", {})
+        statements = [st for pol in r["Properties"].get("Policies", []) if isinstance(pol, dict)
+                      for st in pol.get("Statement", [])]
+        actions = {a for st in statements for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+        if binary in SENDS_TO_CHARGERS and "CPMS_WS_MANAGEMENT_URL" not in env:
+            problems.append(f"{name} sends to chargers but has no CPMS_WS_MANAGEMENT_URL")
+        if ("CPMS_WS_MANAGEMENT_URL" in env) != ("execute-api:ManageConnections" in actions):
+            problems.append(f"{name}: CPMS_WS_MANAGEMENT_URL and execute-api:ManageConnections go together")
+        for st in statements:
+            acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            if "dynamodb:Query" in acts and "/index/" not in json.dumps(st["Resource"]):
+                problems.append(f"{name} may Query but not the table's indexes")
     if built != binaries:
         problems.append(f"functions without a stack resource: {sorted(binaries - built)}")
     if template.get("Globals", {}).get("Function", {}).get("Architectures") != ["arm64"]:

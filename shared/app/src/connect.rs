@@ -140,6 +140,14 @@ impl Csms {
             // The charger reconnected while its old connection still looked open: drop the old one.
             self.ports.registry.remove(&prev.id).await?;
             let _ = self.ports.gateway.close(&prev.id).await;
+            // A call sent on the old connection can never be answered on this one (the old one's
+            // `$disconnect` will not end it: the charger's connection is already the new one).
+            if let Err(e) = self
+                .abandon_commands(&charger.tenant, &id, "the charger reconnected")
+                .await
+            {
+                tracing::warn!(error = %e, charger = %id, "cannot end the old connection's commands");
+            }
         }
         for q in quirks {
             let data = json!({"connection_id": req.connection_id});

@@ -54,6 +54,27 @@ pub async fn run_relay() -> Result<(), Error> {
     .await
 }
 
+/// The body of a function run by a schedule: `job` once per invocation (the scheduled event carries
+/// nothing it needs). A failed job fails the invocation, so it shows in the function's error alarm; the
+/// next tick runs it again.
+pub async fn run_scheduled<F, Fut>(job: F) -> Result<(), Error>
+where
+    F: Fn(std::sync::Arc<cpms_app::Csms>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<usize, String>> + Send,
+{
+    init_tracing();
+    let csms = Backend::from_env()?.csms().await?;
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
+        let (csms, job) = (csms.clone(), job.clone());
+        async move {
+            let done = job(csms).await.map_err(Error::from)?;
+            tracing::info!(done, "scheduled job finished");
+            Ok::<_, Error>(serde_json::json!({ "done": done }))
+        }
+    }))
+    .await
+}
+
 /// The body of an SQS consumer function: every domain event of a batch to `handler`.
 pub async fn run_consumer<F, Fut>(handler: F) -> Result<(), Error>
 where
