@@ -14,6 +14,7 @@ pub mod meter;
 pub mod normalize;
 pub mod session;
 pub mod site;
+pub mod tariff;
 pub mod token;
 
 pub use cpms_ocpp::OcppVersion;
