@@ -46,6 +46,7 @@ async fn register(csms: &Csms) {
         status: TokenStatus::Accepted,
         expires_at: None,
         group_id: None,
+        partner: None,
         created_at: now,
         updated_at: now,
     };

@@ -70,6 +70,7 @@ fn setup(
             status: TokenStatus::Accepted,
             expires_at: None,
             group_id: None,
+            partner: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };

@@ -23,6 +23,8 @@ pub struct CsmsConfig {
     pub last_seen_every: Duration,
     /// The tenant operators act on with the admin key.
     pub default_tenant: TenantId,
+    /// Currency of the (zero) CDR of a session no tariff applies to.
+    pub default_currency: String,
 }
 
 impl Default for CsmsConfig {
@@ -35,6 +37,7 @@ impl Default for CsmsConfig {
             rejected_interval: Duration::from_secs(3600),
             last_seen_every: Duration::from_secs(300),
             default_tenant: TenantId::default_tenant(),
+            default_currency: "EUR".into(),
         }
     }
 }

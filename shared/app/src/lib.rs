@@ -17,6 +17,8 @@ pub use auth::{PasswordHasher, hash_password};
 pub use config::CsmsConfig;
 pub use connect::{ConnectOutcome, ConnectRequest};
 pub use message::MessageOutcome;
+pub use service::billing::{Billed, Resolved};
+pub use service::billing_runs::RunError;
 pub use service::commands::{DEFAULT_TIMEOUT_S, MAX_QUEUE, SubmitError};
 
 use cpms_ports::{

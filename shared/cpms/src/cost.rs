@@ -135,6 +135,7 @@ pub async fn measure(
         status: TokenStatus::Accepted,
         expires_at: None,
         group_id: None,
+        partner: None,
         created_at: now,
         updated_at: now,
     };

@@ -121,6 +121,69 @@ pub enum EventBody {
         /// Reason.
         stop_reason: Option<String>,
     },
+    /// An ended session changed (late meter values, a reconciled session whose real stop arrived):
+    /// billing re-prices it and corrects its CDR.
+    #[serde(rename = "session.amended.v1")]
+    SessionAmended {
+        /// The session.
+        session_id: SessionId,
+        /// Status now.
+        status: SessionStatus,
+        /// End now.
+        ended_at: Option<DateTime<Utc>>,
+        /// Energy now (Wh).
+        #[serde(with = "cpms_ocpp::number::option")]
+        energy_wh: Option<Decimal>,
+        /// Meter samples stored for it now.
+        sample_count: u32,
+    },
+    /// A CDR was made: a session priced, or a credit CDR cancelling an earlier one.
+    #[serde(rename = "cdr.created.v1")]
+    CdrCreated {
+        /// The CDR.
+        cdr_id: String,
+        /// `regular` or `credit`.
+        kind: String,
+        /// A credit CDR: the CDR it cancels.
+        credits: Option<String>,
+        /// The session.
+        session_id: SessionId,
+        /// Who pays (`kind:id`).
+        billed_party: String,
+        /// Currency.
+        currency: String,
+        /// Total excluding VAT.
+        #[serde(with = "cpms_ocpp::number")]
+        total_excl_vat: Decimal,
+        /// Total including VAT.
+        #[serde(with = "cpms_ocpp::number")]
+        total_incl_vat: Decimal,
+        /// Marked for review.
+        review: bool,
+    },
+}
+
+/// The event a new CDR implies.
+pub fn for_cdr(c: &crate::billing::Cdr) -> DomainEvent {
+    DomainEvent {
+        id: format!("cdr:{}", c.id),
+        tenant: c.tenant.clone(),
+        occurred_at: c.created_at,
+        body: EventBody::CdrCreated {
+            cdr_id: c.id.clone(),
+            kind: match c.kind {
+                crate::billing::CdrKind::Regular => "regular".into(),
+                crate::billing::CdrKind::Credit => "credit".into(),
+            },
+            credits: c.credits.clone(),
+            session_id: c.session_id.clone(),
+            billed_party: c.billed_party.key(),
+            currency: c.pricing.currency.clone(),
+            total_excl_vat: c.pricing.total_cost.excl_vat,
+            total_incl_vat: c.pricing.total_cost.incl(),
+            review: c.review,
+        },
+    }
 }
 
 /// The events a change to a charger record implies.
@@ -242,6 +305,32 @@ pub fn for_session(old: Option<&Session>, new: &Session) -> Vec<DomainEvent> {
                 energy_wh: new.energy_wh,
                 id_token: token,
                 stop_reason: new.stop_reason.clone(),
+            },
+        ));
+    }
+    let amended = |o: &Session| {
+        o.ended_at.is_some()
+            && (o.ended_at != new.ended_at
+                || o.energy_wh != new.energy_wh
+                || o.meter_stop_wh != new.meter_stop_wh
+                || o.sample_count != new.sample_count
+                || o.status != new.status)
+    };
+    if new.ended_at.is_some() && old.is_some_and(amended) {
+        out.push(ev(
+            format!(
+                "{}:amended:{}:{}:{}",
+                new.id,
+                new.sample_count,
+                new.ended_at.map_or(0, |t| t.timestamp_millis()),
+                new.energy_wh.unwrap_or_default().normalize()
+            ),
+            EventBody::SessionAmended {
+                session_id: new.id.clone(),
+                status: new.status,
+                ended_at: new.ended_at,
+                energy_wh: new.energy_wh,
+                sample_count: new.sample_count,
             },
         ));
     }

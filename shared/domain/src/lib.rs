@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod billing;
 pub mod charger;
 pub mod command;
 pub mod error;

@@ -37,6 +37,9 @@ pub struct Token {
     /// Group (1.6 parentIdTag, 2.0.1 groupIdToken): tokens of one fleet or household.
     #[serde(default)]
     pub group_id: Option<String>,
+    /// The roaming partner (eMSP, e.g. `NL-TNM`) that issued the token; it is billed for its sessions.
+    #[serde(default)]
+    pub partner: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -161,6 +164,7 @@ mod tests {
             status,
             expires_at,
             group_id: Some("FLEET".into()),
+            partner: None,
             created_at: t0,
             updated_at: t0,
         }

@@ -81,6 +81,30 @@ fn examples() -> Vec<DomainEvent> {
             },
         ),
         ev(
+            "CP-00001~f3a9c2d1:amended:3:1795600805000:5720",
+            EventBody::SessionAmended {
+                session_id: sid.clone(),
+                status: SessionStatus::Completed,
+                ended_at: Some(at),
+                energy_wh: Some(Decimal::from(5720)),
+                sample_count: 3,
+            },
+        ),
+        ev(
+            "cdr:CP-00001~f3a9c2d1~r1",
+            EventBody::CdrCreated {
+                cdr_id: "CP-00001~f3a9c2d1~r1".into(),
+                kind: "regular".into(),
+                credits: None,
+                session_id: sid.clone(),
+                billed_party: "driver:04A1B2C3".into(),
+                currency: "EUR".into(),
+                total_excl_vat: Decimal::new(216, 2),
+                total_incl_vat: Decimal::new(261, 2),
+                review: false,
+            },
+        ),
+        ev(
             "CP-00001~f3a9c2d1:ended",
             EventBody::SessionEnded {
                 session_id: sid,
@@ -105,7 +129,9 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::ConnectorStatusChanged { .. }
         | EventBody::SessionStarted { .. }
         | EventBody::SessionMetered { .. }
-        | EventBody::SessionEnded { .. } => {}
+        | EventBody::SessionEnded { .. }
+        | EventBody::SessionAmended { .. }
+        | EventBody::CdrCreated { .. } => {}
     }
 }
 

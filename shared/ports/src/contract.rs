@@ -255,6 +255,7 @@ pub async fn token_store(store: &dyn TokenStore, run: &str) {
         status: TokenStatus::Accepted,
         expires_at: None,
         group_id: None,
+        partner: None,
         created_at: t(0),
         updated_at: t(0),
     };
@@ -401,7 +402,11 @@ pub async fn document_store(store: &dyn crate::DocumentStore, run: &str) {
         ],
         expires_at: None,
     };
-    let put = |d: Doc, expected: Expected| DocWrite { doc: d, expected };
+    let put = |d: Doc, expected: Expected| DocWrite {
+        doc: d,
+        expected,
+        events: Vec::new(),
+    };
 
     assert!(store.get(&a, "thing", "x1").await.unwrap().is_none());
     assert_eq!(

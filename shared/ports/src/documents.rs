@@ -55,6 +55,9 @@ pub struct DocWrite {
     pub doc: Doc,
     /// Its condition.
     pub expected: Expected,
+    /// Events the write implies, published if and only if it commits (the embedded store's outbox; on
+    /// DynamoDB an attribute of the item the stream relay publishes).
+    pub events: Vec<cpms_domain::events::DomainEvent>,
 }
 
 /// Which list a query reads.
@@ -168,6 +171,7 @@ impl<T: Record> Documents<T> {
         Ok(DocWrite {
             doc: Self::doc(record)?,
             expected,
+            events: Vec::new(),
         })
     }
 

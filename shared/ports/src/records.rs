@@ -132,3 +132,152 @@ impl Record for AuditEntry {
         self.id.clone()
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Billing
+
+use cpms_domain::billing::{
+    BillingRun, Cdr, Invoice, RevenueSplit, SessionBilling, Statement, TariffAssignment,
+};
+use cpms_domain::tariff::Tariff;
+
+impl Record for Tariff {
+    const KIND: &'static str = "tariff";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+}
+
+impl Record for TariffAssignment {
+    const KIND: &'static str = "tariff-assignment";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.scope.clone()
+    }
+}
+
+/// Index slot of all CDRs by creation time (billing runs and lists read it).
+pub const CDRS_BY_TIME: usize = 0;
+/// Its one partition.
+pub const ALL_CDRS: &str = "all";
+/// Index slot of a billed party's CDRs by creation time (an invoice's lines).
+pub const CDRS_OF_PARTY: usize = 1;
+
+/// The sort key of a CDR in both orders: creation time, then id.
+pub fn cdr_order(c: &Cdr) -> String {
+    format!(
+        "{}|{}",
+        c.created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        c.id
+    )
+}
+
+/// The sort key where a time range starts in the CDR orders.
+pub fn cdr_order_at(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Partition of a party's CDRs.
+pub fn cdrs_of_party(party_key: &str) -> String {
+    format!("p#{party_key}")
+}
+
+impl Record for Cdr {
+    const KIND: &'static str = "cdr";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn index(&self) -> [Option<IndexKey>; INDEX_SLOTS] {
+        let order = cdr_order(self);
+        [
+            Some(IndexKey {
+                partition: ALL_CDRS.into(),
+                sort: order.clone(),
+            }),
+            Some(IndexKey {
+                partition: cdrs_of_party(&self.billed_party.key()),
+                sort: order,
+            }),
+        ]
+    }
+}
+
+impl Record for SessionBilling {
+    const KIND: &'static str = "session-billing";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.session_id.to_string()
+    }
+}
+
+/// Index slot of a run's invoices and statements.
+pub const OF_RUN: usize = 0;
+
+impl Record for Invoice {
+    const KIND: &'static str = "invoice";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn index(&self) -> [Option<IndexKey>; INDEX_SLOTS] {
+        [
+            Some(IndexKey {
+                partition: self.run_id.clone(),
+                sort: self.id.clone(),
+            }),
+            None,
+        ]
+    }
+}
+
+impl Record for Statement {
+    const KIND: &'static str = "statement";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn index(&self) -> [Option<IndexKey>; INDEX_SLOTS] {
+        [
+            Some(IndexKey {
+                partition: self.run_id.clone(),
+                sort: self.id.clone(),
+            }),
+            None,
+        ]
+    }
+}
+
+impl Record for BillingRun {
+    const KIND: &'static str = "billing-run";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+}
+
+impl Record for RevenueSplit {
+    const KIND: &'static str = "revenue-split";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.site_id.clone()
+    }
+}

@@ -66,6 +66,17 @@ pub fn events_of(r: &EventRecord) -> Result<Vec<DomainEvent>, RelayError> {
         };
         return Ok(events::for_session(old.as_ref(), &new));
     }
+    if pk.contains("#D#") {
+        // A document written with events: publish them once, when they are new to the item.
+        let new = attr(&r.change.new_image, crate::dynamodb::documents::EVENTS_ATTR);
+        let old = attr(&r.change.old_image, crate::dynamodb::documents::EVENTS_ATTR);
+        if let Some(json) = new.filter(|n| Some(*n) != old) {
+            return serde_json::from_str(json).map_err(|e| RelayError {
+                key,
+                reason: e.to_string(),
+            });
+        }
+    }
     Ok(Vec::new())
 }
 

@@ -30,6 +30,8 @@ pub(crate) struct NewToken {
     kind: Option<String>,
     expires_at: Option<DateTime<Utc>>,
     group_id: Option<String>,
+    /// The roaming partner (eMSP) that issued the token; its sessions are billed to it.
+    partner: Option<String>,
 }
 
 /// `PATCH /v1/tokens/{id}`: fields present are changed; `null` clears an optional one.
@@ -43,6 +45,9 @@ pub(crate) struct TokenPatch {
     #[serde(default, deserialize_with = "double_option::deserialize")]
     #[schemars(with = "Option<String>")]
     group_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option::deserialize")]
+    #[schemars(with = "Option<String>")]
+    partner: Option<Option<String>>,
 }
 
 mod double_option {
@@ -58,7 +63,7 @@ mod double_option {
 fn check_group(g: &Option<String>) -> Result<(), Problem> {
     match g {
         Some(g) if validate_token_id(g).is_err() => Err(Problem::bad_request(
-            "group_id must be 1 to 36 printable characters",
+            "group_id and partner must be 1 to 36 printable characters",
         )),
         _ => Ok(()),
     }
@@ -71,6 +76,7 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<TokenView>), Problem> {
     validate_token_id(&req.id)?;
     check_group(&req.group_id)?;
+    check_group(&req.partner)?;
     if let Some(k) = &req.kind
         && !kinds().any(|x| x == k)
     {
@@ -88,6 +94,7 @@ pub(crate) async fn create(
         status: req.status.unwrap_or(TokenStatus::Accepted),
         expires_at: req.expires_at,
         group_id: req.group_id,
+        partner: req.partner,
         created_at: now,
         updated_at: now,
     };
@@ -131,6 +138,9 @@ pub(crate) async fn update(
     if let Some(g) = &patch.group_id {
         check_group(g)?;
     }
+    if let Some(g) = &patch.partner {
+        check_group(g)?;
+    }
     let tenant = &p.tenant;
     let store = &st.csms.ports.tokens;
     for attempt in 0..crate::service::RETRIES {
@@ -147,6 +157,9 @@ pub(crate) async fn update(
         }
         if let Some(g) = &patch.group_id {
             t.group_id = g.clone();
+        }
+        if let Some(g) = &patch.partner {
+            t.partner = g.clone();
         }
         t.updated_at = st.csms.now();
         match store.put(&t, Expected::Version(read.version)).await {

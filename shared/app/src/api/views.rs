@@ -121,6 +121,7 @@ pub(crate) struct TokenView {
     pub kind: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub group_id: Option<String>,
+    pub partner: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -133,6 +134,7 @@ impl From<Token> for TokenView {
             kind: t.kind,
             expires_at: t.expires_at,
             group_id: t.group_id,
+            partner: t.partner,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

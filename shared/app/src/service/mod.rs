@@ -6,6 +6,8 @@ mod chargers;
 pub(crate) mod commands;
 mod sessions;
 mod tokens;
+pub(crate) mod billing;
+pub(crate) mod billing_runs;
 
 pub(crate) use admission::Admission;
 

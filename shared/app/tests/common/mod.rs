@@ -99,6 +99,7 @@ impl Harness {
             status,
             expires_at: None,
             group_id: None,
+            partner: None,
             created_at: t0(),
             updated_at: t0(),
         };

@@ -154,6 +154,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                 csms.clone(),
                 reconciler,
             ));
+            let billing = bus.subscribe("billing", 4096);
+            tasks.spawn(cpms_app::consumers::run_billing(csms.clone(), billing));
             let relay = OutboxRelay::new(store, bus as Arc<dyn EventPublisher>);
             tasks.spawn(relay.run(stop_rx.clone()));
             (csms, ws::Mode::Direct)
@@ -229,6 +231,25 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                     }
                 }
                 _ = s2.changed() => return,
+            }
+        }
+    });
+    // Monthly billing: the previous month is run once it is over (hourly check; a run that exists is
+    // not made again). On AWS a monthly schedule does this.
+    let (biller, mut s3) = (csms.clone(), stop_rx.clone());
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    match biller.run_due_billing("timer").await {
+                        Ok(made) => for r in made {
+                            tracing::info!(period = %r.id, tenant = %r.tenant, invoices = r.invoice_count, "billing run made");
+                        },
+                        Err(e) => tracing::warn!(error = %e, "billing run failed; retried within the hour"),
+                    }
+                }
+                _ = s3.changed() => return,
             }
         }
     });

@@ -478,3 +478,46 @@ fn finish(
         clamped_by,
     }
 }
+
+impl Priced {
+    /// Every volume and amount negated (credit CDRs).
+    pub fn negated(&self) -> Priced {
+        let neg = |p: &Price| p.negated();
+        Priced {
+            currency: self.currency.clone(),
+            periods: self
+                .periods
+                .iter()
+                .map(|p| ChargingPeriod {
+                    dimensions: p
+                        .dimensions
+                        .iter()
+                        .map(|d| CdrDimension {
+                            kind: d.kind.clone(),
+                            volume: -d.volume,
+                        })
+                        .collect(),
+                    ..p.clone()
+                })
+                .collect(),
+            total_energy: -self.total_energy,
+            total_time: -self.total_time,
+            total_parking_time: -self.total_parking_time,
+            total_fixed_cost: neg(&self.total_fixed_cost),
+            total_energy_cost: neg(&self.total_energy_cost),
+            total_time_cost: neg(&self.total_time_cost),
+            total_parking_cost: neg(&self.total_parking_cost),
+            total_cost: neg(&self.total_cost),
+            vat_lines: self
+                .vat_lines
+                .iter()
+                .map(|l| VatLine {
+                    rate: l.rate,
+                    excl_vat: -l.excl_vat,
+                    vat: -l.vat,
+                })
+                .collect(),
+            clamped_by: self.clamped_by.clone(),
+        }
+    }
+}

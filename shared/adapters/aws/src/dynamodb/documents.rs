@@ -22,6 +22,9 @@ fn index_partition(tenant: &TenantId, kind: &str, slot: usize, partition: &str) 
     format!("T#{tenant}#D#{kind}#{slot}#{partition}")
 }
 
+/// The attribute holding the events a document write implies; the stream relay publishes them.
+pub const EVENTS_ATTR: &str = "ev";
+
 fn item_of(d: &Doc, version: u64) -> Item {
     let mut item = Item::from([
         ("pk".into(), AttributeValue::S(docs_of(&d.tenant, d.kind))),
@@ -112,8 +115,17 @@ impl DocumentStore for DynamoStore {
 
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError> {
         let versions: Vec<u64> = writes.iter().map(|w| next_version(w.expected)).collect();
+        let with_events = |w: &DocWrite, version: u64| -> Result<Item, StoreError> {
+            let mut item = item_of(&w.doc, version);
+            if !w.events.is_empty() {
+                let json = serde_json::to_string(&w.events)
+                    .map_err(|e| StoreError::Unavailable(format!("encoding events: {e}")))?;
+                item.insert(EVENTS_ATTR.into(), AttributeValue::S(json));
+            }
+            Ok(item)
+        };
         if let [w] = writes {
-            let mut item = item_of(&w.doc, versions[0]);
+            let mut item = with_events(w, versions[0])?;
             item.remove("v");
             return self.put_versioned(item, w.expected).await.map(|v| vec![v]);
         }
@@ -121,7 +133,7 @@ impl DocumentStore for DynamoStore {
         let mut req = self.client.transact_write_items();
         let mut sizes = Vec::with_capacity(writes.len());
         for (w, version) in writes.iter().zip(&versions) {
-            let item = item_of(&w.doc, *version);
+            let item = with_events(w, *version)?;
             sizes.push(meter::item_size(&item));
             let mut put = Put::builder().table_name(&*self.table).set_item(Some(item));
             put = match w.expected {

@@ -8,7 +8,7 @@
 //! embedded store's outbox uses. The `events` the ports pass along are therefore not needed.
 
 mod chargers;
-mod documents;
+pub(crate) mod documents;
 pub mod keys;
 mod log;
 pub mod meter;

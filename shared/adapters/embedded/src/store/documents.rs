@@ -98,6 +98,9 @@ impl DocumentStore for EmbeddedStore {
     }
 
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError> {
+        let events: Vec<cpms_domain::events::DomainEvent> =
+            writes.iter().flat_map(|w| w.events.iter().cloned()).collect();
+        let events = super::encode_events(&events)?;
         let writes: Vec<(DocWrite, Vec<u8>)> = writes
             .iter()
             .map(|w| {
@@ -115,6 +118,7 @@ impl DocumentStore for EmbeddedStore {
                     .map_err(|e| unavailable("encoding", e))
             })
             .collect::<Result<_, _>>()?;
+        let seq = self.seq();
         self.write(move |txn| {
             let mut docs = txn.open_table(DOCS).map_err(e)?;
             let mut index = txn.open_table(DOC_INDEX).map_err(e)?;
@@ -176,6 +180,7 @@ impl DocumentStore for EmbeddedStore {
                 docs.insert((ten, d.kind, d.id.as_str()), (*version, bytes.as_slice()))
                     .map_err(e)?;
             }
+            super::append_outbox(txn, &seq, &events)?;
             Ok(versions)
         })
         .await

@@ -1,0 +1,323 @@
+//! Pricing sessions into CDRs: which tariff applies (assignment precedence), who pays, the usage rules,
+//! and corrections. Idempotent: pricing a session again changes nothing unless its data changed, in
+//! which case the current CDR gets a credit CDR and a new CDR replaces it (all in one batch with the
+//! session's billing record, so concurrent consumers cannot both correct it).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use cpms_domain::billing::{Cdr, CdrKind, Party, Scope, SessionBilling, TariffAssignment};
+use cpms_domain::charger::Charger;
+use cpms_domain::events::for_cdr;
+use cpms_domain::meter::MeterSample;
+use cpms_domain::session::{Session, SessionStatus};
+use cpms_domain::tariff::usage::Flag;
+use cpms_domain::tariff::{Tariff, TariffTerms, Usage, price};
+use cpms_domain::token::token_key;
+use cpms_domain::{SessionId, TenantId};
+use cpms_ports::{DocWrite, Documents, Expected, PageRequest, StoreError};
+
+use crate::Csms;
+use crate::service::{RETRIES, backoff};
+
+/// What pricing a session did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Billed {
+    /// Its first CDR.
+    Created(String),
+    /// Its data changed: the old CDR was credited and a new one made.
+    Corrected {
+        /// The credit CDR.
+        credit: String,
+        /// The new CDR.
+        cdr: String,
+    },
+    /// Priced as before: nothing written.
+    Unchanged(String),
+    /// Not billable (still running, refused at start, or unknown).
+    Skipped(&'static str),
+}
+
+/// The tariff that prices a session, and the scope it was assigned to.
+pub struct Resolved {
+    /// The tariff.
+    pub tariff: Tariff,
+    /// Its assignment scope.
+    pub scope: String,
+}
+
+/// What pricing a session needs besides the session.
+pub(crate) struct Context {
+    pub charger: Option<Charger>,
+    pub site_id: Option<String>,
+    pub tz: Tz,
+    pub group: Option<String>,
+    pub partner: Option<String>,
+}
+
+impl Csms {
+    /// The tariff for a session on `charger` (site `site`) with a token of `group` / `partner`, starting
+    /// at `at`: the first assignment in precedence order whose tariff is valid then.
+    pub async fn tariff_for(
+        &self,
+        tenant: &TenantId,
+        charger: &str,
+        site: Option<&str>,
+        group: Option<&str>,
+        partner: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Resolved>, StoreError> {
+        let assignments = self.records::<TariffAssignment>();
+        let tariffs = self.records::<Tariff>();
+        for scope in Scope::precedence(group, partner, charger, site) {
+            let Some(a) = assignments.get(tenant, &scope.key()).await? else {
+                continue;
+            };
+            if let Some(t) = tariffs.get(tenant, &a.value.tariff_id).await?
+                && t.value.valid_at(at)
+            {
+                return Ok(Some(Resolved {
+                    tariff: t.value,
+                    scope: scope.key(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The time zone of a site (UTC when the charger has no site).
+    pub(crate) async fn site_zone(
+        &self,
+        tenant: &TenantId,
+        site: Option<&str>,
+    ) -> Result<Tz, StoreError> {
+        let Some(site) = site else {
+            return Ok(chrono_tz::UTC);
+        };
+        let s = self.records::<cpms_domain::site::Site>().get(tenant, site).await?;
+        Ok(s.and_then(|s| s.value.time_zone.parse().ok())
+            .unwrap_or(chrono_tz::UTC))
+    }
+
+    /// The charger, its site and zone, and the token's group and partner.
+    pub(crate) async fn pricing_context(
+        &self,
+        tenant: &TenantId,
+        s: &Session,
+    ) -> Result<Context, StoreError> {
+        let charger = self
+            .ports
+            .chargers
+            .get(&s.id.charger)
+            .await?
+            .map(|c| c.value)
+            .filter(|c| c.tenant == *tenant);
+        let site_id = charger.as_ref().and_then(|c| c.site_id.clone());
+        let tz = self.site_zone(tenant, site_id.as_deref()).await?;
+        let token = match &s.id_token {
+            Some(t) => self
+                .ports
+                .tokens
+                .get(tenant, &token_key(&t.value))
+                .await?
+                .map(|t| t.value),
+            None => None,
+        };
+        Ok(Context {
+            charger,
+            site_id,
+            tz,
+            group: token.as_ref().and_then(|t| t.group_id.clone()),
+            partner: token.and_then(|t| t.partner),
+        })
+    }
+
+    async fn all_samples(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+    ) -> Result<Vec<MeterSample>, StoreError> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::first(500);
+        loop {
+            let p = self.ports.sessions.samples(tenant, id, &page).await?;
+            out.extend(p.items);
+            match p.next {
+                Some(n) => page.cursor = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The CDR a session would get now (revision and id to be set by the caller).
+    pub(crate) async fn price_session(
+        &self,
+        tenant: &TenantId,
+        s: &Session,
+        until: DateTime<Utc>,
+    ) -> Result<Cdr, StoreError> {
+        let ctx = self.pricing_context(tenant, s).await?;
+        let samples = self.all_samples(tenant, &s.id).await?;
+        let max_kw = ctx.charger.as_ref().and_then(|c| {
+            c.evses
+                .iter()
+                .filter(|e| s.evse_id.is_none_or(|id| id == e.evse_id))
+                .flat_map(|e| e.connectors.iter().map(|k| k.max_power_kw))
+                .max()
+        });
+        let (usage, mut flags) = Usage::of_session(s, &samples, until, max_kw);
+        let start = usage.start;
+        let resolved = self
+            .tariff_for(
+                tenant,
+                s.id.charger.as_str(),
+                ctx.site_id.as_deref(),
+                ctx.group.as_deref(),
+                ctx.partner.as_deref(),
+                start,
+            )
+            .await?;
+        if resolved.is_none() {
+            flags.push(Flag {
+                kind: "no_tariff".into(),
+                detail: "no tariff is assigned to the session's token group, partner, charger or site, nor as the default; priced at zero".into(),
+            });
+        }
+        if s.status == SessionStatus::Reconciled {
+            flags.push(Flag {
+                kind: "reconciled".into(),
+                detail: "the session was closed by reconciliation, not by the charger; its end is the next session's start".into(),
+            });
+        }
+        let terms = resolved.as_ref().map_or_else(
+            || TariffTerms {
+                currency: self.config.default_currency.clone(),
+                elements: Vec::new(),
+                min_price: None,
+                max_price: None,
+            },
+            |r| r.tariff.terms.clone(),
+        );
+        let pricing = price(&terms, ctx.tz, &usage);
+        let token = s.id_token.as_ref().map(|t| t.value.clone());
+        Ok(Cdr {
+            tenant: tenant.clone(),
+            id: String::new(),
+            kind: CdrKind::Regular,
+            credits: None,
+            session_id: s.id.clone(),
+            revision: 0,
+            charger_id: s.id.charger.clone(),
+            evse_id: s.evse_id,
+            connector_id: s.connector_id,
+            site_id: ctx.site_id,
+            billed_party: Party::of(token.as_deref(), ctx.group.as_deref(), ctx.partner.as_deref()),
+            token,
+            token_group: ctx.group,
+            partner: ctx.partner,
+            tariff_id: resolved.as_ref().map(|r| r.tariff.id.clone()),
+            tariff: resolved.map(|r| r.tariff.terms),
+            time_zone: ctx.tz.name().to_string(),
+            start_date_time: start,
+            end_date_time: usage.end(),
+            pricing,
+            review: !flags.is_empty(),
+            flags,
+            created_at: self.now(),
+        })
+    }
+
+    /// Prices an ended session into its CDR, or corrects the CDR when the session changed since.
+    pub async fn bill_session(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+    ) -> Result<Billed, StoreError> {
+        let cdrs = self.records::<Cdr>();
+        let bills = self.records::<SessionBilling>();
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let Some(s) = self.ports.sessions.get(tenant, id).await? else {
+                return Ok(Billed::Skipped("unknown session"));
+            };
+            let s = s.value;
+            if s.ended_at.is_none() && s.status == SessionStatus::Active {
+                return Ok(Billed::Skipped("still running"));
+            }
+            if s.status == SessionStatus::Failed {
+                return Ok(Billed::Skipped("refused at start"));
+            }
+            let now = self.now();
+            let mut cdr = self.price_session(tenant, &s, now).await?;
+            let bill = bills.get(tenant, &id.to_string()).await?;
+            let (writes, outcome) = match &bill {
+                None => {
+                    cdr.revision = 1;
+                    cdr.id = Cdr::id_of(id, 1);
+                    let rec = SessionBilling {
+                        tenant: tenant.clone(),
+                        session_id: id.clone(),
+                        revision: 1,
+                        current_cdr: cdr.id.clone(),
+                        updated_at: now,
+                    };
+                    let w = vec![
+                        with_event(Documents::<Cdr>::write_of(&cdr, Expected::Absent)?, &cdr),
+                        Documents::<SessionBilling>::write_of(&rec, Expected::Absent)?,
+                    ];
+                    (w, Billed::Created(cdr.id.clone()))
+                }
+                Some(b) => {
+                    let Some(current) = cdrs.get(tenant, &b.value.current_cdr).await? else {
+                        return Err(StoreError::Corrupt {
+                            key: b.value.current_cdr.clone(),
+                            reason: "the session's current CDR is missing".into(),
+                        });
+                    };
+                    if current.value.same_pricing(&cdr) {
+                        return Ok(Billed::Unchanged(current.value.id));
+                    }
+                    let credit = current.value.credit(now);
+                    let revision = b.value.revision + 1;
+                    cdr.revision = revision;
+                    cdr.id = Cdr::id_of(id, revision);
+                    let rec = SessionBilling {
+                        revision,
+                        current_cdr: cdr.id.clone(),
+                        updated_at: now,
+                        ..b.value.clone()
+                    };
+                    let w = vec![
+                        with_event(Documents::<Cdr>::write_of(&credit, Expected::Absent)?, &credit),
+                        with_event(Documents::<Cdr>::write_of(&cdr, Expected::Absent)?, &cdr),
+                        Documents::<SessionBilling>::write_of(&rec, Expected::Version(b.version))?,
+                    ];
+                    let out = Billed::Corrected {
+                        credit: credit.id.clone(),
+                        cdr: cdr.id.clone(),
+                    };
+                    (w, out)
+                }
+            };
+            match self.ports.docs.write(&writes).await {
+                Ok(_) => return Ok(outcome),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// What a running session has cost so far, by the tariff that will price it.
+    pub async fn live_cost(
+        &self,
+        tenant: &TenantId,
+        s: &Session,
+    ) -> Result<cpms_domain::tariff::Priced, StoreError> {
+        Ok(self.price_session(tenant, s, self.now()).await?.pricing)
+    }
+}
+
+fn with_event(mut w: DocWrite, c: &Cdr) -> DocWrite {
+    w.events.push(for_cdr(c));
+    w
+}
