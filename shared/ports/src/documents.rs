@@ -103,6 +103,13 @@ pub trait DocumentStore: Send + Sync {
     ) -> Result<Option<Versioned<Doc>>, StoreError>;
     /// Puts every document if every condition holds, else none (`Conflict`); returns the new versions.
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError>;
+    /// Removes a document and its index entries; `false` when there was none.
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        kind: &'static str,
+        id: &str,
+    ) -> Result<bool, StoreError>;
     /// One page of a list (index lists may lag a write by a moment on DynamoDB).
     async fn query(
         &self,
@@ -195,6 +202,11 @@ impl<T: Record> Documents<T> {
             .write(&[Self::write_of(record, expected)?])
             .await?;
         Ok(v.first().copied().unwrap_or_default())
+    }
+
+    /// Removes a record; `false` when there was none.
+    pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        self.store.delete(tenant, T::KIND, id).await
     }
 
     /// One page of a list.

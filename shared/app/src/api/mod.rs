@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod billing;
 mod chargers;
 mod commands;
 mod extract;
@@ -13,6 +14,7 @@ mod problem;
 mod registry;
 mod sessions;
 mod sites;
+mod tariffs;
 mod tokens;
 mod views;
 
@@ -78,6 +80,7 @@ fn table() -> Api {
     const OPERATOR: Access = Access::Role(Role::Operator);
     const ADMIN: Access = Access::Role(Role::Admin);
     let (get, post, patch, delete) = (Method::GET, Method::POST, Method::PATCH, Method::DELETE);
+    let put = Method::PUT;
     Api::new()
         .op(
             get.clone(),
@@ -308,6 +311,212 @@ fn table() -> Api {
                     .query::<extract::PageQuery>(g)
             },
             sessions::samples,
+        )
+        .op(
+            post.clone(),
+            "/sessions/{id}/bill",
+            OPERATOR,
+            "Price an ended session into its CDR now (or correct its CDR); idempotent",
+            |g| OpDoc::returns::<billing::BillOutcome>(g, 200),
+            billing::bill,
+        )
+        .op(
+            get.clone(),
+            "/sessions/{id}/cost",
+            VIEWER,
+            "What a session costs (so far, while it runs)",
+            |g| OpDoc::returns::<cpms_domain::tariff::Priced>(g, 200),
+            billing::cost,
+        )
+        .op(
+            post.clone(),
+            "/tariffs",
+            ADMIN,
+            "Create a tariff (checked; warnings explain gaps and overlaps)",
+            |g| OpDoc::returns::<tariffs::TariffView>(g, 201).body::<tariffs::NewTariff>(g),
+            tariffs::create,
+        )
+        .op(
+            get.clone(),
+            "/tariffs",
+            VIEWER,
+            "List tariffs",
+            |g| OpDoc::returns::<List<tariffs::TariffView>>(g, 200).query::<extract::PageQuery>(g),
+            tariffs::list,
+        )
+        .op(
+            get.clone(),
+            "/tariffs/{id}",
+            VIEWER,
+            "Read a tariff",
+            |g| OpDoc::returns::<tariffs::TariffView>(g, 200),
+            tariffs::get,
+        )
+        .op(
+            put.clone(),
+            "/tariffs/{id}",
+            ADMIN,
+            "Replace a tariff (CDRs already made keep their terms)",
+            |g| OpDoc::returns::<tariffs::TariffView>(g, 200).body::<tariffs::TariffBody>(g),
+            tariffs::replace,
+        )
+        .op(
+            get.clone(),
+            "/tariff-assignments",
+            VIEWER,
+            "Which tariff each scope has",
+            |g| {
+                OpDoc::returns::<List<tariffs::AssignmentView>>(g, 200)
+                    .query::<extract::PageQuery>(g)
+            },
+            tariffs::assignments,
+        )
+        .op(
+            put.clone(),
+            "/tariff-assignments/{scope}",
+            ADMIN,
+            "Assign a tariff to default, site:ID, charger:ID, group:ID or partner:ID",
+            |g| OpDoc::returns::<tariffs::AssignmentView>(g, 200).body::<tariffs::AssignmentBody>(g),
+            tariffs::assign,
+        )
+        .op(
+            delete.clone(),
+            "/tariff-assignments/{scope}",
+            ADMIN,
+            "Remove a scope's tariff",
+            |g| OpDoc::returns::<Value>(g, 204),
+            tariffs::unassign,
+        )
+        .op(
+            post.clone(),
+            "/price-preview",
+            VIEWER,
+            "Price a hypothetical session by a tariff, or by what applies at a charger",
+            |g| OpDoc::returns::<tariffs::PreviewView>(g, 200).body::<tariffs::PreviewRequest>(g),
+            tariffs::preview,
+        )
+        .op(
+            get.clone(),
+            "/chargers/{id}/price",
+            VIEWER,
+            "The ad-hoc price at a charger now (price transparency)",
+            |g| OpDoc::returns::<tariffs::AdHocPrice>(g, 200),
+            tariffs::ad_hoc,
+        )
+        .op(
+            get.clone(),
+            "/cdrs",
+            VIEWER,
+            "List CDRs by the time they were made",
+            |g| OpDoc::returns::<List<billing::CdrView>>(g, 200).query::<billing::CdrQuery>(g),
+            billing::list_cdrs,
+        )
+        .op(
+            get.clone(),
+            "/cdrs.csv",
+            VIEWER,
+            "CDRs as CSV (text/csv; next page in the Link header)",
+            |g| OpDoc::returns::<String>(g, 200).query::<billing::CdrQuery>(g),
+            billing::cdrs_csv,
+        )
+        .op(
+            get.clone(),
+            "/cdrs/{id}",
+            VIEWER,
+            "Read a CDR",
+            |g| OpDoc::returns::<billing::CdrView>(g, 200),
+            billing::get_cdr,
+        )
+        .op(
+            post.clone(),
+            "/billing-runs",
+            ADMIN,
+            "Run billing for a month that is over (201; 200 with the run when it exists)",
+            |g| OpDoc::returns::<billing::RunView>(g, 201).body::<billing::RunRequest>(g),
+            billing::run,
+        )
+        .op(
+            get.clone(),
+            "/billing-runs",
+            VIEWER,
+            "List billing runs, newest first",
+            |g| OpDoc::returns::<List<billing::RunView>>(g, 200).query::<extract::PageQuery>(g),
+            billing::list_runs,
+        )
+        .op(
+            get.clone(),
+            "/billing-runs/{id}",
+            VIEWER,
+            "Read a billing run",
+            |g| OpDoc::returns::<billing::RunView>(g, 200),
+            billing::get_run,
+        )
+        .op(
+            get.clone(),
+            "/invoices",
+            VIEWER,
+            "A run's invoices",
+            |g| OpDoc::returns::<List<billing::InvoiceView>>(g, 200).query::<billing::RunQuery>(g),
+            billing::list_invoices,
+        )
+        .op(
+            get.clone(),
+            "/invoices.csv",
+            VIEWER,
+            "A run's invoices as CSV, one row per VAT rate (text/csv)",
+            |g| OpDoc::returns::<String>(g, 200).query::<billing::RunQuery>(g),
+            billing::invoices_csv,
+        )
+        .op(
+            get.clone(),
+            "/invoices/{id}",
+            VIEWER,
+            "Read an invoice",
+            |g| OpDoc::returns::<billing::InvoiceView>(g, 200),
+            billing::get_invoice,
+        )
+        .op(
+            get.clone(),
+            "/invoices/{id}/cdrs",
+            VIEWER,
+            "An invoice's CDRs",
+            |g| OpDoc::returns::<List<billing::CdrView>>(g, 200).query::<extract::PageQuery>(g),
+            billing::invoice_cdrs,
+        )
+        .op(
+            get.clone(),
+            "/statements",
+            VIEWER,
+            "A run's revenue-split statements",
+            |g| {
+                OpDoc::returns::<List<billing::StatementView>>(g, 200)
+                    .query::<billing::RunQuery>(g)
+            },
+            billing::list_statements,
+        )
+        .op(
+            get.clone(),
+            "/statements/{id}",
+            VIEWER,
+            "Read a statement",
+            |g| OpDoc::returns::<billing::StatementView>(g, 200),
+            billing::get_statement,
+        )
+        .op(
+            get.clone(),
+            "/sites/{id}/revenue-split",
+            VIEWER,
+            "A site's revenue split",
+            |g| OpDoc::returns::<billing::SplitView>(g, 200),
+            billing::get_split,
+        )
+        .op(
+            put,
+            "/sites/{id}/revenue-split",
+            ADMIN,
+            "Set the partners' shares of a site's revenue (the operator keeps the rest)",
+            |g| OpDoc::returns::<billing::SplitView>(g, 200).body::<billing::SplitBody>(g),
+            billing::put_split,
         )
         .op(
             get,

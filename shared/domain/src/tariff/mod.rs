@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{TariffCheck, check};
 pub use money::{Price, round_money};
-pub use price::{CdrDimension, ChargingPeriod, Priced, VatLine, price};
+pub use price::{CdrDimension, ChargingPeriod, Priced, VatLine, components_at, price};
 pub use usage::{Slice, Usage};
 
 use crate::TenantId;

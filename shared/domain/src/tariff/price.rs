@@ -521,3 +521,27 @@ impl Priced {
         }
     }
 }
+
+/// The component of each dimension (energy, time, parking, flat) that applies to a session starting at
+/// `at` (nothing charged yet, power and current unknown): the price a driver sees before charging.
+pub fn components_at(
+    terms: &TariffTerms,
+    tz: Tz,
+    at: DateTime<Utc>,
+) -> [Option<&super::PriceComponent>; 4] {
+    let m = Moment {
+        local: tz.from_utc_datetime(&at.naive_utc()).naive_local(),
+        energy_wh: Decimal::ZERO,
+        elapsed_s: 0,
+        power_kw: None,
+        current_a: None,
+    };
+    let mut out = [None; 4];
+    for (d, slot) in DIMS.iter().zip(out.iter_mut()) {
+        *slot = terms.elements.iter().find_map(|e| {
+            let c = e.price_components.iter().find(|c| c.dimension == *d)?;
+            e.restrictions.as_ref().is_none_or(|r| r.hold(&m)).then_some(c)
+        });
+    }
+    out
+}

@@ -113,6 +113,16 @@ impl DocumentStore for DynamoStore {
         item.as_ref().map(|i| doc_of(tenant, kind, i)).transpose()
     }
 
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        kind: &'static str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let old = DynamoStore::delete(self, (docs_of(tenant, kind), id.to_string())).await?;
+        Ok(old.is_some())
+    }
+
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError> {
         let versions: Vec<u64> = writes.iter().map(|w| next_version(w.expected)).collect();
         let with_events = |w: &DocWrite, version: u64| -> Result<Item, StoreError> {

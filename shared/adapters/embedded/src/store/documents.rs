@@ -97,6 +97,33 @@ impl DocumentStore for EmbeddedStore {
         })
     }
 
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        kind: &'static str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.write(move |txn| {
+            let mut docs = txn.open_table(DOCS).map_err(e)?;
+            let mut index = txn.open_table(DOC_INDEX).map_err(e)?;
+            let Some(old) = docs.remove((tenant.as_str(), kind, id.as_str())).map_err(e)? else {
+                return Ok(false);
+            };
+            let stored: Option<Stored> = serde_json::from_slice(old.value().1).ok();
+            drop(old);
+            for (slot, entry) in stored.map(|s| s.index).unwrap_or_default().iter().enumerate() {
+                if let Some((p, s)) = entry {
+                    index
+                        .remove((tenant.as_str(), kind, slot as u8, p.as_str(), s.as_str(), id.as_str()))
+                        .map_err(e)?;
+                }
+            }
+            Ok(true)
+        })
+        .await
+    }
+
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError> {
         let events: Vec<cpms_domain::events::DomainEvent> =
             writes.iter().flat_map(|w| w.events.iter().cloned()).collect();

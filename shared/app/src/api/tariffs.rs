@@ -1,0 +1,465 @@
+//! `/v1/tariffs`, `/v1/tariff-assignments` and price previews: tariffs (OCPI 2.2.1 terms, checked before
+//! they are stored, with warnings that explain gaps and overlaps), where they apply, and what a session
+//! would cost.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use cpms_domain::billing::{Scope, TariffAssignment};
+use cpms_domain::tariff::{
+    Price, PriceComponent, Priced, Tariff, TariffCheck, TariffElement, TariffTerms, Usage, check,
+    components_at, price,
+};
+use cpms_ports::{Documents, Expected, StoreError};
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Principal;
+use super::extract::{Body, Id, PageQuery, Params};
+use super::views::List;
+use super::{ApiState, Problem, audit};
+
+/// `POST /v1/tariffs`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewTariff {
+    /// 1 to 36 letters, digits, `-`, `_` or `.` (OCPI tariff id).
+    id: String,
+    name: String,
+    currency: String,
+    elements: Vec<TariffElement>,
+    min_price: Option<Price>,
+    max_price: Option<Price>,
+    start_date_time: Option<DateTime<Utc>>,
+    end_date_time: Option<DateTime<Utc>>,
+}
+
+impl NewTariff {
+    fn split(self) -> (String, TariffBody) {
+        let body = TariffBody {
+            name: self.name,
+            currency: self.currency,
+            elements: self.elements,
+            min_price: self.min_price,
+            max_price: self.max_price,
+            start_date_time: self.start_date_time,
+            end_date_time: self.end_date_time,
+        };
+        (self.id, body)
+    }
+}
+
+/// `PUT /v1/tariffs/{id}`: the whole tariff. CDRs already made keep the terms they were priced with.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TariffBody {
+    /// Shown to operators and drivers.
+    name: String,
+    /// ISO 4217, e.g. `EUR`.
+    currency: String,
+    /// In order: per dimension the first element whose restrictions hold applies.
+    elements: Vec<TariffElement>,
+    min_price: Option<Price>,
+    max_price: Option<Price>,
+    /// Valid for sessions starting at or after this.
+    start_date_time: Option<DateTime<Utc>>,
+    /// Valid for sessions starting before this.
+    end_date_time: Option<DateTime<Utc>>,
+}
+
+/// A tariff, with what the check found.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct TariffView {
+    id: String,
+    name: String,
+    currency: String,
+    elements: Vec<TariffElement>,
+    min_price: Option<Price>,
+    max_price: Option<Price>,
+    start_date_time: Option<DateTime<Utc>>,
+    end_date_time: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Legal but probably unintended: uncovered times of day, overlapping or unreachable elements.
+    warnings: Vec<String>,
+}
+
+impl From<Tariff> for TariffView {
+    fn from(t: Tariff) -> Self {
+        let warnings = check(&t.terms).warnings;
+        TariffView {
+            id: t.id,
+            name: t.name,
+            currency: t.terms.currency,
+            elements: t.terms.elements,
+            min_price: t.terms.min_price,
+            max_price: t.terms.max_price,
+            start_date_time: t.start_date_time,
+            end_date_time: t.end_date_time,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            warnings,
+        }
+    }
+}
+
+/// The tariff from a request body, or a 422 naming every problem.
+fn tariff_of(
+    p: &Principal,
+    id: String,
+    b: TariffBody,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Tariff, Problem> {
+    let mut errors = Vec::new();
+    if id.is_empty() || id.len() > 36 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        errors.push("id: 1 to 36 letters, digits, '-', '_' or '.'".to_string());
+    }
+    let n = b.name.trim().chars().count();
+    if n == 0 || n > 100 || b.name.chars().any(char::is_control) {
+        errors.push("name: 1 to 100 printable characters".into());
+    }
+    if let (Some(s), Some(e)) = (b.start_date_time, b.end_date_time)
+        && s >= e
+    {
+        errors.push("start_date_time: must be before end_date_time".into());
+    }
+    let terms = TariffTerms {
+        currency: b.currency,
+        elements: b.elements,
+        min_price: b.min_price,
+        max_price: b.max_price,
+    };
+    let TariffCheck { errors: found, .. } = check(&terms);
+    errors.extend(found);
+    if !errors.is_empty() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-tariff",
+            errors.join("; "),
+        ));
+    }
+    Ok(Tariff {
+        tenant: p.tenant.clone(),
+        id,
+        name: b.name,
+        terms,
+        start_date_time: b.start_date_time,
+        end_date_time: b.end_date_time,
+        created_at,
+        updated_at: now,
+    })
+}
+
+fn tariffs(st: &ApiState) -> Documents<Tariff> {
+    st.csms.records()
+}
+
+pub(crate) async fn create(
+    State(st): State<ApiState>,
+    p: Principal,
+    Body(req): Body<NewTariff>,
+) -> Result<(StatusCode, Json<TariffView>), Problem> {
+    let now = st.csms.now();
+    let (id, body) = req.split();
+    let t = tariff_of(&p, id, body, now, now)?;
+    match tariffs(&st).put(&t, Expected::Absent).await {
+        Err(StoreError::Conflict) => return Err(Problem::conflict(format!("tariff {} exists", t.id))),
+        r => r?,
+    };
+    audit(&st, &p, &p.tenant, "tariff.create", format!("tariffs/{}", t.id), json!({"name": t.name})).await;
+    Ok((StatusCode::CREATED, Json(t.into())))
+}
+
+pub(crate) async fn replace(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+    Body(b): Body<TariffBody>,
+) -> Result<Json<TariffView>, Problem> {
+    let Some(old) = tariffs(&st).get(&p.tenant, &id).await? else {
+        return Err(Problem::not_found(format!("no tariff {id:?}")));
+    };
+    let t = tariff_of(&p, id, b, old.value.created_at, st.csms.now())?;
+    tariffs(&st).put(&t, Expected::Version(old.version)).await?;
+    audit(&st, &p, &p.tenant, "tariff.update", format!("tariffs/{}", t.id), json!({"name": t.name})).await;
+    Ok(Json(t.into()))
+}
+
+pub(crate) async fn get(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+) -> Result<Json<TariffView>, Problem> {
+    match tariffs(&st).get(&p.tenant, &id).await? {
+        Some(t) => Ok(Json(t.value.into())),
+        None => Err(Problem::not_found(format!("no tariff {id:?}"))),
+    }
+}
+
+pub(crate) async fn list(
+    State(st): State<ApiState>,
+    p: Principal,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<List<TariffView>>, Problem> {
+    let page = tariffs(&st)
+        .query(&p.tenant, &Documents::<Tariff>::by_id(q.page()?))
+        .await?;
+    Ok(Json(List::of(page, |t| t.value.into())))
+}
+
+/// `PUT /v1/tariff-assignments/{scope}`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssignmentBody {
+    tariff_id: String,
+}
+
+/// Which tariff a scope has.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AssignmentView {
+    /// `default`, `site:ID`, `charger:ID`, `group:ID` (token group) or `partner:ID`.
+    scope: String,
+    tariff_id: String,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<TariffAssignment> for AssignmentView {
+    fn from(a: TariffAssignment) -> Self {
+        AssignmentView {
+            scope: a.scope,
+            tariff_id: a.tariff_id,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+pub(crate) async fn assign(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(scope): Id,
+    Body(b): Body<AssignmentBody>,
+) -> Result<Json<AssignmentView>, Problem> {
+    let scope = Scope::parse(&scope)?.key();
+    if tariffs(&st).get(&p.tenant, &b.tariff_id).await?.is_none() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-tariff",
+            format!("no tariff {:?}", b.tariff_id),
+        ));
+    }
+    let a = TariffAssignment {
+        tenant: p.tenant.clone(),
+        scope: scope.clone(),
+        tariff_id: b.tariff_id,
+        updated_at: st.csms.now(),
+    };
+    let docs = st.csms.records::<TariffAssignment>();
+    let expected = match docs.get(&p.tenant, &scope).await? {
+        Some(old) => Expected::Version(old.version),
+        None => Expected::Absent,
+    };
+    docs.put(&a, expected).await?;
+    audit(&st, &p, &p.tenant, "tariff.assign", format!("tariff-assignments/{scope}"), json!({"tariff_id": a.tariff_id})).await;
+    Ok(Json(a.into()))
+}
+
+pub(crate) async fn unassign(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(scope): Id,
+) -> Result<StatusCode, Problem> {
+    let scope = Scope::parse(&scope)?.key();
+    let docs = st.csms.records::<TariffAssignment>();
+    match docs.get(&p.tenant, &scope).await? {
+        Some(_) => {
+            docs.delete(&p.tenant, &scope).await?;
+            audit(&st, &p, &p.tenant, "tariff.unassign", format!("tariff-assignments/{scope}"), json!({})).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        None => Err(Problem::not_found(format!("no tariff is assigned to {scope}"))),
+    }
+}
+
+pub(crate) async fn assignments(
+    State(st): State<ApiState>,
+    p: Principal,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<List<AssignmentView>>, Problem> {
+    let page = st
+        .csms
+        .records::<TariffAssignment>()
+        .query(&p.tenant, &Documents::<TariffAssignment>::by_id(q.page()?))
+        .await?;
+    Ok(Json(List::of(page, |a| a.value.into())))
+}
+
+/// `POST /v1/price-preview`: what a session would cost. Either a `tariff_id`, or a `charger_id` (with
+/// an optional `token`) to price it with the tariff that would apply there.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreviewRequest {
+    tariff_id: Option<String>,
+    charger_id: Option<String>,
+    /// A token, whose group or partner may have its own tariff.
+    token: Option<String>,
+    /// Start (default: now).
+    start: Option<DateTime<Utc>>,
+    /// Minutes charging (1 to 10080).
+    charging_minutes: u32,
+    /// Energy charged, kWh.
+    #[schemars(with = "f64")]
+    #[serde(with = "cpms_ocpp::number")]
+    energy_kwh: Decimal,
+    /// Minutes connected after charging.
+    #[serde(default)]
+    parking_minutes: u32,
+    /// Power, kW (default: the average).
+    #[schemars(with = "Option<f64>")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    power_kw: Option<Decimal>,
+    /// Current, A (sum over phases).
+    #[schemars(with = "Option<f64>")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    current_a: Option<Decimal>,
+}
+
+/// A preview.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PreviewView {
+    tariff_id: Option<String>,
+    /// Where the tariff was assigned (for a charger preview).
+    scope: Option<String>,
+    time_zone: String,
+    pricing: Priced,
+}
+
+pub(crate) async fn preview(
+    State(st): State<ApiState>,
+    p: Principal,
+    Body(r): Body<PreviewRequest>,
+) -> Result<Json<PreviewView>, Problem> {
+    if r.charging_minutes == 0 || r.charging_minutes > 10_080 || r.parking_minutes > 10_080 {
+        return Err(Problem::bad_request("charging_minutes: 1 to 10080; parking_minutes: 0 to 10080"));
+    }
+    if r.energy_kwh < Decimal::ZERO || r.energy_kwh > Decimal::from(10_000) {
+        return Err(Problem::bad_request("energy_kwh: 0 to 10000"));
+    }
+    let start = r.start.unwrap_or_else(|| st.csms.now());
+    let (tariff, scope, tz) = match (&r.tariff_id, &r.charger_id) {
+        (Some(id), None) => match tariffs(&st).get(&p.tenant, id).await? {
+            Some(t) => (t.value, None, chrono_tz::UTC),
+            None => return Err(Problem::not_found(format!("no tariff {id:?}"))),
+        },
+        (None, Some(cid)) => {
+            let (t, scope, tz) = charger_tariff(&st, &p, cid, r.token.as_deref(), start).await?;
+            (t, Some(scope), tz)
+        }
+        _ => return Err(Problem::bad_request("give either tariff_id or charger_id")),
+    };
+    let usage = Usage::planned(
+        start,
+        Duration::minutes(i64::from(r.charging_minutes)),
+        r.energy_kwh * Decimal::ONE_THOUSAND,
+        Duration::minutes(i64::from(r.parking_minutes)),
+        r.power_kw,
+        r.current_a,
+    );
+    Ok(Json(PreviewView {
+        tariff_id: Some(tariff.id.clone()),
+        scope,
+        time_zone: tz.name().into(),
+        pricing: price(&tariff.terms, tz, &usage),
+    }))
+}
+
+/// The tariff that would price a session at `charger` now, with the charger's site time zone.
+async fn charger_tariff(
+    st: &ApiState,
+    p: &Principal,
+    charger: &str,
+    token: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(Tariff, String, chrono_tz::Tz), Problem> {
+    let id = cpms_domain::ChargerId::new(charger.to_string())?;
+    let c = st
+        .csms
+        .ports
+        .chargers
+        .get(&id)
+        .await?
+        .filter(|c| c.value.tenant == p.tenant)
+        .ok_or_else(|| Problem::not_found(format!("no charger {charger:?}")))?
+        .value;
+    let tok = match token {
+        Some(t) => st.csms.ports.tokens.get(&p.tenant, &cpms_domain::token::token_key(t)).await?.map(|t| t.value),
+        None => None,
+    };
+    let group = tok.as_ref().and_then(|t| t.group_id.clone());
+    let partner = tok.and_then(|t| t.partner);
+    let resolved = st
+        .csms
+        .tariff_for(&p.tenant, id.as_str(), c.site_id.as_deref(), group.as_deref(), partner.as_deref(), at)
+        .await?
+        .ok_or_else(|| {
+            Problem::new(StatusCode::NOT_FOUND, "no-tariff", format!("no tariff applies at charger {charger}: assign one to it, its site, or as the default"))
+        })?;
+    let tz = st.csms.site_zone(&p.tenant, c.site_id.as_deref()).await?;
+    Ok((resolved.tariff, resolved.scope, tz))
+}
+
+/// The ad-hoc price at a charger now: what a driver without a contract pays, shown before charging.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AdHocPrice {
+    charger_id: String,
+    tariff_id: String,
+    tariff_name: String,
+    currency: String,
+    time_zone: String,
+    /// Per kWh now, incl. VAT (absent: energy is free now).
+    #[schemars(with = "Option<f64>")]
+    #[serde(with = "cpms_ocpp::number::option")]
+    per_kwh_incl_vat: Option<Decimal>,
+    /// Per hour charging now, incl. VAT.
+    #[schemars(with = "Option<f64>")]
+    #[serde(with = "cpms_ocpp::number::option")]
+    per_hour_charging_incl_vat: Option<Decimal>,
+    /// Per hour connected without charging now, incl. VAT.
+    #[schemars(with = "Option<f64>")]
+    #[serde(with = "cpms_ocpp::number::option")]
+    per_hour_parking_incl_vat: Option<Decimal>,
+    /// Per session, incl. VAT.
+    #[schemars(with = "Option<f64>")]
+    #[serde(with = "cpms_ocpp::number::option")]
+    session_fee_incl_vat: Option<Decimal>,
+    /// The whole tariff (prices change by time of day, energy, power...).
+    elements: Vec<TariffElement>,
+}
+
+pub(crate) async fn ad_hoc(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(charger): Id,
+) -> Result<Json<AdHocPrice>, Problem> {
+    let now = st.csms.now();
+    let (t, _, tz) = charger_tariff(&st, &p, &charger, None, now).await?;
+    let [energy, time, parking, flat] = components_at(&t.terms, tz, now);
+    let incl = |c: Option<&PriceComponent>| {
+        c.map(|c| (c.price + c.price * c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED).round_dp(4).normalize())
+    };
+    Ok(Json(AdHocPrice {
+        charger_id: charger,
+        tariff_id: t.id.clone(),
+        tariff_name: t.name.clone(),
+        currency: t.terms.currency.clone(),
+        time_zone: tz.name().into(),
+        per_kwh_incl_vat: incl(energy),
+        per_hour_charging_incl_vat: incl(time),
+        per_hour_parking_incl_vat: incl(parking),
+        session_fee_incl_vat: incl(flat),
+        elements: t.terms.elements,
+    }))
+}
