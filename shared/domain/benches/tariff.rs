@@ -38,11 +38,24 @@ fn sessions(n: usize) -> Vec<Usage> {
             let parts = (0..slices)
                 .map(|k| {
                     at += Duration::minutes(10 + (i * 31 + k * 17) % 280);
-                    let wh = if k == slices - 1 && i % 2 == 0 { 0 } else { 1_000 + (i * 977 + k) % 40_000 };
-                    Slice { end: at, energy_wh: Decimal::from(wh), charging: wh > 0, power_kw: None, current_a: None }
+                    let wh = if k == slices - 1 && i % 2 == 0 {
+                        0
+                    } else {
+                        1_000 + (i * 977 + k) % 40_000
+                    };
+                    Slice {
+                        end: at,
+                        energy_wh: Decimal::from(wh),
+                        charging: wh > 0,
+                        power_kw: None,
+                        current_a: None,
+                    }
                 })
                 .collect();
-            Usage { start, slices: parts }
+            Usage {
+                start,
+                slices: parts,
+            }
         })
         .collect()
 }

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use cpms_domain::SessionId;
 use cpms_domain::billing::{
-    BillingRun, Cdr, CdrKind, CurrencyTotal, Invoice, Party, Period, RevenueSplit, Share, Statement,
-    StatementLine,
+    BillingRun, Cdr, CdrKind, CurrencyTotal, Invoice, Party, Period, RevenueSplit, Share,
+    Statement, StatementLine,
 };
 use cpms_domain::tariff::usage::Flag;
 use cpms_domain::tariff::{Priced, TariffTerms, VatLine};
@@ -155,7 +155,10 @@ pub(crate) async fn get_cdr(
 fn csv_response(body: Vec<u8>, path: &str, next: Option<String>) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     if let Some(n) = next
         && let (Ok(cursor), Ok(link)) = (
             HeaderValue::from_str(&n),
@@ -170,7 +173,11 @@ fn csv_response(body: Vec<u8>, path: &str, next: Option<String>) -> Response {
 
 fn csv_problem(e: impl std::fmt::Display) -> Problem {
     tracing::error!(error = %e, "writing CSV");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "export-failed", "the export could not be written")
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "export-failed",
+        "the export could not be written",
+    )
 }
 
 /// `GET /v1/cdrs.csv`: one row per CDR (up to 10,000 per page; follow `Link: rel="next"`).
@@ -183,13 +190,32 @@ pub(crate) async fn cdrs_csv(
     let page = cdr_page(&st, &p, &q, 10_000).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "cdr_id", "kind", "credits", "session_id", "charger_id", "site_id", "token", "billed_party",
-        "tariff_id", "start", "end", "energy_kwh", "time_h", "parking_h", "currency", "total_excl_vat",
-        "total_incl_vat", "review",
+        "cdr_id",
+        "kind",
+        "credits",
+        "session_id",
+        "charger_id",
+        "site_id",
+        "token",
+        "billed_party",
+        "tariff_id",
+        "start",
+        "end",
+        "energy_kwh",
+        "time_h",
+        "parking_h",
+        "currency",
+        "total_excl_vat",
+        "total_incl_vat",
+        "review",
     ])
     .map_err(csv_problem)?;
     for c in &page.items {
-        let kind = if c.kind == CdrKind::Credit { "credit" } else { "regular" };
+        let kind = if c.kind == CdrKind::Credit {
+            "credit"
+        } else {
+            "regular"
+        };
         w.write_record([
             c.id.as_str(),
             kind,
@@ -245,15 +271,42 @@ pub(crate) async fn bill(
         return Err(Problem::not_found(format!("no session {id:?}")));
     }
     let out = match st.csms.bill_session(&p.tenant, &sid).await? {
-        Billed::Created(c) => BillOutcome { outcome: "created".into(), cdr_id: Some(c), credit_id: None, reason: None },
-        Billed::Corrected { credit, cdr } => BillOutcome { outcome: "corrected".into(), cdr_id: Some(cdr), credit_id: Some(credit), reason: None },
-        Billed::Unchanged(c) => BillOutcome { outcome: "unchanged".into(), cdr_id: Some(c), credit_id: None, reason: None },
+        Billed::Created(c) => BillOutcome {
+            outcome: "created".into(),
+            cdr_id: Some(c),
+            credit_id: None,
+            reason: None,
+        },
+        Billed::Corrected { credit, cdr } => BillOutcome {
+            outcome: "corrected".into(),
+            cdr_id: Some(cdr),
+            credit_id: Some(credit),
+            reason: None,
+        },
+        Billed::Unchanged(c) => BillOutcome {
+            outcome: "unchanged".into(),
+            cdr_id: Some(c),
+            credit_id: None,
+            reason: None,
+        },
         Billed::Skipped(why) => {
-            return Err(Problem::new(StatusCode::CONFLICT, "not-billable", format!("session {id} is not billable: {why}")));
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "not-billable",
+                format!("session {id} is not billable: {why}"),
+            ));
         }
     };
     if out.outcome != "unchanged" {
-        audit(&st, &p, &p.tenant, "session.bill", format!("sessions/{id}"), json!({"outcome": out.outcome, "cdr_id": out.cdr_id})).await;
+        audit(
+            &st,
+            &p,
+            &p.tenant,
+            "session.bill",
+            format!("sessions/{id}"),
+            json!({"outcome": out.outcome, "cdr_id": out.cdr_id}),
+        )
+        .await;
     }
     Ok(Json(out))
 }
@@ -321,7 +374,15 @@ pub(crate) async fn run(
     let period = Period::month(&r.period)?;
     match st.csms.run_billing(&p.tenant, &period, "api").await {
         Ok((run, true)) => {
-            audit(&st, &p, &p.tenant, "billing.run", format!("billing-runs/{}", run.id), json!({"invoices": run.invoice_count})).await;
+            audit(
+                &st,
+                &p,
+                &p.tenant,
+                "billing.run",
+                format!("billing-runs/{}", run.id),
+                json!({"invoices": run.invoice_count}),
+            )
+            .await;
             Ok((StatusCode::CREATED, Json(run.into())))
         }
         Ok((run, false)) => Ok((StatusCode::OK, Json(run.into()))),
@@ -342,7 +403,10 @@ pub(crate) async fn list_runs(
     let page = st
         .csms
         .records::<BillingRun>()
-        .query(&p.tenant, &Documents::<BillingRun>::by_id(q.page()?).descending())
+        .query(
+            &p.tenant,
+            &Documents::<BillingRun>::by_id(q.page()?).descending(),
+        )
         .await?;
     Ok(Json(List::of(page, |r| r.value.into())))
 }
@@ -422,7 +486,11 @@ pub(crate) async fn list_invoices(
     Params(q): Params<RunQuery>,
 ) -> Result<Json<List<InvoiceView>>, Problem> {
     let query = Documents::<Invoice>::by_index(OF_RUN, q.run.clone(), q.page()?);
-    let page = st.csms.records::<Invoice>().query(&p.tenant, &query).await?;
+    let page = st
+        .csms
+        .records::<Invoice>()
+        .query(&p.tenant, &query)
+        .await?;
     Ok(Json(List::of(page, |i| i.value.into())))
 }
 
@@ -448,10 +516,15 @@ pub(crate) async fn invoice_cdrs(
         return Err(Problem::not_found(format!("no invoice {id:?}")));
     };
     let inv = inv.value;
-    let query = Documents::<Cdr>::by_index(CDRS_OF_PARTY, cdrs_of_party(&inv.party.key()), q.page()?)
-        .range(Some(cdr_order_at(inv.period_from)), Some(cdr_order_at(inv.period_to)));
+    let query =
+        Documents::<Cdr>::by_index(CDRS_OF_PARTY, cdrs_of_party(&inv.party.key()), q.page()?)
+            .range(
+                Some(cdr_order_at(inv.period_from)),
+                Some(cdr_order_at(inv.period_to)),
+            );
     let mut page = st.csms.records::<Cdr>().query(&p.tenant, &query).await?;
-    page.items.retain(|c| c.value.pricing.currency == inv.currency);
+    page.items
+        .retain(|c| c.value.pricing.currency == inv.currency);
     Ok(Json(List::of(page, |c| c.value.into())))
 }
 
@@ -466,11 +539,25 @@ pub(crate) async fn invoices_csv(
         cursor: q.cursor.clone(),
     };
     let query = Documents::<Invoice>::by_index(OF_RUN, q.run.clone(), page);
-    let found = st.csms.records::<Invoice>().query(&p.tenant, &query).await?;
+    let found = st
+        .csms
+        .records::<Invoice>()
+        .query(&p.tenant, &query)
+        .await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "invoice_id", "run", "party_kind", "party_id", "currency", "cdr_count", "credit_count",
-        "vat_rate", "line_excl_vat", "line_vat", "total_excl_vat", "total_incl_vat",
+        "invoice_id",
+        "run",
+        "party_kind",
+        "party_id",
+        "currency",
+        "cdr_count",
+        "credit_count",
+        "vat_rate",
+        "line_excl_vat",
+        "line_vat",
+        "total_excl_vat",
+        "total_incl_vat",
     ])
     .map_err(csv_problem)?;
     for i in found.items.iter().map(|i| &i.value) {
@@ -531,7 +618,11 @@ pub(crate) async fn list_statements(
     Params(q): Params<RunQuery>,
 ) -> Result<Json<List<StatementView>>, Problem> {
     let query = Documents::<Statement>::by_index(OF_RUN, q.run.clone(), q.page()?);
-    let page = st.csms.records::<Statement>().query(&p.tenant, &query).await?;
+    let page = st
+        .csms
+        .records::<Statement>()
+        .query(&p.tenant, &query)
+        .await?;
     Ok(Json(List::of(page, |s| s.value.into())))
 }
 
@@ -581,7 +672,15 @@ pub(crate) async fn put_split(
         None => Expected::Absent,
     };
     docs.put(&split, expected).await?;
-    audit(&st, &p, &p.tenant, "site.revenue_split", format!("sites/{site}"), json!({"shares": split.shares.len()})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "site.revenue_split",
+        format!("sites/{site}"),
+        json!({"shares": split.shares.len()}),
+    )
+    .await;
     Ok(Json(SplitView {
         site_id: split.site_id,
         shares: split.shares,
@@ -595,7 +694,11 @@ pub(crate) async fn get_split(
     Id(site): Id,
 ) -> Result<Json<SplitView>, Problem> {
     super::sites::load(&st, &p, &site).await?;
-    let s = st.csms.records::<RevenueSplit>().get(&p.tenant, &site).await?;
+    let s = st
+        .csms
+        .records::<RevenueSplit>()
+        .get(&p.tenant, &site)
+        .await?;
     Ok(Json(match s {
         Some(s) => SplitView {
             site_id: s.value.site_id,

@@ -376,7 +376,9 @@ fn table() -> Api {
             "/tariff-assignments/{scope}",
             ADMIN,
             "Assign a tariff to default, site:ID, charger:ID, group:ID or partner:ID",
-            |g| OpDoc::returns::<tariffs::AssignmentView>(g, 200).body::<tariffs::AssignmentBody>(g),
+            |g| {
+                OpDoc::returns::<tariffs::AssignmentView>(g, 200).body::<tariffs::AssignmentBody>(g)
+            },
             tariffs::assign,
         )
         .op(
@@ -489,8 +491,7 @@ fn table() -> Api {
             VIEWER,
             "A run's revenue-split statements",
             |g| {
-                OpDoc::returns::<List<billing::StatementView>>(g, 200)
-                    .query::<billing::RunQuery>(g)
+                OpDoc::returns::<List<billing::StatementView>>(g, 200).query::<billing::RunQuery>(g)
             },
             billing::list_statements,
         )

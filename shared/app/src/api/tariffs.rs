@@ -115,7 +115,12 @@ fn tariff_of(
     now: DateTime<Utc>,
 ) -> Result<Tariff, Problem> {
     let mut errors = Vec::new();
-    if id.is_empty() || id.len() > 36 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if id.is_empty()
+        || id.len() > 36
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         errors.push("id: 1 to 36 letters, digits, '-', '_' or '.'".to_string());
     }
     let n = b.name.trim().chars().count();
@@ -167,10 +172,20 @@ pub(crate) async fn create(
     let (id, body) = req.split();
     let t = tariff_of(&p, id, body, now, now)?;
     match tariffs(&st).put(&t, Expected::Absent).await {
-        Err(StoreError::Conflict) => return Err(Problem::conflict(format!("tariff {} exists", t.id))),
+        Err(StoreError::Conflict) => {
+            return Err(Problem::conflict(format!("tariff {} exists", t.id)));
+        }
         r => r?,
     };
-    audit(&st, &p, &p.tenant, "tariff.create", format!("tariffs/{}", t.id), json!({"name": t.name})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "tariff.create",
+        format!("tariffs/{}", t.id),
+        json!({"name": t.name}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
 
@@ -185,7 +200,15 @@ pub(crate) async fn replace(
     };
     let t = tariff_of(&p, id, b, old.value.created_at, st.csms.now())?;
     tariffs(&st).put(&t, Expected::Version(old.version)).await?;
-    audit(&st, &p, &p.tenant, "tariff.update", format!("tariffs/{}", t.id), json!({"name": t.name})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "tariff.update",
+        format!("tariffs/{}", t.id),
+        json!({"name": t.name}),
+    )
+    .await;
     Ok(Json(t.into()))
 }
 
@@ -263,7 +286,15 @@ pub(crate) async fn assign(
         None => Expected::Absent,
     };
     docs.put(&a, expected).await?;
-    audit(&st, &p, &p.tenant, "tariff.assign", format!("tariff-assignments/{scope}"), json!({"tariff_id": a.tariff_id})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "tariff.assign",
+        format!("tariff-assignments/{scope}"),
+        json!({"tariff_id": a.tariff_id}),
+    )
+    .await;
     Ok(Json(a.into()))
 }
 
@@ -277,10 +308,20 @@ pub(crate) async fn unassign(
     match docs.get(&p.tenant, &scope).await? {
         Some(_) => {
             docs.delete(&p.tenant, &scope).await?;
-            audit(&st, &p, &p.tenant, "tariff.unassign", format!("tariff-assignments/{scope}"), json!({})).await;
+            audit(
+                &st,
+                &p,
+                &p.tenant,
+                "tariff.unassign",
+                format!("tariff-assignments/{scope}"),
+                json!({}),
+            )
+            .await;
             Ok(StatusCode::NO_CONTENT)
         }
-        None => Err(Problem::not_found(format!("no tariff is assigned to {scope}"))),
+        None => Err(Problem::not_found(format!(
+            "no tariff is assigned to {scope}"
+        ))),
     }
 }
 
@@ -308,6 +349,9 @@ pub(crate) struct PreviewRequest {
     token: Option<String>,
     /// Start (default: now).
     start: Option<DateTime<Utc>>,
+    /// IANA time zone the tariff's times of day are read in, with `tariff_id` (default UTC; a
+    /// charger preview uses its site's).
+    time_zone: Option<String>,
     /// Minutes charging (1 to 10080).
     charging_minutes: u32,
     /// Energy charged, kWh.
@@ -343,7 +387,9 @@ pub(crate) async fn preview(
     Body(r): Body<PreviewRequest>,
 ) -> Result<Json<PreviewView>, Problem> {
     if r.charging_minutes == 0 || r.charging_minutes > 10_080 || r.parking_minutes > 10_080 {
-        return Err(Problem::bad_request("charging_minutes: 1 to 10080; parking_minutes: 0 to 10080"));
+        return Err(Problem::bad_request(
+            "charging_minutes: 1 to 10080; parking_minutes: 0 to 10080",
+        ));
     }
     if r.energy_kwh < Decimal::ZERO || r.energy_kwh > Decimal::from(10_000) {
         return Err(Problem::bad_request("energy_kwh: 0 to 10000"));
@@ -351,7 +397,15 @@ pub(crate) async fn preview(
     let start = r.start.unwrap_or_else(|| st.csms.now());
     let (tariff, scope, tz) = match (&r.tariff_id, &r.charger_id) {
         (Some(id), None) => match tariffs(&st).get(&p.tenant, id).await? {
-            Some(t) => (t.value, None, chrono_tz::UTC),
+            Some(t) => {
+                let tz = match &r.time_zone {
+                    None => chrono_tz::UTC,
+                    Some(z) => z.parse().map_err(|_| {
+                        Problem::bad_request(format!("time_zone {z:?} is not an IANA time zone"))
+                    })?,
+                };
+                (t.value, None, tz)
+            }
             None => return Err(Problem::not_found(format!("no tariff {id:?}"))),
         },
         (None, Some(cid)) => {
@@ -395,7 +449,13 @@ async fn charger_tariff(
         .ok_or_else(|| Problem::not_found(format!("no charger {charger:?}")))?
         .value;
     let tok = match token {
-        Some(t) => st.csms.ports.tokens.get(&p.tenant, &cpms_domain::token::token_key(t)).await?.map(|t| t.value),
+        Some(t) => st
+            .csms
+            .ports
+            .tokens
+            .get(&p.tenant, &cpms_domain::token::token_key(t))
+            .await?
+            .map(|t| t.value),
         None => None,
     };
     let group = tok.as_ref().and_then(|t| t.group_id.clone());
@@ -448,7 +508,11 @@ pub(crate) async fn ad_hoc(
     let (t, _, tz) = charger_tariff(&st, &p, &charger, None, now).await?;
     let [energy, time, parking, flat] = components_at(&t.terms, tz, now);
     let incl = |c: Option<&PriceComponent>| {
-        c.map(|c| (c.price + c.price * c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED).round_dp(4).normalize())
+        c.map(|c| {
+            (c.price + c.price * c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED)
+                .round_dp(4)
+                .normalize()
+        })
     };
     Ok(Json(AdHocPrice {
         charger_id: charger,

@@ -10,7 +10,8 @@ use crate::{Billed, Csms};
 /// Handles one event; other event types are ignored.
 pub async fn bill(csms: &Csms, ev: &DomainEvent) -> Result<Billed, StoreError> {
     match &ev.body {
-        EventBody::SessionEnded { session_id, .. } | EventBody::SessionAmended { session_id, .. } => {
+        EventBody::SessionEnded { session_id, .. }
+        | EventBody::SessionAmended { session_id, .. } => {
             csms.bill_session(&ev.tenant, session_id).await
         }
         _ => Ok(Billed::Skipped("not a session end")),

@@ -93,7 +93,10 @@ impl Csms {
         let Some(site) = site else {
             return Ok(chrono_tz::UTC);
         };
-        let s = self.records::<cpms_domain::site::Site>().get(tenant, site).await?;
+        let s = self
+            .records::<cpms_domain::site::Site>()
+            .get(tenant, site)
+            .await?;
         Ok(s.and_then(|s| s.value.time_zone.parse().ok())
             .unwrap_or(chrono_tz::UTC))
     }
@@ -149,11 +152,15 @@ impl Csms {
     }
 
     /// The CDR a session would get now (revision and id to be set by the caller).
+    ///
+    /// `agreed`: the tariff a correction keeps (the one the session was first priced with; the driver
+    /// agreed to it when starting), instead of what is assigned now.
     pub(crate) async fn price_session(
         &self,
         tenant: &TenantId,
         s: &Session,
         until: DateTime<Utc>,
+        agreed: Option<(String, TariffTerms)>,
     ) -> Result<Cdr, StoreError> {
         let ctx = self.pricing_context(tenant, s).await?;
         let samples = self.all_samples(tenant, &s.id).await?;
@@ -166,16 +173,20 @@ impl Csms {
         });
         let (usage, mut flags) = Usage::of_session(s, &samples, until, max_kw);
         let start = usage.start;
-        let resolved = self
-            .tariff_for(
-                tenant,
-                s.id.charger.as_str(),
-                ctx.site_id.as_deref(),
-                ctx.group.as_deref(),
-                ctx.partner.as_deref(),
-                start,
-            )
-            .await?;
+        let resolved = match agreed {
+            Some((id, terms)) => Some((id, terms)),
+            None => self
+                .tariff_for(
+                    tenant,
+                    s.id.charger.as_str(),
+                    ctx.site_id.as_deref(),
+                    ctx.group.as_deref(),
+                    ctx.partner.as_deref(),
+                    start,
+                )
+                .await?
+                .map(|r| (r.tariff.id, r.tariff.terms)),
+        };
         if resolved.is_none() {
             flags.push(Flag {
                 kind: "no_tariff".into(),
@@ -195,7 +206,7 @@ impl Csms {
                 min_price: None,
                 max_price: None,
             },
-            |r| r.tariff.terms.clone(),
+            |r| r.1.clone(),
         );
         let pricing = price(&terms, ctx.tz, &usage);
         let token = s.id_token.as_ref().map(|t| t.value.clone());
@@ -210,12 +221,16 @@ impl Csms {
             evse_id: s.evse_id,
             connector_id: s.connector_id,
             site_id: ctx.site_id,
-            billed_party: Party::of(token.as_deref(), ctx.group.as_deref(), ctx.partner.as_deref()),
+            billed_party: Party::of(
+                token.as_deref(),
+                ctx.group.as_deref(),
+                ctx.partner.as_deref(),
+            ),
             token,
             token_group: ctx.group,
             partner: ctx.partner,
-            tariff_id: resolved.as_ref().map(|r| r.tariff.id.clone()),
-            tariff: resolved.map(|r| r.tariff.terms),
+            tariff_id: resolved.as_ref().map(|r| r.0.clone()),
+            tariff: resolved.map(|r| r.1),
             time_zone: ctx.tz.name().to_string(),
             start_date_time: start,
             end_date_time: usage.end(),
@@ -247,10 +262,25 @@ impl Csms {
                 return Ok(Billed::Skipped("refused at start"));
             }
             let now = self.now();
-            let mut cdr = self.price_session(tenant, &s, now).await?;
             let bill = bills.get(tenant, &id.to_string()).await?;
-            let (writes, outcome) = match &bill {
-                None => {
+            let current = match &bill {
+                Some(b) => match cdrs.get(tenant, &b.value.current_cdr).await? {
+                    Some(c) => Some(c.value),
+                    None => {
+                        return Err(StoreError::Corrupt {
+                            key: b.value.current_cdr.clone(),
+                            reason: "the session's current CDR is missing".into(),
+                        });
+                    }
+                },
+                None => None,
+            };
+            let agreed = current
+                .as_ref()
+                .and_then(|c| Some((c.tariff_id.clone()?, c.tariff.clone()?)));
+            let mut cdr = self.price_session(tenant, &s, now, agreed).await?;
+            let (writes, outcome) = match (&bill, current) {
+                (None, _) | (Some(_), None) => {
                     cdr.revision = 1;
                     cdr.id = Cdr::id_of(id, 1);
                     let rec = SessionBilling {
@@ -266,17 +296,11 @@ impl Csms {
                     ];
                     (w, Billed::Created(cdr.id.clone()))
                 }
-                Some(b) => {
-                    let Some(current) = cdrs.get(tenant, &b.value.current_cdr).await? else {
-                        return Err(StoreError::Corrupt {
-                            key: b.value.current_cdr.clone(),
-                            reason: "the session's current CDR is missing".into(),
-                        });
-                    };
-                    if current.value.same_pricing(&cdr) {
-                        return Ok(Billed::Unchanged(current.value.id));
+                (Some(b), Some(current)) => {
+                    if current.same_pricing(&cdr) {
+                        return Ok(Billed::Unchanged(current.id));
                     }
-                    let credit = current.value.credit(now);
+                    let credit = current.credit(now);
                     let revision = b.value.revision + 1;
                     cdr.revision = revision;
                     cdr.id = Cdr::id_of(id, revision);
@@ -287,7 +311,10 @@ impl Csms {
                         ..b.value.clone()
                     };
                     let w = vec![
-                        with_event(Documents::<Cdr>::write_of(&credit, Expected::Absent)?, &credit),
+                        with_event(
+                            Documents::<Cdr>::write_of(&credit, Expected::Absent)?,
+                            &credit,
+                        ),
                         with_event(Documents::<Cdr>::write_of(&cdr, Expected::Absent)?, &cdr),
                         Documents::<SessionBilling>::write_of(&rec, Expected::Version(b.version))?,
                     ];
@@ -313,7 +340,10 @@ impl Csms {
         tenant: &TenantId,
         s: &Session,
     ) -> Result<cpms_domain::tariff::Priced, StoreError> {
-        Ok(self.price_session(tenant, s, self.now()).await?.pricing)
+        Ok(self
+            .price_session(tenant, s, self.now(), None)
+            .await?
+            .pricing)
     }
 }
 

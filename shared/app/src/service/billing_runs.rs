@@ -7,9 +7,7 @@ use std::collections::HashMap;
 
 use cpms_domain::TenantId;
 use cpms_domain::access::platform_tenant;
-use cpms_domain::billing::{
-    BillingRun, Cdr, Invoice, Period, RevenueSplit, RunTotals, Statement,
-};
+use cpms_domain::billing::{BillingRun, Cdr, Invoice, Period, RevenueSplit, RunTotals, Statement};
 use cpms_ports::records::{ALL_CDRS, CDRS_BY_TIME, TenantRecord, cdr_order_at};
 use cpms_ports::{Documents, Expected, PageRequest, Record, StoreError};
 
@@ -46,8 +44,10 @@ impl Csms {
         let cdrs = self.records::<Cdr>();
         let mut page = PageRequest::first(500);
         loop {
-            let q = Documents::<Cdr>::by_index(CDRS_BY_TIME, ALL_CDRS, page.clone())
-                .range(Some(cdr_order_at(period.from)), Some(cdr_order_at(period.to)));
+            let q = Documents::<Cdr>::by_index(CDRS_BY_TIME, ALL_CDRS, page.clone()).range(
+                Some(cdr_order_at(period.from)),
+                Some(cdr_order_at(period.to)),
+            );
             let found = cdrs.query(tenant, &q).await?;
             for c in &found.items {
                 totals.add(&c.value);
@@ -58,8 +58,13 @@ impl Csms {
             }
         }
         let splits = self.revenue_splits(tenant).await?;
-        let (invoices, statements, run) =
-            totals.finish(tenant, period, |site| splits.get(site).cloned(), trigger, now);
+        let (invoices, statements, run) = totals.finish(
+            tenant,
+            period,
+            |site| splits.get(site).cloned(),
+            trigger,
+            now,
+        );
         for i in &invoices {
             create_once(&self.records::<Invoice>(), i).await?;
         }

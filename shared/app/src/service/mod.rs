@@ -2,12 +2,12 @@
 //! (retrying on a concurrent change).
 
 mod admission;
+pub(crate) mod billing;
+pub(crate) mod billing_runs;
 mod chargers;
 pub(crate) mod commands;
 mod sessions;
 mod tokens;
-pub(crate) mod billing;
-pub(crate) mod billing_runs;
 
 pub(crate) use admission::Admission;
 

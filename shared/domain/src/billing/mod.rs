@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::{DomainError, TenantId};
 
 pub use cdr::{Cdr, CdrKind, SessionBilling};
-pub use run::{BillingRun, CurrencyTotal, Invoice, Period, RunTotals, Share, Statement, StatementLine};
+pub use run::{
+    BillingRun, CurrencyTotal, Invoice, Period, RunTotals, Share, Statement, StatementLine,
+};
 
 /// Who a session is billed to.
 #[derive(
@@ -151,7 +153,9 @@ impl RevenueSplit {
             if s.partner == OPERATOR {
                 return Err(DomainError::Invalid {
                     field: "shares",
-                    reason: format!("{OPERATOR:?} is the operator, who keeps what the others do not get"),
+                    reason: format!(
+                        "{OPERATOR:?} is the operator, who keeps what the others do not get"
+                    ),
                 });
             }
             if self.shares[..i].iter().any(|o| o.partner == s.partner) {

@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Cdr, CdrKind, OPERATOR, Party, RevenueSplit};
-use crate::tariff::money::{Price, round_money};
 use crate::tariff::VatLine;
+use crate::tariff::money::{Price, round_money};
 use crate::{DomainError, TenantId};
 
 /// A billing period: a calendar month in UTC, `YYYY-MM`.
@@ -32,11 +32,14 @@ impl Period {
             field: "period",
             reason: format!("{label:?} is not a month YYYY-MM"),
         };
-        let first = NaiveDate::parse_from_str(&format!("{label}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+        let first =
+            NaiveDate::parse_from_str(&format!("{label}-01"), "%Y-%m-%d").map_err(|_| bad())?;
         if label.len() != 7 {
             return Err(bad());
         }
-        let next = first.checked_add_months(chrono::Months::new(1)).ok_or_else(bad)?;
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .ok_or_else(bad)?;
         let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN));
         Ok(Period {
             label: label.to_string(),
@@ -48,7 +51,9 @@ impl Period {
     /// The month before the one `now` is in.
     pub fn previous_month(now: DateTime<Utc>) -> Period {
         let this = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default();
-        let prev = this.checked_sub_months(chrono::Months::new(1)).unwrap_or(this);
+        let prev = this
+            .checked_sub_months(chrono::Months::new(1))
+            .unwrap_or(this);
         Period::month(&prev.format("%Y-%m").to_string()).expect("a formatted month parses")
     }
 }
@@ -203,7 +208,10 @@ impl RunTotals {
         self.cdrs += 1;
         self.review += u32::from(c.review);
         let cur = c.pricing.currency.clone();
-        let inv = self.invoices.entry((c.billed_party.clone(), cur.clone())).or_default();
+        let inv = self
+            .invoices
+            .entry((c.billed_party.clone(), cur.clone()))
+            .or_default();
         match c.kind {
             CdrKind::Regular => inv.cdrs += 1,
             CdrKind::Credit => inv.credits += 1,
@@ -252,7 +260,11 @@ impl RunTotals {
                     vat_summary: s
                         .vat
                         .into_iter()
-                        .map(|(rate, (excl_vat, vat))| VatLine { rate, excl_vat, vat })
+                        .map(|(rate, (excl_vat, vat))| VatLine {
+                            rate,
+                            excl_vat,
+                            vat,
+                        })
                         .collect(),
                     created_at: now,
                 }
@@ -265,23 +277,29 @@ impl RunTotals {
             for sh in shares {
                 let amount = round_money(revenue * sh.percent / Decimal::ONE_HUNDRED, &currency);
                 given += amount;
-                by_partner.entry((sh.partner, currency.clone())).or_default().push(StatementLine {
-                    site_id: site.clone(),
-                    cdr_count: count,
-                    revenue_excl_vat: revenue,
-                    percent: sh.percent,
-                    amount,
-                });
+                by_partner
+                    .entry((sh.partner, currency.clone()))
+                    .or_default()
+                    .push(StatementLine {
+                        site_id: site.clone(),
+                        cdr_count: count,
+                        revenue_excl_vat: revenue,
+                        percent: sh.percent,
+                        amount,
+                    });
             }
             let kept = Decimal::ONE_HUNDRED
                 - split(&site).map_or(Decimal::ZERO, |s| s.shares.iter().map(|x| x.percent).sum());
-            by_partner.entry((OPERATOR.into(), currency)).or_default().push(StatementLine {
-                site_id: site,
-                cdr_count: count,
-                revenue_excl_vat: revenue,
-                percent: kept,
-                amount: revenue - given,
-            });
+            by_partner
+                .entry((OPERATOR.into(), currency))
+                .or_default()
+                .push(StatementLine {
+                    site_id: site,
+                    cdr_count: count,
+                    revenue_excl_vat: revenue,
+                    percent: kept,
+                    amount: revenue - given,
+                });
         }
         let statements: Vec<Statement> = by_partner
             .into_iter()

@@ -540,7 +540,10 @@ pub fn components_at(
     for (d, slot) in DIMS.iter().zip(out.iter_mut()) {
         *slot = terms.elements.iter().find_map(|e| {
             let c = e.price_components.iter().find(|c| c.dimension == *d)?;
-            e.restrictions.as_ref().is_none_or(|r| r.hold(&m)).then_some(c)
+            e.restrictions
+                .as_ref()
+                .is_none_or(|r| r.hold(&m))
+                .then_some(c)
         });
     }
     out

@@ -107,15 +107,30 @@ impl DocumentStore for EmbeddedStore {
         self.write(move |txn| {
             let mut docs = txn.open_table(DOCS).map_err(e)?;
             let mut index = txn.open_table(DOC_INDEX).map_err(e)?;
-            let Some(old) = docs.remove((tenant.as_str(), kind, id.as_str())).map_err(e)? else {
+            let Some(old) = docs
+                .remove((tenant.as_str(), kind, id.as_str()))
+                .map_err(e)?
+            else {
                 return Ok(false);
             };
             let stored: Option<Stored> = serde_json::from_slice(old.value().1).ok();
             drop(old);
-            for (slot, entry) in stored.map(|s| s.index).unwrap_or_default().iter().enumerate() {
+            for (slot, entry) in stored
+                .map(|s| s.index)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
                 if let Some((p, s)) = entry {
                     index
-                        .remove((tenant.as_str(), kind, slot as u8, p.as_str(), s.as_str(), id.as_str()))
+                        .remove((
+                            tenant.as_str(),
+                            kind,
+                            slot as u8,
+                            p.as_str(),
+                            s.as_str(),
+                            id.as_str(),
+                        ))
                         .map_err(e)?;
                 }
             }
@@ -125,8 +140,10 @@ impl DocumentStore for EmbeddedStore {
     }
 
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError> {
-        let events: Vec<cpms_domain::events::DomainEvent> =
-            writes.iter().flat_map(|w| w.events.iter().cloned()).collect();
+        let events: Vec<cpms_domain::events::DomainEvent> = writes
+            .iter()
+            .flat_map(|w| w.events.iter().cloned())
+            .collect();
         let events = super::encode_events(&events)?;
         let writes: Vec<(DocWrite, Vec<u8>)> = writes
             .iter()
