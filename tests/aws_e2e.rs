@@ -404,3 +404,104 @@ async fn real_chargers_behind_the_local_gateway_on_the_lambda_handlers() {
     assert_eq!(cp["connected"], true);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_prices_the_session_from_its_queue_and_the_cdr_event_is_relayed() {
+    use cpms_domain::billing::TariffAssignment;
+    use cpms_domain::tariff::Tariff;
+    use cpms_ports::Documents;
+
+    let m = moto();
+    let mut world = World::create(&m.endpoint).await;
+    let csms = aws_csms(
+        &world.sdk,
+        &AwsSettings {
+            table: world.table.clone(),
+            ..Default::default()
+        },
+    );
+    register(&csms).await;
+    let now = chrono::Utc::now();
+    let tariff = Tariff {
+        tenant: TenantId::default_tenant(),
+        id: "std".into(),
+        name: "Standard".into(),
+        terms: serde_json::from_value(
+            json!({"currency": "EUR", "elements": [{"price_components": [
+            {"type": "FLAT", "price": 0.50, "vat": 21, "step_size": 1},
+            {"type": "ENERGY", "price": 0.30, "vat": 21, "step_size": 1}]}]}),
+        )
+        .unwrap(),
+        start_date_time: None,
+        end_date_time: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let docs = csms.ports().docs.clone();
+    Documents::<Tariff>::new(docs.clone())
+        .put(&tariff, Expected::Absent)
+        .await
+        .unwrap();
+    let default = TariffAssignment {
+        tenant: TenantId::default_tenant(),
+        scope: "default".into(),
+        tariff_id: "std".into(),
+        updated_at: now,
+    };
+    Documents::<TariffAssignment>::new(docs.clone())
+        .put(&default, Expected::Absent)
+        .await
+        .unwrap();
+    handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
+    send(&csms, "ocpp-message-boot.json").await;
+    send(&csms, "ocpp-message-transaction-started.json").await;
+    send(&csms, "ocpp-message-transaction-updated.json").await;
+    send(&csms, "ocpp-message-transaction-ended.json").await;
+
+    let publisher =
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&world.sdk), &world.bus);
+    cpms_lambda::consumers::relay(&world.stream_event().await, &publisher).await;
+    let ended = world.drain("billing").await;
+    assert_eq!(types(&ended), ["session.ended.v1"]);
+    // Delivered twice (at least once): one CDR.
+    for _ in 0..2 {
+        let r = cpms_lambda::consumers::billing(&World::sqs_event(&ended), &csms).await;
+        assert!(r.batch_item_failures.is_empty());
+    }
+    let cdr = Documents::<cpms_domain::billing::Cdr>::new(docs.clone())
+        .get(&TenantId::default_tenant(), "CP-LAMBDA-1~f3a9c2d1~r1")
+        .await
+        .unwrap()
+        .expect("the CDR")
+        .value;
+    // 0.50 + 5.5 kWh x 0.30 = 2.15; 21 % VAT: 2.6015 -> 2.60.
+    assert_eq!(
+        serde_json::to_value(cdr.pricing.total_cost).unwrap(),
+        json!({"excl_vat": 2.15, "incl_vat": 2.6})
+    );
+
+    // The CDR's event travels the same way as every other: stream, relay, bus, the OCPI push queue.
+    cpms_lambda::consumers::relay(&world.stream_event().await, &publisher).await;
+    let pushed = world.drain("ocpi-push").await;
+    let cdr_events: Vec<&Value> = pushed
+        .iter()
+        .filter(|e| e["detail-type"] == "cdr.created.v1")
+        .collect();
+    assert_eq!(cdr_events.len(), 1, "{pushed:?}");
+    assert_eq!(cdr_events[0]["detail"]["id"], "cdr:CP-LAMBDA-1~f3a9c2d1~r1");
+    assert_eq!(
+        cdr_events[0]["detail"]["data"]["total_incl_vat"],
+        json!(2.6)
+    );
+
+    // The monthly schedule's message runs billing for the previous month.
+    let due = json!({"detail-type": "billing.run_due.v1", "source": "cpms.schedule", "detail": {"period": "previous-month"}});
+    let r = cpms_lambda::consumers::billing(&World::sqs_event(&[due]), &csms).await;
+    assert!(r.batch_item_failures.is_empty());
+    let period = cpms_domain::billing::Period::previous_month(chrono::Utc::now());
+    let run = Documents::<cpms_domain::billing::BillingRun>::new(docs)
+        .get(&TenantId::default_tenant(), &period.label)
+        .await
+        .unwrap();
+    assert!(run.is_some(), "the run of {} exists", period.label);
+}

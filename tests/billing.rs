@@ -37,12 +37,26 @@ async fn setup(stack: &Stack) {
                               {"type": "ENERGY", "price": 0.30, "vat": 21, "step_size": 1}]}]});
     let (s, b) = stack.post("/v1/tariffs", tariff).await;
     assert_eq!(s, 201, "{b}");
-    assert_eq!(put(stack, "/v1/tariff-assignments/site:s-ber", json!({"tariff_id": "std"})).await.0, 200);
+    assert_eq!(
+        put(
+            stack,
+            "/v1/tariff-assignments/site:s-ber",
+            json!({"tariff_id": "std"})
+        )
+        .await
+        .0,
+        200
+    );
 }
 
 async fn charger_at_site(stack: &Stack, id: &str) -> Charger {
     stack.register(id).await;
-    let (s, b) = send(stack.req(Method::PATCH, &format!("/v1/chargers/{id}")).json(&json!({"site_id": "s-ber"}))).await;
+    let (s, b) = send(
+        stack
+            .req(Method::PATCH, &format!("/v1/chargers/{id}"))
+            .json(&json!({"site_id": "s-ber"})),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     let mut cp = Charger::connect(stack, id, "ocpp1.6").await.unwrap();
     cp.boot(false).await;
@@ -55,8 +69,13 @@ async fn a_simulated_session_ends_in_a_cdr_with_the_expected_total() {
     setup(&stack).await;
     stack.token("RFID-B1").await;
     let mut cp = charger_at_site(&stack, "BILL-1").await;
-    let s = cp.call("StartTransaction", json!({"connectorId": 1, "idTag": "RFID-B1", "meterStart": 1000,
-        "timestamp": "2026-06-01T08:00:00Z"})).await;
+    let s = cp
+        .call(
+            "StartTransaction",
+            json!({"connectorId": 1, "idTag": "RFID-B1", "meterStart": 1000,
+        "timestamp": "2026-06-01T08:00:00Z"}),
+        )
+        .await;
     let tx = s[2]["transactionId"].as_i64().unwrap();
     cp.call("MeterValues", json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": "2026-06-01T09:00:00Z",
         "sampledValue": [{"value": "11000", "measurand": "Energy.Active.Import.Register"}]}]})).await;
@@ -73,19 +92,34 @@ async fn a_simulated_session_ends_in_a_cdr_with_the_expected_total() {
     assert_eq!(cdr["tariff_id"], "std");
     assert_eq!(cdr["site_id"], "s-ber");
     assert_eq!(cdr["time_zone"], "Europe/Berlin");
-    assert_eq!(cdr["billed_party"], json!({"kind": "driver", "id": "RFID-B1"}));
+    assert_eq!(
+        cdr["billed_party"],
+        json!({"kind": "driver", "id": "RFID-B1"})
+    );
     // 0.50 + 20 kWh x 0.30 = 6.50; with 21 % VAT 7.865, rounded once: 7.87.
-    assert_eq!(cdr["pricing"]["total_cost"], json!({"excl_vat": 6.5, "incl_vat": 7.87}), "{cdr}");
+    assert_eq!(
+        cdr["pricing"]["total_cost"],
+        json!({"excl_vat": 6.5, "incl_vat": 7.87}),
+        "{cdr}"
+    );
     assert_eq!(cdr["pricing"]["total_energy"], json!(20));
     assert_eq!(cdr["pricing"]["total_time"], json!(2));
     assert_eq!(cdr["review"], false, "{cdr}");
     // Pricing it again changes nothing.
-    let (s, again) = stack.post(&format!("/v1/sessions/{sid}/bill"), json!({})).await;
-    assert_eq!((s, &again["outcome"]), (200, &json!("unchanged")), "{again}");
+    let (s, again) = stack
+        .post(&format!("/v1/sessions/{sid}/bill"), json!({}))
+        .await;
+    assert_eq!(
+        (s, &again["outcome"]),
+        (200, &json!("unchanged")),
+        "{again}"
+    );
     let (_, cdrs) = stack.get("/v1/cdrs").await;
     assert_eq!(items(&cdrs).len(), 1);
     // A running session cannot be billed; an unknown one is 404.
-    let (s, b) = stack.post("/v1/sessions/BILL-1~999999/bill", json!({})).await;
+    let (s, b) = stack
+        .post("/v1/sessions/BILL-1~999999/bill", json!({}))
+        .await;
     assert_eq!(s, 404, "{b}");
     cp.close().await;
     stack.stop().await;
@@ -97,37 +131,82 @@ async fn a_reconciled_session_whose_stop_arrives_late_is_credited_and_priced_aga
     setup(&stack).await;
     stack.token("RFID-B2").await;
     let mut cp = charger_at_site(&stack, "BILL-2").await;
-    let s = cp.call("StartTransaction", json!({"connectorId": 1, "idTag": "RFID-B2", "meterStart": 0,
-        "timestamp": "2026-06-02T08:00:00Z"})).await;
+    let s = cp
+        .call(
+            "StartTransaction",
+            json!({"connectorId": 1, "idTag": "RFID-B2", "meterStart": 0,
+        "timestamp": "2026-06-02T08:00:00Z"}),
+        )
+        .await;
     let first = s[2]["transactionId"].as_i64().unwrap();
     cp.call("MeterValues", json!({"connectorId": 1, "transactionId": first, "meterValue": [{"timestamp": "2026-06-02T08:30:00Z",
         "sampledValue": [{"value": "5000", "measurand": "Energy.Active.Import.Register"}]}]})).await;
     // Its stop is lost; the next session on the connector supersedes it.
-    let s = cp.call("StartTransaction", json!({"connectorId": 1, "idTag": "RFID-B2", "meterStart": 9000,
-        "timestamp": "2026-06-02T10:00:00Z"})).await;
+    let s = cp
+        .call(
+            "StartTransaction",
+            json!({"connectorId": 1, "idTag": "RFID-B2", "meterStart": 9000,
+        "timestamp": "2026-06-02T10:00:00Z"}),
+        )
+        .await;
     assert!(s[2]["transactionId"].as_i64().unwrap() != first);
     let sid = format!("BILL-2~{first}");
-    let path = format!("/v1/cdrs?party=driver:RFID-B2");
-    let v = wait_for(&stack, &path, |v| items(v).iter().any(|c| c["session_id"] == sid.as_str())).await;
-    let r1 = items(&v).into_iter().find(|c| c["session_id"] == sid.as_str()).unwrap();
+    let path = "/v1/cdrs?party=driver:RFID-B2";
+    let v = wait_for(&stack, path, |v| {
+        items(v).iter().any(|c| c["session_id"] == sid.as_str())
+    })
+    .await;
+    let r1 = items(&v)
+        .into_iter()
+        .find(|c| c["session_id"] == sid.as_str())
+        .unwrap();
     assert_eq!(r1["review"], true, "a reconciled session is flagged: {r1}");
-    let kinds: Vec<&str> = r1["flags"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"reconciled") && kinds.contains(&"no_stop_meter"), "{kinds:?}");
+    let kinds: Vec<&str> = r1["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"reconciled") && kinds.contains(&"no_stop_meter"),
+        "{kinds:?}"
+    );
     // 0.50 + 5 kWh x 0.30 = 2.00 (energy up to the last reading).
     assert_eq!(r1["pricing"]["total_cost"]["excl_vat"], json!(2));
 
     // The charger delivers the lost stop from its queue: 8 kWh.
     cp.call("StopTransaction", json!({"transactionId": first, "meterStop": 8000, "timestamp": "2026-06-02T09:00:00Z", "idTag": "RFID-B2"})).await;
-    let v = wait_for(&stack, &path, |v| items(v).iter().filter(|c| c["session_id"] == sid.as_str()).count() == 3).await;
-    let mine: Vec<Value> = items(&v).into_iter().filter(|c| c["session_id"] == sid.as_str()).collect();
-    let credit = mine.iter().find(|c| c["kind"] == "credit").expect("a credit CDR");
+    let v = wait_for(&stack, path, |v| {
+        items(v)
+            .iter()
+            .filter(|c| c["session_id"] == sid.as_str())
+            .count()
+            == 3
+    })
+    .await;
+    let mine: Vec<Value> = items(&v)
+        .into_iter()
+        .filter(|c| c["session_id"] == sid.as_str())
+        .collect();
+    let credit = mine
+        .iter()
+        .find(|c| c["kind"] == "credit")
+        .expect("a credit CDR");
     assert_eq!(credit["credits"], r1["id"]);
-    assert_eq!(credit["pricing"]["total_cost"], json!({"excl_vat": -2, "incl_vat": -2.42}));
-    let r2 = mine.iter().find(|c| c["kind"] == "regular" && c["revision"] == 2).expect("a new CDR");
+    assert_eq!(
+        credit["pricing"]["total_cost"],
+        json!({"excl_vat": -2, "incl_vat": -2.42})
+    );
+    let r2 = mine
+        .iter()
+        .find(|c| c["kind"] == "regular" && c["revision"] == 2)
+        .expect("a new CDR");
     // 0.50 + 8 kWh x 0.30 = 2.90, by the tariff of the first CDR.
     assert_eq!(r2["pricing"]["total_cost"]["excl_vat"], json!(2.9), "{r2}");
     assert_eq!(r2["end_date_time"], "2026-06-02T09:00:00Z");
-    let (_, first_again) = stack.get(&format!("/v1/cdrs/{}", r1["id"].as_str().unwrap())).await;
+    let (_, first_again) = stack
+        .get(&format!("/v1/cdrs/{}", r1["id"].as_str().unwrap()))
+        .await;
     assert_eq!(first_again, r1, "a CDR is never changed");
     cp.close().await;
     stack.stop().await;

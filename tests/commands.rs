@@ -348,6 +348,12 @@ async fn a_call_error_a_silent_charger_and_a_disconnect_each_end_the_command() {
         assert_eq!((s, &b["state"]), (202, &json!("answered")), "{b}");
         again.close().await;
         drop(c);
+        for _ in 0..100 {
+            if stack.get(&format!("/v1/chargers/{id}")).await.1["connected"] == false {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
 
         // Offline: refused at once.
         let (s, b) = stack

@@ -66,3 +66,49 @@ where
     r.batch_item_failures = failures;
     r
 }
+
+/// The message the monthly schedule puts on the billing queue.
+pub const BILLING_RUN_DUE: &str = "billing.run_due.v1";
+
+/// The billing function's batch: domain events (a session ended or changed) are priced; the schedule's
+/// `billing.run_due.v1` message runs billing for the previous month of every tenant.
+pub async fn billing(event: &SqsEvent, csms: &cpms_app::Csms) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for m in &event.records {
+        let id = m.message_id.clone().unwrap_or_default();
+        let body = m.body.as_deref().unwrap_or("");
+        let scheduled = serde_json::from_str::<serde_json::Value>(body)
+            .is_ok_and(|v| v["detail-type"] == BILLING_RUN_DUE);
+        let outcome = if scheduled {
+            match csms.run_due_billing("schedule").await {
+                Ok(made) => {
+                    for r in made {
+                        tracing::info!(period = %r.id, tenant = %r.tenant, invoices = r.invoice_count, "billing run made");
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        } else {
+            match domain_event(body) {
+                Ok(ev) => cpms_app::consumers::bill(csms, &ev)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(e) => {
+                    tracing::error!(message_id = %id, error = %e, "dropping an unreadable message");
+                    Ok(())
+                }
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(message_id = %id, error = %e, "message will be retried");
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            failures.push(f);
+        }
+    }
+    let mut r = SqsBatchResponse::default();
+    r.batch_item_failures = failures;
+    r
+}

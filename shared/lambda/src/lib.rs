@@ -75,6 +75,19 @@ where
     .await
 }
 
+/// The body of the billing function: its queue's batches (see [`consumers::billing`]).
+pub async fn run_billing() -> Result<(), Error> {
+    init_tracing();
+    let csms = Backend::from_env()?.csms().await?;
+    lambda_runtime::run(service_fn(
+        move |e: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| {
+            let csms = csms.clone();
+            async move { Ok::<_, Error>(consumers::billing(&e.payload, &csms).await) }
+        },
+    ))
+    .await
+}
+
 /// The body of an SQS consumer function: every domain event of a batch to `handler`.
 pub async fn run_consumer<F, Fut>(handler: F) -> Result<(), Error>
 where
