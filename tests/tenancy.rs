@@ -108,6 +108,74 @@ async fn one_tenant_sees_and_changes_nothing_of_another() {
     );
     let mut c = Charger::connect(&stack, "BETA-1", "ocpp1.6").await.unwrap();
     c.boot(false).await;
+    // Beta's billing: a tariff on its site, a revenue split, a priced session.
+    let tariff = json!({"id": "b-tariff", "name": "Beta", "currency": "NOK", "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 4.5, "vat": 25, "step_size": 1}]}]});
+    assert_eq!(
+        call(&stack, &beta, Method::POST, "/v1/tariffs", Some(tariff))
+            .await
+            .0,
+        201
+    );
+    let assign = json!({"tariff_id": "b-tariff"});
+    assert_eq!(
+        call(
+            &stack,
+            &beta,
+            Method::PUT,
+            "/v1/tariff-assignments/site:b-site",
+            Some(assign)
+        )
+        .await
+        .0,
+        200
+    );
+    let split = json!({"shares": [{"partner": "BETA-HOST", "percent": 20}]});
+    assert_eq!(
+        call(
+            &stack,
+            &beta,
+            Method::PUT,
+            "/v1/sites/b-site/revenue-split",
+            Some(split)
+        )
+        .await
+        .0,
+        200
+    );
+    let started = c.call("StartTransaction", json!({"connectorId": 1, "idTag": "BETA-TAG", "meterStart": 0, "timestamp": "2026-06-01T08:00:00Z"})).await;
+    let tx = started[2]["transactionId"].as_i64().unwrap();
+    c.call(
+        "StopTransaction",
+        json!({"transactionId": tx, "meterStop": 9000, "timestamp": "2026-06-01T09:00:00Z"}),
+    )
+    .await;
+    let sid = format!("BETA-1~{tx}");
+    let cdr_id = format!("{sid}~r1");
+    for _ in 0..100 {
+        if call(
+            &stack,
+            &beta,
+            Method::GET,
+            &format!("/v1/cdrs/{cdr_id}"),
+            None,
+        )
+        .await
+        .0 == 200
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (s, cdr) = call(
+        &stack,
+        &beta,
+        Method::GET,
+        &format!("/v1/cdrs/{cdr_id}"),
+        None,
+    )
+    .await;
+    assert_eq!((s, &cdr["tariff_id"]), (200, &json!("b-tariff")), "{cdr}");
     let (s, cmd) = call(
         &stack,
         &beta,
@@ -152,6 +220,48 @@ async fn one_tenant_sees_and_changes_nothing_of_another() {
             Some(json!({"status": "blocked"})),
         ),
         (Method::DELETE, format!("/v1/api-keys/{beta_key_id}"), None),
+        (Method::GET, "/v1/tariffs/b-tariff".to_string(), None),
+        (Method::DELETE, "/v1/tariffs/b-tariff".to_string(), None),
+        (
+            Method::PUT,
+            "/v1/tariffs/b-tariff".to_string(),
+            Some(
+                json!({"name": "mine", "currency": "EUR", "elements": [{"price_components": [{"type": "FLAT", "price": 0, "step_size": 1}]}]}),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/v1/tariff-assignments/site:b-site".to_string(),
+            None,
+        ),
+        (Method::GET, format!("/v1/cdrs/{cdr_id}"), None),
+        (
+            Method::POST,
+            format!("/v1/sessions/{sid}/bill"),
+            Some(json!({})),
+        ),
+        (Method::GET, format!("/v1/sessions/{sid}/cost"), None),
+        (Method::GET, "/v1/chargers/BETA-1/price".to_string(), None),
+        (
+            Method::POST,
+            "/v1/price-preview".to_string(),
+            Some(json!({"charger_id": "BETA-1", "charging_minutes": 60, "energy_kwh": 10})),
+        ),
+        (
+            Method::POST,
+            "/v1/price-preview".to_string(),
+            Some(json!({"tariff_id": "b-tariff", "charging_minutes": 60, "energy_kwh": 10})),
+        ),
+        (
+            Method::GET,
+            "/v1/sites/b-site/revenue-split".to_string(),
+            None,
+        ),
+        (
+            Method::PUT,
+            "/v1/sites/b-site/revenue-split".to_string(),
+            Some(json!({"shares": []})),
+        ),
     ] {
         let (s, b) = call(&stack, alpha, m.clone(), &path, body).await;
         assert_eq!(s, 404, "{m} {path}: {b}");
@@ -164,6 +274,9 @@ async fn one_tenant_sees_and_changes_nothing_of_another() {
         "/v1/sessions",
         "/v1/api-keys",
         "/v1/audit",
+        "/v1/tariffs",
+        "/v1/tariff-assignments",
+        "/v1/cdrs",
     ] {
         let (s, b) = call(&stack, alpha, Method::GET, list, None).await;
         assert_eq!(s, 200, "{list}: {b}");
@@ -175,6 +288,17 @@ async fn one_tenant_sees_and_changes_nothing_of_another() {
     // Beta still has everything, unchanged; and beta cannot see the default tenant's records either.
     let (_, ch) = call(&stack, &beta, Method::GET, "/v1/chargers/BETA-1", None).await;
     assert_eq!(ch["enabled"], true);
+    let (_, t) = call(&stack, &beta, Method::GET, "/v1/tariffs/b-tariff", None).await;
+    assert_eq!(t["name"], "Beta");
+    let (_, a) = call(&stack, &beta, Method::GET, "/v1/tariff-assignments", None).await;
+    assert_eq!(a["items"][0]["scope"], "site:b-site");
+    // A tariff in use cannot be deleted.
+    assert_eq!(
+        call(&stack, &beta, Method::DELETE, "/v1/tariffs/b-tariff", None)
+            .await
+            .0,
+        409
+    );
     stack.register("ALPHA-1").await;
     assert_eq!(
         call(&stack, &beta, Method::GET, "/v1/chargers/ALPHA-1", None)

@@ -606,4 +606,25 @@ pub async fn document_store(store: &dyn crate::DocumentStore, run: &str) {
         )
         .await;
     assert_eq!(junk.err(), Some(StoreError::BadCursor));
+
+    // Delete: the document and its index entries go; deleting again, or another tenant's, finds none.
+    assert_eq!(store.delete(&b, "thing", "x3").await, Ok(false));
+    assert_eq!(store.delete(&a, "thing", "x3").await, Ok(true));
+    assert!(store.get(&a, "thing", "x3").await.unwrap().is_none());
+    assert_eq!(store.delete(&a, "thing", "x3").await, Ok(false));
+    let q2 = store
+        .query(
+            &a,
+            &DocQuery::by_index("thing", 0, "q2", PageRequest::first(10)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&q2), ["x4", "x5"]);
+    assert_eq!(
+        store
+            .write(&[put(doc(&a, "x3", "again", Some("q2")), Expected::Absent)])
+            .await,
+        Ok(vec![1]),
+        "a deleted id can be created again"
+    );
 }

@@ -361,6 +361,14 @@ fn table() -> Api {
             tariffs::replace,
         )
         .op(
+            delete.clone(),
+            "/tariffs/{id}",
+            ADMIN,
+            "Delete a tariff that no scope is assigned to",
+            |g| OpDoc::returns::<Value>(g, 204),
+            tariffs::remove,
+        )
+        .op(
             get.clone(),
             "/tariff-assignments",
             VIEWER,

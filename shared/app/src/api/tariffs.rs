@@ -212,6 +212,56 @@ pub(crate) async fn replace(
     Ok(Json(t.into()))
 }
 
+/// `DELETE /v1/tariffs/{id}`: refused while a scope is assigned to it (CDRs keep their own copy).
+pub(crate) async fn remove(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+) -> Result<StatusCode, Problem> {
+    if tariffs(&st).get(&p.tenant, &id).await?.is_none() {
+        return Err(Problem::not_found(format!("no tariff {id:?}")));
+    }
+    let docs = st.csms.records::<TariffAssignment>();
+    let mut page = cpms_ports::PageRequest::first(500);
+    let mut using = Vec::new();
+    loop {
+        let found = docs
+            .query(
+                &p.tenant,
+                &Documents::<TariffAssignment>::by_id(page.clone()),
+            )
+            .await?;
+        using.extend(
+            found
+                .items
+                .into_iter()
+                .filter(|a| a.value.tariff_id == id)
+                .map(|a| a.value.scope),
+        );
+        match found.next {
+            Some(n) => page.cursor = Some(n),
+            None => break,
+        }
+    }
+    if !using.is_empty() {
+        return Err(Problem::conflict(format!(
+            "tariff {id} is assigned to {}; assign another tariff there first",
+            using.join(", ")
+        )));
+    }
+    tariffs(&st).delete(&p.tenant, &id).await?;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "tariff.delete",
+        format!("tariffs/{id}"),
+        json!({}),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub(crate) async fn get(
     State(st): State<ApiState>,
     p: Principal,

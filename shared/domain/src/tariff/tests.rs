@@ -477,3 +477,114 @@ fn a_hypothetical_session_is_priced_for_any_time_zone_offset() {
     assert_eq!(p.total_cost.excl_vat, d("4.00"));
     let _ = Utc.timestamp_opt(0, 0);
 }
+
+mod usage_rules {
+    use chrono::{DateTime, Duration, Utc};
+    use rust_decimal::Decimal;
+
+    use crate::meter::MeterSample;
+    use crate::session::{EventKind, Session, SessionEvent, SessionStatus};
+    use crate::tariff::Usage;
+    use crate::{ChargerId, OcppVersion, SessionId, TenantId};
+
+    fn t(min: i64) -> DateTime<Utc> {
+        "2026-06-01T08:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(min)
+    }
+
+    fn reading(min: i64, wh: i64) -> MeterSample {
+        MeterSample {
+            timestamp: t(min),
+            measurand: "Energy.Active.Import.Register".into(),
+            value: Some(Decimal::from(wh)),
+            unit: "Wh".into(),
+            phase: None,
+            location: None,
+            context: None,
+            signed_data: None,
+        }
+    }
+
+    /// A session from `start` to `end` (minutes) with the given start and stop meter values.
+    fn session(end: Option<i64>, start_wh: Option<i64>, stop_wh: Option<i64>) -> Session {
+        let id = SessionId::new(ChargerId::new("CP1").unwrap(), "1");
+        let mut s = Session::new(TenantId::default_tenant(), id, OcppVersion::V16, t(0));
+        let mut ev = SessionEvent::new(EventKind::Started, t(0), 1);
+        ev.meter_wh = start_wh.map(Decimal::from);
+        s.apply(&ev, t(0));
+        if let Some(end) = end {
+            let mut ev = SessionEvent::new(EventKind::Ended, t(end), 2);
+            ev.meter_wh = stop_wh.map(Decimal::from);
+            s.apply(&ev, t(end));
+        }
+        s
+    }
+
+    fn kinds(flags: &[super::super::usage::Flag]) -> Vec<&str> {
+        flags.iter().map(|f| f.kind.as_str()).collect()
+    }
+
+    #[test]
+    fn energy_flows_between_readings_and_idle_time_is_parking() {
+        let s = session(Some(120), Some(1000), Some(11000));
+        let (u, flags) =
+            Usage::of_session(&s, &[reading(30, 6000), reading(60, 11000)], t(200), None);
+        assert!(flags.is_empty(), "{flags:?}");
+        let shape: Vec<(i64, Decimal, bool)> = u
+            .slices
+            .iter()
+            .map(|x| ((x.end - t(0)).num_minutes(), x.energy_wh, x.charging))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (30, Decimal::from(5000), true),
+                (60, Decimal::from(5000), true),
+                (120, Decimal::ZERO, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_stop_value_uses_the_last_reading_and_is_flagged() {
+        let mut s = session(Some(120), Some(1000), None);
+        s.status = SessionStatus::Reconciled;
+        let (u, flags) = Usage::of_session(&s, &[reading(60, 4000)], t(200), None);
+        assert_eq!(kinds(&flags), ["no_stop_meter"]);
+        assert_eq!(u.energy_wh(), Decimal::from(3000));
+        assert_eq!(u.end(), t(120));
+    }
+
+    #[test]
+    fn a_meter_reset_counts_again_from_the_new_value() {
+        let s = session(Some(120), Some(50_000), Some(3000));
+        let (u, flags) =
+            Usage::of_session(&s, &[reading(30, 52_000), reading(60, 1000)], t(200), None);
+        assert_eq!(kinds(&flags), ["meter_reset"]);
+        // 2,000 Wh before the reset, 2,000 Wh after it (1,000 -> 3,000).
+        assert_eq!(u.energy_wh(), Decimal::from(4000));
+    }
+
+    #[test]
+    fn implausible_energy_is_capped_at_what_the_evse_can_deliver() {
+        let s = session(Some(60), Some(0), Some(500_000));
+        let (u, flags) = Usage::of_session(&s, &[], t(100), Some(Decimal::from(22)));
+        assert_eq!(kinds(&flags), ["implausible_energy"]);
+        assert_eq!(u.energy_wh(), Decimal::from(22_000));
+    }
+
+    #[test]
+    fn no_meter_values_at_all_is_priced_on_time_only() {
+        let s = session(Some(60), None, None);
+        let (u, flags) = Usage::of_session(&s, &[], t(100), None);
+        assert_eq!(kinds(&flags), ["no_meter_values"]);
+        assert_eq!((u.energy_wh(), u.end()), (Decimal::ZERO, t(60)));
+    }
+
+    #[test]
+    fn a_running_session_is_measured_up_to_now() {
+        let s = session(None, Some(0), None);
+        let (u, flags) = Usage::of_session(&s, &[reading(30, 7000)], t(45), None);
+        assert!(flags.is_empty(), "{flags:?}");
+        assert_eq!((u.energy_wh(), u.end()), (Decimal::from(7000), t(45)));
+    }
+}

@@ -169,7 +169,7 @@ impl Usage {
         if readings.is_empty() {
             flag(
                 "no_meter_values",
-                "no meter values at all; priced with no energy".into(),
+                "no meter values at all; priced with no energy, the whole session as connected time (PARKING_TIME)".into(),
             );
             readings = vec![(start, Decimal::ZERO), (end, Decimal::ZERO)];
         } else if readings.len() == 1 {
