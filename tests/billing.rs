@@ -211,3 +211,50 @@ async fn a_reconciled_session_whose_stop_arrives_late_is_credited_and_priced_aga
     cp.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2_0_1_station_is_told_the_total_cost_its_cdr_will_carry() {
+    let stack = Stack::start().await;
+    setup(&stack).await;
+    stack.token("EMAID-B3").await;
+    stack.register("BILL-3").await;
+    let (s, _) = send(
+        stack
+            .req(Method::PATCH, "/v1/chargers/BILL-3")
+            .json(&json!({"site_id": "s-ber"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut cs = Charger::connect(&stack, "BILL-3", "ocpp2.0.1")
+        .await
+        .unwrap();
+    cs.boot(true).await;
+    let ev = |kind: &str, seq: u64, at: &str, kwh: &str, extra: Value| {
+        let kwh: Value = serde_json::from_str(kwh).unwrap();
+        let mut p = json!({"eventType": kind, "timestamp": at, "triggerReason": "MeterValuePeriodic", "seqNo": seq,
+            "transactionInfo": {"transactionId": "tc-1"}, "meterValue": [{"timestamp": at, "sampledValue": [
+                {"value": kwh, "unitOfMeasure": {"unit": "kWh"}}]}]});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    let started = cs.call("TransactionEvent", ev("Started", 0, "2026-06-03T08:00:00Z", "100.0",
+        json!({"idToken": {"idToken": "EMAID-B3", "type": "eMAID"}, "evse": {"id": 1, "connectorId": 1}}))).await;
+    assert_eq!(
+        started[2].get("totalCost"),
+        None,
+        "no cost before the end: {started}"
+    );
+    let ended = cs.call("TransactionEvent", ev("Ended", 1, "2026-06-03T09:00:00Z", "112.345",
+        json!({"transactionInfo": {"transactionId": "tc-1", "stoppedReason": "EVDisconnected"}}))).await;
+    // 0.50 + 12.345 kWh x 0.30 = 4.2035; 21 % VAT: 5.086235 -> 5.09.
+    assert_eq!(ended[2]["totalCost"], json!(5.09), "{ended}");
+    let cdrs = wait_for(&stack, "/v1/cdrs", |v| !items(v).is_empty()).await;
+    assert_eq!(
+        items(&cdrs)[0]["pricing"]["total_cost"]["incl_vat"],
+        json!(5.09)
+    );
+    cs.close().await;
+    stack.stop().await;
+}

@@ -334,6 +334,24 @@ impl Csms {
         Err(StoreError::Conflict)
     }
 
+    /// The total (incl. VAT) an ended session will be billed, for the charger to show; `None` when no
+    /// tariff applies (the price is unknown, not free) or the tariff could not be read (the charger's
+    /// message is answered all the same).
+    pub(crate) async fn final_cost(
+        &self,
+        tenant: &TenantId,
+        s: &Session,
+    ) -> Option<rust_decimal::Decimal> {
+        match self.price_session(tenant, s, self.now(), None).await {
+            Ok(cdr) if cdr.tariff_id.is_some() => Some(cdr.pricing.total_cost.incl()),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, session = %s.id, "cannot price the session for its totalCost");
+                None
+            }
+        }
+    }
+
     /// What a running session has cost so far, by the tariff that will price it.
     pub async fn live_cost(
         &self,

@@ -3,6 +3,7 @@
 //! session. The id token, when present, is authorized and its decision returned.
 
 use cpms_domain::normalize::v201;
+use cpms_domain::session::EventKind;
 use cpms_ocpp::CallError;
 use cpms_ocpp::v201::types::{TransactionEventRequest, TransactionEventResponse};
 use serde_json::Value;
@@ -23,10 +24,16 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
         None => None,
     };
     ev.auth = auth.clone();
-    ctx.csms.apply_session_event(ctx.conn, &tx, &ev).await?;
+    let session = ctx.csms.apply_session_event(ctx.conn, &tx, &ev).await?;
+    // The final cost, by the engine that will make the session's CDR (the station shows it).
+    let total_cost = if ev.kind == EventKind::Ended && session.ended_at.is_some() {
+        ctx.csms.final_cost(&ctx.conn.tenant, &session).await
+    } else {
+        None
+    };
     answer(&TransactionEventResponse {
         id_token_info: auth.as_ref().map(id_token_info),
-        total_cost: None,
+        total_cost,
         charging_priority: None,
         updated_personal_message: None,
         custom_data: None,
