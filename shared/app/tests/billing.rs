@@ -209,6 +209,20 @@ async fn a_month_of_sessions_becomes_invoices_that_match_the_cdrs_to_the_cent() 
         sessions.push(sid);
     }
 
+    // The fleet has a subscription: a fee, 50 kWh included and 10 % off.
+    let sub = json!({"party": "fleet:FLEET-A", "plan": "Fleet Plus", "currency": "EUR", "monthly_fee": 9.99,
+        "fee_vat": 21, "included_kwh": 50, "discount_percent": 10, "valid_from": "2026-09-01T00:00:00Z"});
+    let (s, b, _) = api(&h, "POST", "/v1/subscriptions", Some(sub)).await;
+    assert_eq!(s, 201, "{b}");
+    for bad in [
+        json!({"party": "nobody", "plan": "x", "currency": "EUR"}),
+        json!({"party": "fleet:F", "plan": "x", "currency": "EUR", "discount_percent": 120}),
+        json!({"party": "site:F", "plan": "x", "currency": "EUR"}),
+    ] {
+        let (s, b, _) = api(&h, "POST", "/v1/subscriptions", Some(bad)).await;
+        assert_eq!(s, 400, "{b}");
+    }
+
     // The month is not over yet: no run.
     let (s, b, _) = api(
         &h,
@@ -285,29 +299,50 @@ async fn a_month_of_sessions_becomes_invoices_that_match_the_cdrs_to_the_cent() 
             inv["party"]["id"].as_str().unwrap()
         );
         let (excl, incl, n) = by_party[&key];
+        let total = (d(&inv["total"]["excl_vat"]), d(&inv["total"]["incl_vat"]));
+        let sessions = (
+            d(&inv["sessions_total"]["excl_vat"]),
+            d(&inv["sessions_total"]["incl_vat"]),
+        );
         assert_eq!(
-            (d(&inv["total"]["excl_vat"]), d(&inv["total"]["incl_vat"])),
+            sessions,
             (excl, incl),
-            "{inv}"
+            "the sessions are the CDRs to the cent: {inv}"
         );
         assert_eq!(inv["cdr_count"], n);
-        let vat_excl: Decimal = inv["vat_summary"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| d(&l["excl_vat"]))
-            .sum();
-        let vat: Decimal = inv["vat_summary"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| d(&l["vat"]))
-            .sum();
+        let lines = inv["lines"].as_array().unwrap();
+        let line_excl: Decimal = lines.iter().map(|l| d(&l["excl_vat"])).sum();
+        let line_vat: Decimal = lines.iter().map(|l| d(&l["vat"])).sum();
+        assert_eq!(
+            (line_excl, line_excl + line_vat),
+            total,
+            "the lines add up: {inv}"
+        );
+        let summary = inv["vat_summary"].as_array().unwrap();
+        let vat_excl: Decimal = summary.iter().map(|l| d(&l["excl_vat"])).sum();
+        let vat: Decimal = summary.iter().map(|l| d(&l["vat"])).sum();
         assert_eq!(
             (vat_excl, vat_excl + vat),
-            (excl, incl),
+            total,
             "the VAT summary adds up: {inv}"
         );
+        let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+        if key == "fleet:FLEET-A" {
+            for k in ["subscription_fee", "included_energy", "discount"] {
+                assert!(kinds.contains(&k), "{kinds:?}");
+            }
+            assert!(
+                total.0 < excl,
+                "50 kWh and 10 % off outweigh the fee: {inv}"
+            );
+        } else {
+            assert!(kinds.iter().all(|k| *k == "sessions"), "{kinds:?}");
+            assert_eq!(
+                total,
+                (excl, incl),
+                "without a subscription the invoice is its CDRs: {inv}"
+            );
+        }
         let (_, lines, _) = api(
             &h,
             "GET",

@@ -281,3 +281,13 @@ impl Record for RevenueSplit {
         self.site_id.clone()
     }
 }
+
+impl Record for cpms_domain::billing::Subscription {
+    const KIND: &'static str = "subscription";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+}

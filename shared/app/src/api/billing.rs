@@ -8,9 +8,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use cpms_domain::SessionId;
+use cpms_domain::billing::run::InvoiceLine;
 use cpms_domain::billing::{
     BillingRun, Cdr, CdrKind, CurrencyTotal, Invoice, Party, Period, RevenueSplit, Share,
-    Statement, StatementLine,
+    Statement, StatementLine, Subscription,
 };
 use cpms_domain::tariff::usage::Flag;
 use cpms_domain::tariff::{Priced, TariffTerms, VatLine};
@@ -436,6 +437,11 @@ pub(crate) struct InvoiceView {
     #[schemars(with = "f64")]
     #[serde(with = "cpms_ocpp::number")]
     energy_kwh: rust_decimal::Decimal,
+    /// What the CDRs add up to.
+    sessions_total: cpms_domain::tariff::Price,
+    /// Sessions per VAT rate, then a subscription's fee, included energy and discount.
+    lines: Vec<InvoiceLine>,
+    /// The sum of the lines.
     total: cpms_domain::tariff::Price,
     vat_summary: Vec<VatLine>,
     created_at: DateTime<Utc>,
@@ -453,6 +459,8 @@ impl From<Invoice> for InvoiceView {
             cdr_count: i.cdr_count,
             credit_count: i.credit_count,
             energy_kwh: i.energy_kwh,
+            sessions_total: i.sessions_total,
+            lines: i.lines,
             total: i.total,
             vat_summary: i.vat_summary,
             created_at: i.created_at,
@@ -711,4 +719,182 @@ pub(crate) async fn get_split(
             updated_at: st.csms.now(),
         },
     }))
+}
+
+/// `POST /v1/subscriptions`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewSubscription {
+    /// `driver:TOKEN` or `fleet:GROUP`.
+    party: String,
+    /// Plan name shown on invoices.
+    plan: String,
+    /// ISO 4217 (applies to invoices in this currency).
+    currency: String,
+    /// Monthly fee excl. VAT (charged pro rata for the days active).
+    #[schemars(with = "f64")]
+    #[serde(default, with = "cpms_ocpp::number")]
+    monthly_fee: rust_decimal::Decimal,
+    /// VAT on the fee, percent.
+    #[schemars(with = "Option<f64>")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    fee_vat: Option<rust_decimal::Decimal>,
+    /// kWh a month whose energy cost is included.
+    #[schemars(with = "f64")]
+    #[serde(default, with = "cpms_ocpp::number")]
+    included_kwh: rust_decimal::Decimal,
+    /// Percent off the sessions.
+    #[schemars(with = "f64")]
+    #[serde(default, with = "cpms_ocpp::number")]
+    discount_percent: rust_decimal::Decimal,
+    /// Default: now.
+    valid_from: Option<DateTime<Utc>>,
+    valid_to: Option<DateTime<Utc>>,
+}
+
+/// A subscription.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SubscriptionView {
+    id: String,
+    party: Party,
+    plan: String,
+    currency: String,
+    #[schemars(with = "f64")]
+    #[serde(with = "cpms_ocpp::number")]
+    monthly_fee: rust_decimal::Decimal,
+    #[schemars(with = "Option<f64>")]
+    #[serde(with = "cpms_ocpp::number::option")]
+    fee_vat: Option<rust_decimal::Decimal>,
+    #[schemars(with = "f64")]
+    #[serde(with = "cpms_ocpp::number")]
+    included_kwh: rust_decimal::Decimal,
+    #[schemars(with = "f64")]
+    #[serde(with = "cpms_ocpp::number")]
+    discount_percent: rust_decimal::Decimal,
+    valid_from: DateTime<Utc>,
+    valid_to: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Subscription> for SubscriptionView {
+    fn from(s: Subscription) -> Self {
+        SubscriptionView {
+            id: s.id,
+            party: s.party,
+            plan: s.plan,
+            currency: s.currency,
+            monthly_fee: s.monthly_fee,
+            fee_vat: s.fee_vat,
+            included_kwh: s.included_kwh,
+            discount_percent: s.discount_percent,
+            valid_from: s.valid_from,
+            valid_to: s.valid_to,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+pub(crate) async fn create_subscription(
+    State(st): State<ApiState>,
+    p: Principal,
+    Body(r): Body<NewSubscription>,
+) -> Result<(StatusCode, Json<SubscriptionView>), Problem> {
+    let (kind, id) = r
+        .party
+        .split_once(':')
+        .ok_or_else(|| Problem::bad_request("party: driver:TOKEN or fleet:GROUP"))?;
+    let now = st.csms.now();
+    let sub = Subscription {
+        tenant: p.tenant.clone(),
+        id: cpms_domain::ids::time_ordered_id(now, rand::random()),
+        party: Party {
+            kind: kind.into(),
+            id: id.into(),
+        },
+        plan: r.plan,
+        currency: r.currency,
+        monthly_fee: r.monthly_fee,
+        fee_vat: r.fee_vat,
+        included_kwh: r.included_kwh,
+        discount_percent: r.discount_percent,
+        valid_from: r.valid_from.unwrap_or(now),
+        valid_to: r.valid_to,
+        created_at: now,
+        updated_at: now,
+    };
+    sub.validate()?;
+    st.csms
+        .records::<Subscription>()
+        .put(&sub, Expected::Absent)
+        .await?;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "subscription.create",
+        format!("subscriptions/{}", sub.id),
+        json!({"party": sub.party.key(), "plan": sub.plan}),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(sub.into())))
+}
+
+pub(crate) async fn list_subscriptions(
+    State(st): State<ApiState>,
+    p: Principal,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<List<SubscriptionView>>, Problem> {
+    let page = st
+        .csms
+        .records::<Subscription>()
+        .query(&p.tenant, &Documents::<Subscription>::by_id(q.page()?))
+        .await?;
+    Ok(Json(List::of(page, |s| s.value.into())))
+}
+
+pub(crate) async fn get_subscription(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+) -> Result<Json<SubscriptionView>, Problem> {
+    match st
+        .csms
+        .records::<Subscription>()
+        .get(&p.tenant, &id)
+        .await?
+    {
+        Some(s) => Ok(Json(s.value.into())),
+        None => Err(Problem::not_found(format!("no subscription {id:?}"))),
+    }
+}
+
+/// `DELETE /v1/subscriptions/{id}`: ends it now (months already invoiced keep it).
+pub(crate) async fn end_subscription(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+) -> Result<Json<SubscriptionView>, Problem> {
+    let docs = st.csms.records::<Subscription>();
+    let Some(s) = docs.get(&p.tenant, &id).await? else {
+        return Err(Problem::not_found(format!("no subscription {id:?}")));
+    };
+    let now = st.csms.now();
+    let mut sub = s.value;
+    if sub.valid_to.is_none_or(|t| t > now) {
+        sub.valid_to = Some(now.max(sub.valid_from + chrono::Duration::seconds(1)));
+        sub.updated_at = now;
+        docs.put(&sub, Expected::Version(s.version)).await?;
+        audit(
+            &st,
+            &p,
+            &p.tenant,
+            "subscription.end",
+            format!("subscriptions/{id}"),
+            json!({}),
+        )
+        .await;
+    }
+    Ok(Json(sub.into()))
 }

@@ -512,6 +512,44 @@ fn table() -> Api {
             billing::get_statement,
         )
         .op(
+            post.clone(),
+            "/subscriptions",
+            ADMIN,
+            "Subscribe a driver or fleet (monthly fee, included kWh, discount)",
+            |g| {
+                OpDoc::returns::<billing::SubscriptionView>(g, 201)
+                    .body::<billing::NewSubscription>(g)
+            },
+            billing::create_subscription,
+        )
+        .op(
+            get.clone(),
+            "/subscriptions",
+            VIEWER,
+            "List subscriptions",
+            |g| {
+                OpDoc::returns::<List<billing::SubscriptionView>>(g, 200)
+                    .query::<extract::PageQuery>(g)
+            },
+            billing::list_subscriptions,
+        )
+        .op(
+            get.clone(),
+            "/subscriptions/{id}",
+            VIEWER,
+            "Read a subscription",
+            |g| OpDoc::returns::<billing::SubscriptionView>(g, 200),
+            billing::get_subscription,
+        )
+        .op(
+            delete.clone(),
+            "/subscriptions/{id}",
+            ADMIN,
+            "End a subscription now",
+            |g| OpDoc::returns::<billing::SubscriptionView>(g, 200),
+            billing::end_subscription,
+        )
+        .op(
             get.clone(),
             "/sites/{id}/revenue-split",
             VIEWER,

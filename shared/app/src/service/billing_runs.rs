@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use cpms_domain::TenantId;
 use cpms_domain::access::platform_tenant;
-use cpms_domain::billing::{BillingRun, Cdr, Invoice, Period, RevenueSplit, RunTotals, Statement};
+use cpms_domain::billing::{
+    BillingRun, Cdr, Invoice, Period, RevenueSplit, RunTotals, Statement, Subscription,
+};
 use cpms_ports::records::{ALL_CDRS, CDRS_BY_TIME, TenantRecord, cdr_order_at};
 use cpms_ports::{Documents, Expected, PageRequest, Record, StoreError};
 
@@ -58,10 +60,12 @@ impl Csms {
             }
         }
         let splits = self.revenue_splits(tenant).await?;
+        let subscriptions = self.all::<Subscription>(tenant).await?;
         let (invoices, statements, run) = totals.finish(
             tenant,
             period,
             |site| splits.get(site).cloned(),
+            &subscriptions,
             trigger,
             now,
         );
@@ -85,16 +89,20 @@ impl Csms {
         &self,
         tenant: &TenantId,
     ) -> Result<HashMap<String, RevenueSplit>, StoreError> {
-        let mut out = HashMap::new();
-        let docs = self.records::<RevenueSplit>();
+        let all = self.all::<RevenueSplit>(tenant).await?;
+        Ok(all.into_iter().map(|s| (s.site_id.clone(), s)).collect())
+    }
+
+    /// Every record of type `T` of a tenant (small kinds: splits, subscriptions).
+    async fn all<T: Record>(&self, tenant: &TenantId) -> Result<Vec<T>, StoreError> {
+        let docs = self.records::<T>();
+        let mut out = Vec::new();
         let mut page = PageRequest::first(500);
         loop {
             let found = docs
-                .query(tenant, &Documents::<RevenueSplit>::by_id(page.clone()))
+                .query(tenant, &Documents::<T>::by_id(page.clone()))
                 .await?;
-            for s in found.items {
-                out.insert(s.value.site_id.clone(), s.value);
-            }
+            out.extend(found.items.into_iter().map(|v| v.value));
             match found.next {
                 Some(n) => page.cursor = Some(n),
                 None => return Ok(out),

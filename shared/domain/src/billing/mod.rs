@@ -4,6 +4,7 @@
 
 pub mod cdr;
 pub mod run;
+pub mod subscription;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -15,6 +16,7 @@ pub use cdr::{Cdr, CdrKind, SessionBilling};
 pub use run::{
     BillingRun, CurrencyTotal, Invoice, Period, RunTotals, Share, Statement, StatementLine,
 };
+pub use subscription::Subscription;
 
 /// Who a session is billed to.
 #[derive(
@@ -184,3 +186,6 @@ impl RevenueSplit {
 
 /// The statement party that keeps what partners do not get.
 pub const OPERATOR: &str = "operator";
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Cdr, CdrKind, OPERATOR, Party, RevenueSplit};
+use super::{Cdr, CdrKind, OPERATOR, Party, RevenueSplit, Subscription};
 use crate::tariff::VatLine;
 use crate::tariff::money::{Price, round_money};
 use crate::{DomainError, TenantId};
@@ -91,12 +91,39 @@ pub struct Invoice {
     /// Energy, kWh (credits subtract).
     #[serde(with = "cpms_ocpp::number")]
     pub energy_kwh: Decimal,
-    /// The sum of the CDRs' totals.
+    /// The sum of the CDRs' totals (to the cent).
+    pub sessions_total: Price,
+    /// What is invoiced: the sessions per VAT rate, then a subscription's fee, included energy and
+    /// discount.
+    #[serde(default)]
+    pub lines: Vec<InvoiceLine>,
+    /// The sum of the lines.
     pub total: Price,
-    /// Per VAT rate: the sums of the CDRs' VAT lines.
+    /// Per VAT rate: the sums of the lines.
     pub vat_summary: Vec<VatLine>,
     /// Made.
     pub created_at: DateTime<Utc>,
+}
+
+/// One line of an invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct InvoiceLine {
+    /// `sessions`, `subscription_fee`, `included_energy` or `discount`.
+    pub kind: String,
+    /// What it is, for the invoice document.
+    pub description: String,
+    /// VAT rate in percent (absent: no VAT applies).
+    #[schemars(with = "Option<f64>")]
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    pub rate: Option<Decimal>,
+    /// Amount excluding VAT (negative for credits).
+    #[schemars(with = "f64")]
+    #[serde(with = "cpms_ocpp::number")]
+    pub excl_vat: Decimal,
+    /// Its VAT.
+    #[schemars(with = "f64")]
+    #[serde(with = "cpms_ocpp::number")]
+    pub vat: Decimal,
 }
 
 /// A partner's share of the sites they have a share in.
@@ -189,6 +216,7 @@ struct InvoiceSum {
     cdrs: u32,
     credits: u32,
     energy: Decimal,
+    energy_cost: Price,
     total: Price,
     vat: BTreeMap<Option<Decimal>, (Decimal, Decimal)>,
 }
@@ -217,6 +245,7 @@ impl RunTotals {
             CdrKind::Credit => inv.credits += 1,
         }
         inv.energy += c.pricing.total_energy;
+        inv.energy_cost = inv.energy_cost.add(&c.pricing.total_energy_cost);
         inv.total = inv.total.add(&c.pricing.total_cost);
         for l in &c.pricing.vat_lines {
             let e = inv.vat.entry(l.rate).or_default();
@@ -229,22 +258,49 @@ impl RunTotals {
         s.1 += c.pricing.total_cost.excl_vat;
     }
 
-    /// The invoices, statements and run record. `split` gives a site's revenue split, if any.
+    /// The invoices, statements and run record. `split` gives a site's revenue split, if any;
+    /// `subscriptions` are the tenant's (those active in the period apply, and their parties are
+    /// invoiced their fee even without sessions).
     pub fn finish(
-        self,
+        mut self,
         tenant: &TenantId,
         period: &Period,
         split: impl Fn(&str) -> Option<RevenueSplit>,
+        subscriptions: &[Subscription],
         trigger: &str,
         now: DateTime<Utc>,
     ) -> (Vec<Invoice>, Vec<Statement>, BillingRun) {
+        let active: Vec<&Subscription> = subscriptions
+            .iter()
+            .filter(|s| s.active_fraction(period.from, period.to) > Decimal::ZERO)
+            .collect();
+        for s in &active {
+            self.invoices
+                .entry((s.party.clone(), s.currency.clone()))
+                .or_default();
+        }
         let mut totals: BTreeMap<String, Price> = BTreeMap::new();
         let invoices: Vec<Invoice> = self
             .invoices
             .into_iter()
             .map(|((party, currency), s)| {
+                let sub = active
+                    .iter()
+                    .find(|x| x.party == party && x.currency == currency)
+                    .copied();
+                let lines = invoice_lines(&s, sub, period, &currency);
+                let zero = Price::new(Decimal::ZERO, Decimal::ZERO);
+                let total = lines.iter().fold(zero, |t, l| {
+                    t.add(&Price::new(l.excl_vat, l.excl_vat + l.vat))
+                });
+                let mut vat: BTreeMap<Option<Decimal>, (Decimal, Decimal)> = BTreeMap::new();
+                for l in &lines {
+                    let e = vat.entry(l.rate).or_default();
+                    e.0 += l.excl_vat;
+                    e.1 += l.vat;
+                }
                 let t = totals.entry(currency.clone()).or_default();
-                *t = t.add(&s.total);
+                *t = t.add(&total);
                 Invoice {
                     tenant: tenant.clone(),
                     id: format!("{}~{}~{currency}", period.label, party.key()),
@@ -256,9 +312,10 @@ impl RunTotals {
                     cdr_count: s.cdrs,
                     credit_count: s.credits,
                     energy_kwh: s.energy.normalize(),
-                    total: s.total,
-                    vat_summary: s
-                        .vat
+                    sessions_total: Price::new(s.total.excl_vat, s.total.incl()),
+                    lines,
+                    total,
+                    vat_summary: vat
                         .into_iter()
                         .map(|(rate, (excl_vat, vat))| VatLine {
                             rate,
@@ -332,4 +389,99 @@ impl RunTotals {
         };
         (invoices, statements, run)
     }
+}
+
+fn rate_name(r: Option<Decimal>) -> String {
+    r.map_or_else(|| "no VAT".into(), |r| format!("{}% VAT", r.normalize()))
+}
+
+/// An invoice's lines: the sessions per VAT rate, then the subscription's fee (pro rata), its included
+/// energy (credited at the month's average energy price of the party's sessions) and its discount (on
+/// what the sessions cost after the included energy). Each line is rounded once.
+fn invoice_lines(
+    s: &InvoiceSum,
+    sub: Option<&Subscription>,
+    period: &Period,
+    currency: &str,
+) -> Vec<InvoiceLine> {
+    let mut lines: Vec<InvoiceLine> = s
+        .vat
+        .iter()
+        .map(|(rate, (excl, vat))| InvoiceLine {
+            kind: "sessions".into(),
+            description: format!("{} charging sessions ({})", s.cdrs, rate_name(*rate)),
+            rate: *rate,
+            excl_vat: *excl,
+            vat: *vat,
+        })
+        .collect();
+    let Some(sub) = sub else {
+        return lines;
+    };
+    let hundred = Decimal::ONE_HUNDRED;
+    let f = sub.active_fraction(period.from, period.to);
+    if sub.monthly_fee > Decimal::ZERO {
+        let excl = sub.prorated(sub.monthly_fee, period.from, period.to);
+        let incl = excl + excl * sub.fee_vat.unwrap_or_default() / hundred;
+        let (excl, incl) = (round_money(excl, currency), round_money(incl, currency));
+        lines.push(InvoiceLine {
+            kind: "subscription_fee".into(),
+            description: format!(
+                "{} ({}% of the month)",
+                sub.plan,
+                (f * hundred).round_dp(1).normalize()
+            ),
+            rate: sub.fee_vat,
+            excl_vat: excl,
+            vat: incl - excl,
+        });
+    }
+    let mut credited = Decimal::ZERO;
+    let cost = &s.energy_cost;
+    if sub.included_kwh > Decimal::ZERO && s.energy > Decimal::ZERO && cost.excl_vat > Decimal::ZERO
+    {
+        let covered = sub
+            .prorated(sub.included_kwh, period.from, period.to)
+            .min(s.energy);
+        let share = covered / s.energy;
+        let excl = round_money(cost.excl_vat * share, currency);
+        let incl = round_money(cost.incl() * share, currency);
+        let rate = ((cost.incl() - cost.excl_vat) / cost.excl_vat * hundred).round_dp(2);
+        credited = excl;
+        lines.push(InvoiceLine {
+            kind: "included_energy".into(),
+            description: format!(
+                "{} kWh included in {}",
+                covered.round_dp(3).normalize(),
+                sub.plan
+            ),
+            rate: (!rate.is_zero()).then_some(rate.normalize()),
+            excl_vat: -excl,
+            vat: -(incl - excl),
+        });
+    }
+    if sub.discount_percent > Decimal::ZERO && s.total.excl_vat > Decimal::ZERO {
+        let remaining = Decimal::ONE - (credited / s.total.excl_vat).min(Decimal::ONE);
+        let d = sub.discount_percent / hundred * remaining;
+        for (rate, (excl, vat)) in &s.vat {
+            let e = round_money(*excl * d, currency);
+            let i = round_money((*excl + *vat) * d, currency);
+            if e.is_zero() && i.is_zero() {
+                continue;
+            }
+            lines.push(InvoiceLine {
+                kind: "discount".into(),
+                description: format!(
+                    "{}% off sessions with {} ({})",
+                    sub.discount_percent.normalize(),
+                    sub.plan,
+                    rate_name(*rate)
+                ),
+                rate: *rate,
+                excl_vat: -e,
+                vat: -(i - e),
+            });
+        }
+    }
+    lines
 }
