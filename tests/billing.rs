@@ -258,3 +258,78 @@ async fn a_2_0_1_station_is_told_the_total_cost_its_cdr_will_carry() {
     cs.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_2_0_1_session_is_sent_its_cost_so_far() {
+    let stack = Stack::start().await;
+    setup(&stack).await;
+    stack.token("EMAID-B4").await;
+    stack.register("BILL-4").await;
+    let mut cs = Charger::connect(&stack, "BILL-4", "ocpp2.0.1")
+        .await
+        .unwrap();
+    cs.boot(true).await;
+    let ev = |kind: &str, seq: u64, at: &str, kwh: &str, extra: Value| {
+        let kwh: Value = serde_json::from_str(kwh).unwrap();
+        let mut p = json!({"eventType": kind, "timestamp": at, "triggerReason": "MeterValuePeriodic", "seqNo": seq,
+            "transactionInfo": {"transactionId": "tc-2"}, "meterValue": [{"timestamp": at, "sampledValue": [
+                {"value": kwh, "unitOfMeasure": {"unit": "kWh"}}]}]});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    // The charger is on no site: a tariff assigned to the charger itself prices it.
+    assert_eq!(
+        put(
+            &stack,
+            "/v1/tariff-assignments/charger:BILL-4",
+            json!({"tariff_id": "std"})
+        )
+        .await
+        .0,
+        200
+    );
+    cs.call("TransactionEvent", ev("Started", 0, "2026-06-04T08:00:00Z", "100.0",
+        json!({"idToken": {"idToken": "EMAID-B4", "type": "eMAID"}, "evse": {"id": 1, "connectorId": 1}}))).await;
+    cs.call(
+        "TransactionEvent",
+        ev("Updated", 1, "2026-06-04T08:30:00Z", "107.5", json!({})),
+    )
+    .await;
+    let call = cs.recv().await.expect("a CostUpdated CALL");
+    assert_eq!(
+        (call[0].clone(), call[2].clone()),
+        (json!(2), json!("CostUpdated")),
+        "{call}"
+    );
+    // 0.50 + 7.5 kWh x 0.30 = 2.75; 21 % VAT: 3.3275 -> 3.33.
+    assert_eq!(call[3], json!({"totalCost": 3.33, "transactionId": "tc-2"}));
+    cs.send(tokio_tungstenite::tungstenite::Message::text(
+        json!([3, call[1], {}]).to_string(),
+    ))
+    .await;
+    let (_, cmd) = stack
+        .get(&format!(
+            "/v1/commands/{}?wait=5",
+            call[1].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(cmd["state"], "answered", "{cmd}");
+    // More meter values within five minutes send nothing more.
+    cs.call(
+        "TransactionEvent",
+        ev("Updated", 3, "2026-06-04T08:46:00Z", "108.0", json!({})),
+    )
+    .await;
+    let ended = cs.call("TransactionEvent", ev("Ended", 4, "2026-06-04T09:00:00Z", "110.0",
+        json!({"transactionInfo": {"transactionId": "tc-2", "stoppedReason": "EVDisconnected"}}))).await;
+    assert_eq!(
+        ended[0], 3,
+        "the next frame is the answer, not another CostUpdated: {ended}"
+    );
+    // 0.50 + 10 kWh x 0.30 = 3.50 -> 4.235 -> 4.24.
+    assert_eq!(ended[2]["totalCost"], json!(4.24));
+    cs.close().await;
+    stack.stop().await;
+}

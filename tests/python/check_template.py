@@ -14,8 +14,9 @@ from cfnlint.decode import decode
 
 
 # Functions whose code paths send frames to chargers or close their connections (the command path:
-# submitting, pumping the queue after an answer or a timeout, dropping a replaced connection).
-SENDS_TO_CHARGERS = {"ocpp-connect", "ocpp-message", "operator-api", "command-sweeper"}
+# submitting, pumping the queue after an answer or a timeout, dropping a replaced connection; billing
+# sends running costs).
+SENDS_TO_CHARGERS = {"ocpp-connect", "ocpp-message", "operator-api", "command-sweeper", "billing"}
 
 
 def ref(v):

@@ -81,10 +81,12 @@ fn events_and_deliveries(p: &BTreeMap<&str, f64>) -> (f64, f64) {
     let ended = p["StopTransaction"];
     let status = p["StatusNotification"];
     let conn = p["$connect"] + p["$disconnect"];
-    let events = started + metered + ended + status + conn;
-    // started -> smart, ocpi, reconciler; metered -> smart, ocpi; ended -> billing, smart, ocpi;
-    // status -> smart, alerts, ocpi; connected -> alerts; disconnected -> smart, alerts.
-    let deliveries = 3.0 * started + 2.0 * metered + 3.0 * ended + 3.0 * status + 1.5 * conn;
+    // Each ended session also makes a CDR, whose cdr.created goes to ocpi-push.
+    let events = started + metered + 2.0 * ended + status + conn;
+    // started -> smart, ocpi, reconciler; metered -> smart, ocpi, billing (running cost);
+    // ended -> billing, smart, ocpi; cdr.created -> ocpi; status -> smart, alerts, ocpi;
+    // connected -> alerts; disconnected -> smart, alerts.
+    let deliveries = 3.0 * started + 3.0 * metered + 4.0 * ended + 3.0 * status + 1.5 * conn;
     (events, deliveries)
 }
 

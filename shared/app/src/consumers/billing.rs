@@ -1,5 +1,6 @@
 //! The billing consumer: a session that ended, or changed after it ended, is priced into its CDR (or its
-//! CDR corrected). Idempotent per session, so redelivered events change nothing.
+//! CDR corrected); a running 2.0.1 session's new meter data may send its station the cost so far.
+//! Idempotent per session, so redelivered events change nothing.
 
 use cpms_domain::events::{DomainEvent, EventBody};
 use cpms_ports::StoreError;
@@ -13,6 +14,10 @@ pub async fn bill(csms: &Csms, ev: &DomainEvent) -> Result<Billed, StoreError> {
         EventBody::SessionEnded { session_id, .. }
         | EventBody::SessionAmended { session_id, .. } => {
             csms.bill_session(&ev.tenant, session_id).await
+        }
+        EventBody::SessionMetered { session_id, .. } => {
+            csms.push_running_cost(&ev.tenant, session_id).await?;
+            Ok(Billed::Skipped("running"))
         }
         _ => Ok(Billed::Skipped("not a session end")),
     }

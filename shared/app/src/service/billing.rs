@@ -369,3 +369,105 @@ fn with_event(mut w: DocWrite, c: &Cdr) -> DocWrite {
     w.events.push(for_cdr(c));
     w
 }
+
+/// The running cost last sent to a 2.0.1 station for a session (kept 30 days).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CostPush {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The session.
+    pub session_id: SessionId,
+    /// When it was sent.
+    pub at: DateTime<Utc>,
+    /// What was sent (incl. VAT).
+    #[serde(with = "cpms_ocpp::number")]
+    pub total: rust_decimal::Decimal,
+}
+
+impl cpms_ports::Record for CostPush {
+    const KIND: &'static str = "cost-push";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.session_id.to_string()
+    }
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        Some(self.at + chrono::Duration::days(30))
+    }
+}
+
+impl Csms {
+    /// Sends a running 2.0.1 session's cost so far to its station (`CostUpdated`, OCPP 2.0.1 use case
+    /// I02) when it changed and the last one is older than `running_cost_every`. Returns what was sent.
+    /// Chargers that are offline or busy with a full queue are skipped (the next meter values try
+    /// again).
+    pub async fn push_running_cost(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+    ) -> Result<Option<rust_decimal::Decimal>, StoreError> {
+        let Some(every) = self.config.running_cost_every else {
+            return Ok(None);
+        };
+        let Some(s) = self.ports.sessions.get(tenant, id).await? else {
+            return Ok(None);
+        };
+        let s = s.value;
+        if s.ocpp_version != cpms_domain::OcppVersion::V201
+            || s.status != SessionStatus::Active
+            || s.ended_at.is_some()
+        {
+            return Ok(None);
+        }
+        let pushes = self.records::<CostPush>();
+        let last = pushes.get(tenant, &id.to_string()).await?;
+        let now = self.now();
+        let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(5));
+        if last.as_ref().is_some_and(|l| now - l.value.at < every) {
+            return Ok(None);
+        }
+        let cdr = self.price_session(tenant, &s, now, None).await?;
+        if cdr.tariff_id.is_none() {
+            return Ok(None);
+        }
+        let total = cdr.pricing.total_cost.incl();
+        if last.as_ref().is_some_and(|l| l.value.total == total) {
+            return Ok(None);
+        }
+        let amount: serde_json::Value =
+            serde_json::from_str(&total.to_string()).unwrap_or(serde_json::Value::Null);
+        let request = cpms_domain::command::CommandRequest::Raw {
+            action: "CostUpdated".into(),
+            payload: serde_json::json!({"totalCost": amount, "transactionId": s.id.transaction}),
+        };
+        match self
+            .submit_command(
+                tenant,
+                s.id.charger.as_str(),
+                request,
+                30,
+                "billing:running-cost",
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(crate::SubmitError::Store(e)) => return Err(e),
+            Err(e) => {
+                tracing::info!(error = %e, session = %id, "running cost not sent");
+                return Ok(None);
+            }
+        }
+        let push = CostPush {
+            tenant: tenant.clone(),
+            session_id: id.clone(),
+            at: now,
+            total,
+        };
+        let expected = last.map_or(Expected::Absent, |l| Expected::Version(l.version));
+        match pushes.put(&push, expected).await {
+            Ok(_) | Err(StoreError::Conflict) => Ok(Some(total)),
+            Err(e) => Err(e),
+        }
+    }
+}
