@@ -105,6 +105,9 @@ async fn a_simulated_session_ends_in_a_cdr_with_the_expected_total() {
     assert_eq!(cdr["pricing"]["total_energy"], json!(20));
     assert_eq!(cdr["pricing"]["total_time"], json!(2));
     assert_eq!(cdr["review"], false, "{cdr}");
+    // Its cost is now its CDR's, even if the tariff changes later.
+    let (_, cost) = stack.get(&format!("/v1/sessions/{sid}/cost")).await;
+    assert_eq!(cost, cdr["pricing"]);
     // Pricing it again changes nothing.
     let (s, again) = stack
         .post(&format!("/v1/sessions/{sid}/bill"), json!({}))
