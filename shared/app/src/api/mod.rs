@@ -604,5 +604,3 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-#[cfg(test)]
-mod tests;
