@@ -30,7 +30,16 @@ pub async fn run_billing(csms: std::sync::Arc<Csms>, mut rx: mpsc::Receiver<Doma
     while let Some(ev) = rx.recv().await {
         let mut delay = std::time::Duration::from_millis(100);
         for attempt in 1..=5 {
-            match bill(&csms, &ev).await {
+            // In its own task: a bug that panics on one event must not stop billing for the others.
+            let (c, e) = (csms.clone(), ev.clone());
+            let outcome = match tokio::spawn(async move { bill(&c, &e).await }).await {
+                Ok(r) => r,
+                Err(panic) => {
+                    tracing::error!(error = %panic, event = %ev.id, "billing panicked on this event");
+                    break;
+                }
+            };
+            match outcome {
                 Ok(_) => break,
                 Err(e) if attempt == 5 => {
                     tracing::error!(error = %e, event = %ev.id, "billing failed; the session stays unbilled");

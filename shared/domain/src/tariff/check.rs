@@ -11,6 +11,13 @@ use serde::Serialize;
 use super::money::is_currency;
 use super::{DayOfWeek, Dimension, Restrictions, TariffTerms};
 
+/// The largest price per unit (kWh, hour, session) a tariff may state.
+pub const MAX_PRICE: u32 = 1_000_000;
+/// The largest step size (Wh or seconds).
+pub const MAX_STEP: u32 = 10_000_000;
+/// The largest min/max price of a session.
+pub const MAX_SESSION_PRICE: u32 = 100_000_000;
+
 /// The outcome of `check`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TariffCheck {
@@ -75,6 +82,12 @@ pub fn check(terms: &TariffTerms) -> TariffCheck {
             if c.price < Decimal::ZERO {
                 err(format!("{at}.price: must not be negative"));
             }
+            if c.price > Decimal::from(MAX_PRICE) {
+                err(format!("{at}.price: at most {MAX_PRICE} per unit"));
+            }
+            if c.step_size > MAX_STEP {
+                err(format!("{at}.step_size: at most {MAX_STEP}"));
+            }
             if c.vat
                 .is_some_and(|v| v < Decimal::ZERO || v > Decimal::ONE_HUNDRED)
             {
@@ -102,6 +115,9 @@ pub fn check(terms: &TariffTerms) -> TariffCheck {
         if let Some(p) = p {
             if p.excl_vat < Decimal::ZERO {
                 err(format!("{field}.excl_vat: must not be negative"));
+            }
+            if p.incl().max(p.excl_vat) > Decimal::from(MAX_SESSION_PRICE) {
+                err(format!("{field}: at most {MAX_SESSION_PRICE}"));
             }
             if p.incl_vat.is_some_and(|i| i < p.excl_vat) {
                 err(format!("{field}.incl_vat: less than excl_vat"));

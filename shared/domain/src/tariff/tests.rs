@@ -588,3 +588,49 @@ mod usage_rules {
         assert_eq!((u.energy_wh(), u.end()), (Decimal::from(7000), t(45)));
     }
 }
+
+#[test]
+fn garbage_registers_and_absurd_prices_are_refused_not_overflowed() {
+    use crate::meter::MeterSample;
+    use crate::session::{EventKind, Session, SessionEvent};
+    let t0 = at("2026-06-01T08:00:00Z");
+    let id = crate::SessionId::new(crate::ChargerId::new("CP1").unwrap(), "1");
+    let mut s = Session::new(
+        crate::TenantId::default_tenant(),
+        id,
+        crate::OcppVersion::V16,
+        t0,
+    );
+    let mut ev = SessionEvent::new(EventKind::Started, t0, 1);
+    ev.meter_wh = Some(d("0"));
+    s.apply(&ev, t0);
+    let mut ev = SessionEvent::new(EventKind::Ended, t0 + Duration::hours(1), 2);
+    ev.meter_wh = Some(d("79000000000000000000000000000"));
+    s.apply(&ev, t0 + Duration::hours(1));
+    let huge = MeterSample {
+        timestamp: t0 + Duration::minutes(30),
+        measurand: "Energy.Active.Import.Register".into(),
+        value: Some(d("50000000000000000000000000000")),
+        unit: "Wh".into(),
+        phase: None,
+        location: None,
+        context: None,
+        signed_data: None,
+    };
+    let (u, flags) = Usage::of_session(&s, &[huge], t0, None);
+    assert!(
+        flags.iter().any(|f| f.kind == "implausible_register"),
+        "{flags:?}"
+    );
+    let t = terms(
+        json!({"currency": "EUR", "elements": [{"price_components": [energy("1000000", "100", 1)]}]}),
+    );
+    let p = price(&t, UTC, &u);
+    assert!(p.total_cost.excl_vat >= Decimal::ZERO);
+    let absurd: TariffTerms = serde_json::from_value(json!({"currency": "EUR", "max_price": {"excl_vat": 1e12},
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 1e20, "step_size": 4294967295u32}]}]})).unwrap();
+    let all = check(&absurd).errors.join("\n");
+    for needle in ["price: at most", "step_size: at most", "max_price: at most"] {
+        assert!(all.contains(needle), "{needle}: {all}");
+    }
+}

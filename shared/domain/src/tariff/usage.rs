@@ -43,6 +43,9 @@ pub struct Flag {
     pub detail: String,
 }
 
+/// No energy register reads more than this (1 TWh); larger values are garbage and ignored.
+pub const MAX_REGISTER_WH: u64 = 1_000_000_000_000;
+
 /// The power no charger exceeds, when the EVSE's own maximum is unknown (kW).
 pub const DEFAULT_MAX_POWER_KW: u32 = 400;
 
@@ -124,14 +127,30 @@ impl Usage {
                     .max(start)
             }
         };
+        let sane = |v: Decimal| v >= Decimal::ZERO && v <= Decimal::from(MAX_REGISTER_WH);
         let mut readings: Vec<(DateTime<Utc>, Decimal)> = samples
             .iter()
             .filter(|m| m.is_total(ENERGY_IMPORT_REGISTER) && m.unit == "Wh")
             .filter(|m| m.timestamp >= start && m.timestamp <= end)
             .filter_map(|m| Some((m.timestamp, m.value?)))
             .collect();
+        let before = readings.len();
+        readings.retain(|r| sane(r.1));
+        let (meter_start, meter_stop) = (
+            s.meter_start_wh.filter(|v| sane(*v)),
+            s.meter_stop_wh.filter(|v| sane(*v)),
+        );
+        if readings.len() < before
+            || meter_start != s.meter_start_wh
+            || meter_stop != s.meter_stop_wh
+        {
+            flag(
+                "implausible_register",
+                format!("register values below 0 or above {MAX_REGISTER_WH} Wh were ignored"),
+            );
+        }
         readings.sort_by_key(|r| r.0);
-        match s.meter_start_wh {
+        match meter_start {
             Some(v) => readings.insert(0, (start, v)),
             None => {
                 if let Some(f) = readings.first().copied() {
@@ -146,7 +165,7 @@ impl Usage {
                 }
             }
         }
-        match s.meter_stop_wh {
+        match meter_stop {
             Some(v) if s.ended_at.is_some() => readings.push((end, v)),
             _ if s.status == crate::session::SessionStatus::Active => {
                 if let Some(last) = readings.last().copied() {
