@@ -502,6 +502,14 @@ async fn billing_prices_the_session_from_its_queue_and_the_cdr_event_is_relayed(
         json!(2.6)
     );
 
+    // Junk on the queue is dropped (logged), not retried forever.
+    let junk: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(json!({"Records": [
+        {"messageId": "j1", "body": "{not json", "attributes": {}, "messageAttributes": {}},
+        {"messageId": "j2", "body": "{\"detail\": {\"id\": 1}}", "attributes": {}, "messageAttributes": {}}]}))
+    .unwrap();
+    let r = cpms_lambda::consumers::billing(&junk, &csms).await;
+    assert!(r.batch_item_failures.is_empty());
+
     // The monthly schedule's message runs billing for the previous month.
     let due = json!({"detail-type": "billing.run_due.v1", "source": "cpms.schedule", "detail": {"period": "previous-month"}});
     let r = cpms_lambda::consumers::billing(&World::sqs_event(&[due]), &csms).await;
