@@ -209,6 +209,19 @@ async fn a_month_of_sessions_becomes_invoices_that_match_the_cdrs_to_the_cent() 
         sessions.push(sid);
     }
 
+    // One session whose end never reached billing (its event lost): the run prices it.
+    let (cid, c) = &conns[0];
+    let lost = session(
+        &h,
+        c,
+        "D1",
+        "2026-10-31T20:00:00Z".parse().unwrap(),
+        30,
+        4000,
+    )
+    .await;
+    let lost = SessionId::new(ChargerId::new(cid.clone()).unwrap(), lost);
+
     // The fleet has a subscription: a fee, 50 kWh included and 10 % off.
     let sub = json!({"party": "fleet:FLEET-A", "plan": "Fleet Plus", "currency": "EUR", "monthly_fee": 9.99,
         "fee_vat": 21, "included_kwh": 50, "discount_percent": 10, "valid_from": "2026-09-01T00:00:00Z"});
@@ -242,6 +255,10 @@ async fn a_month_of_sessions_becomes_invoices_that_match_the_cdrs_to_the_cent() 
     .await;
     assert_eq!(s, 201, "{run}");
     assert_eq!(run["cdr_count"], 150);
+    assert_eq!(run["late_cdrs"], 1, "{run}");
+    let (s, late, _) = api(&h, "GET", &format!("/v1/sessions/{lost}/cost"), None).await;
+    assert_eq!(s, 200);
+    assert!(d(&late["total_cost"]["excl_vat"]) > Decimal::ZERO, "{late}");
 
     // The CDRs, summed per billed party.
     let mut cdrs: Vec<Value> = Vec::new();

@@ -345,6 +345,8 @@ pub(crate) struct RunView {
     invoice_count: u32,
     statement_count: u32,
     totals: Vec<CurrencyTotal>,
+    /// Sessions of the period that had no CDR yet, priced by the run (invoiced with the next period).
+    late_cdrs: u32,
     trigger: String,
     created_at: DateTime<Utc>,
 }
@@ -360,6 +362,7 @@ impl From<BillingRun> for RunView {
             invoice_count: r.invoice_count,
             statement_count: r.statement_count,
             totals: r.totals,
+            late_cdrs: r.late_cdrs,
             trigger: r.trigger,
             created_at: r.created_at,
         }

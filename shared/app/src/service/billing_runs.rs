@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use cpms_domain::TenantId;
 use cpms_domain::access::platform_tenant;
 use cpms_domain::billing::{
-    BillingRun, Cdr, Invoice, Period, RevenueSplit, RunTotals, Statement, Subscription,
+    BillingRun, Cdr, Invoice, Period, RevenueSplit, RunTotals, SessionBilling, Statement,
+    Subscription,
 };
+use cpms_domain::session::SessionStatus;
 use cpms_ports::records::{ALL_CDRS, CDRS_BY_TIME, TenantRecord, cdr_order_at};
-use cpms_ports::{Documents, Expected, PageRequest, Record, StoreError};
+use cpms_ports::{Documents, Expected, PageRequest, Record, SessionFilter, StoreError};
 
 use crate::Csms;
 
@@ -42,6 +44,7 @@ impl Csms {
         if let Some(r) = runs.get(tenant, &period.label).await? {
             return Ok((r.value, false));
         }
+        let late = self.bill_missing(tenant, period).await?;
         let mut totals = RunTotals::default();
         let cdrs = self.records::<Cdr>();
         let mut page = PageRequest::first(500);
@@ -75,6 +78,8 @@ impl Csms {
         for s in &statements {
             create_once(&self.records::<Statement>(), s).await?;
         }
+        let mut run = run;
+        run.late_cdrs = late;
         match runs.put(&run, Expected::Absent).await {
             Ok(_) => Ok((run, true)),
             Err(StoreError::Conflict) => match runs.get(tenant, &period.label).await? {
@@ -82,6 +87,46 @@ impl Csms {
                 None => Err(StoreError::Conflict.into()),
             },
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Prices the sessions that ended in `period` and have no CDR (their end event was lost, or its
+    /// billing failed every retry). Their CDRs are made now, so they are invoiced with the next period;
+    /// returns how many. Reads the tenant's sessions newest first, back to a month before the period.
+    async fn bill_missing(&self, tenant: &TenantId, period: &Period) -> Result<u32, StoreError> {
+        let bills = self.records::<SessionBilling>();
+        let horizon = period.from - chrono::Duration::days(31);
+        let mut page = PageRequest::first(500);
+        let mut made = 0;
+        loop {
+            let found = self
+                .ports
+                .sessions
+                .list(tenant, &SessionFilter::default(), &page)
+                .await?;
+            let mut older = false;
+            for s in &found.items {
+                older |= s.started_at.unwrap_or(s.created_at) < horizon;
+                let ended_in = s
+                    .ended_at
+                    .is_some_and(|e| e >= period.from && e < period.to);
+                if !ended_in || s.status == SessionStatus::Failed {
+                    continue;
+                }
+                if bills.get(tenant, &s.id.to_string()).await?.is_none()
+                    && matches!(
+                        self.bill_session(tenant, &s.id).await?,
+                        crate::Billed::Created(_)
+                    )
+                {
+                    tracing::warn!(session = %s.id, "session had no CDR at the billing run; priced now");
+                    made += 1;
+                }
+            }
+            match found.next {
+                Some(n) if !older => page.cursor = Some(n),
+                _ => return Ok(made),
+            }
         }
     }
 

@@ -205,6 +205,9 @@ pub struct BillingRun {
     pub statement_count: u32,
     /// Invoiced, per currency.
     pub totals: Vec<CurrencyTotal>,
+    /// Sessions of the period that had no CDR yet and were priced by the run (invoiced next period).
+    #[serde(default)]
+    pub late_cdrs: u32,
     /// `scheduled`, `api` or `timer`.
     pub trigger: String,
     /// Made.
@@ -385,6 +388,7 @@ impl RunTotals {
                 .map(|(currency, total)| CurrencyTotal { currency, total })
                 .collect(),
             trigger: trigger.into(),
+            late_cdrs: 0,
             created_at: now,
         };
         (invoices, statements, run)
