@@ -9,11 +9,13 @@ mod billing;
 mod chargers;
 mod commands;
 mod extract;
+mod invoices;
 mod keys;
 mod problem;
 mod registry;
 mod sessions;
 mod sites;
+mod subscriptions;
 mod tariffs;
 mod tokens;
 mod views;
@@ -442,48 +444,50 @@ fn table() -> Api {
             "/billing-runs",
             ADMIN,
             "Run billing for a month that is over (201; 200 with the run when it exists)",
-            |g| OpDoc::returns::<billing::RunView>(g, 201).body::<billing::RunRequest>(g),
-            billing::run,
+            |g| OpDoc::returns::<invoices::RunView>(g, 201).body::<invoices::RunRequest>(g),
+            invoices::run,
         )
         .op(
             get.clone(),
             "/billing-runs",
             VIEWER,
             "List billing runs, newest first",
-            |g| OpDoc::returns::<List<billing::RunView>>(g, 200).query::<extract::PageQuery>(g),
-            billing::list_runs,
+            |g| OpDoc::returns::<List<invoices::RunView>>(g, 200).query::<extract::PageQuery>(g),
+            invoices::list_runs,
         )
         .op(
             get.clone(),
             "/billing-runs/{id}",
             VIEWER,
             "Read a billing run",
-            |g| OpDoc::returns::<billing::RunView>(g, 200),
-            billing::get_run,
+            |g| OpDoc::returns::<invoices::RunView>(g, 200),
+            invoices::get_run,
         )
         .op(
             get.clone(),
             "/invoices",
             VIEWER,
             "A run's invoices",
-            |g| OpDoc::returns::<List<billing::InvoiceView>>(g, 200).query::<billing::RunQuery>(g),
-            billing::list_invoices,
+            |g| {
+                OpDoc::returns::<List<invoices::InvoiceView>>(g, 200).query::<invoices::RunQuery>(g)
+            },
+            invoices::list_invoices,
         )
         .op(
             get.clone(),
             "/invoices.csv",
             VIEWER,
             "A run's invoices as CSV, one row per VAT rate (text/csv)",
-            |g| OpDoc::returns::<String>(g, 200).query::<billing::RunQuery>(g),
-            billing::invoices_csv,
+            |g| OpDoc::returns::<String>(g, 200).query::<invoices::RunQuery>(g),
+            invoices::invoices_csv,
         )
         .op(
             get.clone(),
             "/invoices/{id}",
             VIEWER,
             "Read an invoice",
-            |g| OpDoc::returns::<billing::InvoiceView>(g, 200),
-            billing::get_invoice,
+            |g| OpDoc::returns::<invoices::InvoiceView>(g, 200),
+            invoices::get_invoice,
         )
         .op(
             get.clone(),
@@ -491,7 +495,7 @@ fn table() -> Api {
             VIEWER,
             "An invoice's CDRs",
             |g| OpDoc::returns::<List<billing::CdrView>>(g, 200).query::<extract::PageQuery>(g),
-            billing::invoice_cdrs,
+            invoices::invoice_cdrs,
         )
         .op(
             get.clone(),
@@ -499,17 +503,18 @@ fn table() -> Api {
             VIEWER,
             "A run's revenue-split statements",
             |g| {
-                OpDoc::returns::<List<billing::StatementView>>(g, 200).query::<billing::RunQuery>(g)
+                OpDoc::returns::<List<invoices::StatementView>>(g, 200)
+                    .query::<invoices::RunQuery>(g)
             },
-            billing::list_statements,
+            invoices::list_statements,
         )
         .op(
             get.clone(),
             "/statements/{id}",
             VIEWER,
             "Read a statement",
-            |g| OpDoc::returns::<billing::StatementView>(g, 200),
-            billing::get_statement,
+            |g| OpDoc::returns::<invoices::StatementView>(g, 200),
+            invoices::get_statement,
         )
         .op(
             post.clone(),
@@ -517,10 +522,10 @@ fn table() -> Api {
             ADMIN,
             "Subscribe a driver or fleet (monthly fee, included kWh, discount)",
             |g| {
-                OpDoc::returns::<billing::SubscriptionView>(g, 201)
-                    .body::<billing::NewSubscription>(g)
+                OpDoc::returns::<subscriptions::SubscriptionView>(g, 201)
+                    .body::<subscriptions::NewSubscription>(g)
             },
-            billing::create_subscription,
+            subscriptions::create_subscription,
         )
         .op(
             get.clone(),
@@ -528,42 +533,45 @@ fn table() -> Api {
             VIEWER,
             "List subscriptions",
             |g| {
-                OpDoc::returns::<List<billing::SubscriptionView>>(g, 200)
+                OpDoc::returns::<List<subscriptions::SubscriptionView>>(g, 200)
                     .query::<extract::PageQuery>(g)
             },
-            billing::list_subscriptions,
+            subscriptions::list_subscriptions,
         )
         .op(
             get.clone(),
             "/subscriptions/{id}",
             VIEWER,
             "Read a subscription",
-            |g| OpDoc::returns::<billing::SubscriptionView>(g, 200),
-            billing::get_subscription,
+            |g| OpDoc::returns::<subscriptions::SubscriptionView>(g, 200),
+            subscriptions::get_subscription,
         )
         .op(
             delete.clone(),
             "/subscriptions/{id}",
             ADMIN,
             "End a subscription now",
-            |g| OpDoc::returns::<billing::SubscriptionView>(g, 200),
-            billing::end_subscription,
+            |g| OpDoc::returns::<subscriptions::SubscriptionView>(g, 200),
+            subscriptions::end_subscription,
         )
         .op(
             get.clone(),
             "/sites/{id}/revenue-split",
             VIEWER,
             "A site's revenue split",
-            |g| OpDoc::returns::<billing::SplitView>(g, 200),
-            billing::get_split,
+            |g| OpDoc::returns::<subscriptions::SplitView>(g, 200),
+            subscriptions::get_split,
         )
         .op(
             put,
             "/sites/{id}/revenue-split",
             ADMIN,
             "Set the partners' shares of a site's revenue (the operator keeps the rest)",
-            |g| OpDoc::returns::<billing::SplitView>(g, 200).body::<billing::SplitBody>(g),
-            billing::put_split,
+            |g| {
+                OpDoc::returns::<subscriptions::SplitView>(g, 200)
+                    .body::<subscriptions::SplitBody>(g)
+            },
+            subscriptions::put_split,
         )
         .op(
             get,
