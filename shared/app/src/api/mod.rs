@@ -11,6 +11,7 @@ mod commands;
 mod extract;
 mod invoices;
 mod keys;
+mod prices;
 mod problem;
 mod registry;
 mod sessions;
@@ -404,16 +405,16 @@ fn table() -> Api {
             "/price-preview",
             VIEWER,
             "Price a hypothetical session by a tariff, or by what applies at a charger",
-            |g| OpDoc::returns::<tariffs::PreviewView>(g, 200).body::<tariffs::PreviewRequest>(g),
-            tariffs::preview,
+            |g| OpDoc::returns::<prices::PreviewView>(g, 200).body::<prices::PreviewRequest>(g),
+            prices::preview,
         )
         .op(
             get.clone(),
             "/chargers/{id}/price",
             VIEWER,
             "The ad-hoc price at a charger now (price transparency)",
-            |g| OpDoc::returns::<tariffs::AdHocPrice>(g, 200),
-            tariffs::ad_hoc,
+            |g| OpDoc::returns::<prices::AdHocPrice>(g, 200),
+            prices::ad_hoc,
         )
         .op(
             get.clone(),

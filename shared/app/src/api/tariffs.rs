@@ -5,14 +5,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use cpms_domain::billing::{Scope, TariffAssignment};
-use cpms_domain::tariff::{
-    Price, PriceComponent, Priced, Tariff, TariffCheck, TariffElement, TariffTerms, Usage, check,
-    components_at, price,
-};
+use cpms_domain::tariff::{Price, Tariff, TariffCheck, TariffElement, TariffTerms, check};
 use cpms_ports::{Documents, Expected, StoreError};
-use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -159,7 +155,7 @@ fn tariff_of(
     })
 }
 
-fn tariffs(st: &ApiState) -> Documents<Tariff> {
+pub(crate) fn tariffs(st: &ApiState) -> Documents<Tariff> {
     st.csms.records()
 }
 
@@ -386,194 +382,4 @@ pub(crate) async fn assignments(
         .query(&p.tenant, &Documents::<TariffAssignment>::by_id(q.page()?))
         .await?;
     Ok(Json(List::of(page, |a| a.value.into())))
-}
-
-/// `POST /v1/price-preview`: what a session would cost. Either a `tariff_id`, or a `charger_id` (with
-/// an optional `token`) to price it with the tariff that would apply there.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PreviewRequest {
-    tariff_id: Option<String>,
-    charger_id: Option<String>,
-    /// A token, whose group or partner may have its own tariff.
-    token: Option<String>,
-    /// Start (default: now).
-    start: Option<DateTime<Utc>>,
-    /// IANA time zone the tariff's times of day are read in, with `tariff_id` (default UTC; a
-    /// charger preview uses its site's).
-    time_zone: Option<String>,
-    /// Minutes charging (1 to 10080).
-    charging_minutes: u32,
-    /// Energy charged, kWh.
-    #[schemars(with = "f64")]
-    #[serde(with = "cpms_ocpp::number")]
-    energy_kwh: Decimal,
-    /// Minutes connected after charging.
-    #[serde(default)]
-    parking_minutes: u32,
-    /// Power, kW (default: the average).
-    #[schemars(with = "Option<f64>")]
-    #[serde(default, with = "cpms_ocpp::number::option")]
-    power_kw: Option<Decimal>,
-    /// Current, A (sum over phases).
-    #[schemars(with = "Option<f64>")]
-    #[serde(default, with = "cpms_ocpp::number::option")]
-    current_a: Option<Decimal>,
-}
-
-/// A preview.
-#[derive(Serialize, JsonSchema)]
-pub(crate) struct PreviewView {
-    tariff_id: Option<String>,
-    /// Where the tariff was assigned (for a charger preview).
-    scope: Option<String>,
-    time_zone: String,
-    pricing: Priced,
-}
-
-pub(crate) async fn preview(
-    State(st): State<ApiState>,
-    p: Principal,
-    Body(r): Body<PreviewRequest>,
-) -> Result<Json<PreviewView>, Problem> {
-    if r.charging_minutes == 0 || r.charging_minutes > 10_080 || r.parking_minutes > 10_080 {
-        return Err(Problem::bad_request(
-            "charging_minutes: 1 to 10080; parking_minutes: 0 to 10080",
-        ));
-    }
-    if r.energy_kwh < Decimal::ZERO || r.energy_kwh > Decimal::from(10_000) {
-        return Err(Problem::bad_request("energy_kwh: 0 to 10000"));
-    }
-    let start = r.start.unwrap_or_else(|| st.csms.now());
-    let (tariff, scope, tz) = match (&r.tariff_id, &r.charger_id) {
-        (Some(id), None) => match tariffs(&st).get(&p.tenant, id).await? {
-            Some(t) => {
-                let tz = match &r.time_zone {
-                    None => chrono_tz::UTC,
-                    Some(z) => z.parse().map_err(|_| {
-                        Problem::bad_request(format!("time_zone {z:?} is not an IANA time zone"))
-                    })?,
-                };
-                (t.value, None, tz)
-            }
-            None => return Err(Problem::not_found(format!("no tariff {id:?}"))),
-        },
-        (None, Some(cid)) => {
-            let (t, scope, tz) = charger_tariff(&st, &p, cid, r.token.as_deref(), start).await?;
-            (t, Some(scope), tz)
-        }
-        _ => return Err(Problem::bad_request("give either tariff_id or charger_id")),
-    };
-    let usage = Usage::planned(
-        start,
-        Duration::minutes(i64::from(r.charging_minutes)),
-        r.energy_kwh * Decimal::ONE_THOUSAND,
-        Duration::minutes(i64::from(r.parking_minutes)),
-        r.power_kw,
-        r.current_a,
-    );
-    Ok(Json(PreviewView {
-        tariff_id: Some(tariff.id.clone()),
-        scope,
-        time_zone: tz.name().into(),
-        pricing: price(&tariff.terms, tz, &usage),
-    }))
-}
-
-/// The tariff that would price a session at `charger` now, with the charger's site time zone.
-async fn charger_tariff(
-    st: &ApiState,
-    p: &Principal,
-    charger: &str,
-    token: Option<&str>,
-    at: DateTime<Utc>,
-) -> Result<(Tariff, String, chrono_tz::Tz), Problem> {
-    let id = cpms_domain::ChargerId::new(charger.to_string())?;
-    let c = st
-        .csms
-        .ports
-        .chargers
-        .get(&id)
-        .await?
-        .filter(|c| c.value.tenant == p.tenant)
-        .ok_or_else(|| Problem::not_found(format!("no charger {charger:?}")))?
-        .value;
-    let tok = match token {
-        Some(t) => st
-            .csms
-            .ports
-            .tokens
-            .get(&p.tenant, &cpms_domain::token::token_key(t))
-            .await?
-            .map(|t| t.value),
-        None => None,
-    };
-    let group = tok.as_ref().and_then(|t| t.group_id.clone());
-    let partner = tok.and_then(|t| t.partner);
-    let resolved = st
-        .csms
-        .tariff_for(&p.tenant, id.as_str(), c.site_id.as_deref(), group.as_deref(), partner.as_deref(), at)
-        .await?
-        .ok_or_else(|| {
-            Problem::new(StatusCode::NOT_FOUND, "no-tariff", format!("no tariff applies at charger {charger}: assign one to it, its site, or as the default"))
-        })?;
-    let tz = st.csms.site_zone(&p.tenant, c.site_id.as_deref()).await?;
-    Ok((resolved.tariff, resolved.scope, tz))
-}
-
-/// The ad-hoc price at a charger now: what a driver without a contract pays, shown before charging.
-#[derive(Serialize, JsonSchema)]
-pub(crate) struct AdHocPrice {
-    charger_id: String,
-    tariff_id: String,
-    tariff_name: String,
-    currency: String,
-    time_zone: String,
-    /// Per kWh now, incl. VAT (absent: energy is free now).
-    #[schemars(with = "Option<f64>")]
-    #[serde(with = "cpms_ocpp::number::option")]
-    per_kwh_incl_vat: Option<Decimal>,
-    /// Per hour charging now, incl. VAT.
-    #[schemars(with = "Option<f64>")]
-    #[serde(with = "cpms_ocpp::number::option")]
-    per_hour_charging_incl_vat: Option<Decimal>,
-    /// Per hour connected without charging now, incl. VAT.
-    #[schemars(with = "Option<f64>")]
-    #[serde(with = "cpms_ocpp::number::option")]
-    per_hour_parking_incl_vat: Option<Decimal>,
-    /// Per session, incl. VAT.
-    #[schemars(with = "Option<f64>")]
-    #[serde(with = "cpms_ocpp::number::option")]
-    session_fee_incl_vat: Option<Decimal>,
-    /// The whole tariff (prices change by time of day, energy, power...).
-    elements: Vec<TariffElement>,
-}
-
-pub(crate) async fn ad_hoc(
-    State(st): State<ApiState>,
-    p: Principal,
-    Id(charger): Id,
-) -> Result<Json<AdHocPrice>, Problem> {
-    let now = st.csms.now();
-    let (t, _, tz) = charger_tariff(&st, &p, &charger, None, now).await?;
-    let [energy, time, parking, flat] = components_at(&t.terms, tz, now);
-    let incl = |c: Option<&PriceComponent>| {
-        c.map(|c| {
-            (c.price + c.price * c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED)
-                .round_dp(4)
-                .normalize()
-        })
-    };
-    Ok(Json(AdHocPrice {
-        charger_id: charger,
-        tariff_id: t.id.clone(),
-        tariff_name: t.name.clone(),
-        currency: t.terms.currency.clone(),
-        time_zone: tz.name().into(),
-        per_kwh_incl_vat: incl(energy),
-        per_hour_charging_incl_vat: incl(time),
-        per_hour_parking_incl_vat: incl(parking),
-        session_fee_incl_vat: incl(flat),
-        elements: t.terms.elements,
-    }))
 }
