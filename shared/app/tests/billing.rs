@@ -527,6 +527,19 @@ async fn tariffs_are_checked_and_previews_use_the_same_engine() {
         Decimal::new(484, 3),
         "{price}"
     );
+    // The same price without a key, for drivers.
+    let app = router(ApiState {
+        csms: h.csms.clone(),
+        admin_key: Arc::new(AdminKey::new(KEY)),
+    });
+    let req = http::Request::get("/v1/public/chargers/CP-P/price")
+        .body(Body::empty())
+        .unwrap();
+    let r = app.oneshot(req).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+    let public: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(public, price);
     assert_eq!(
         api(&h, "DELETE", "/v1/tariff-assignments/default", None)
             .await

@@ -418,6 +418,14 @@ fn table() -> Api {
         )
         .op(
             get.clone(),
+            "/public/chargers/{id}/price",
+            Public,
+            "The ad-hoc price at a charger now, without a key (for drivers)",
+            |g| OpDoc::returns::<prices::AdHocPrice>(g, 200),
+            prices::public_price,
+        )
+        .op(
+            get.clone(),
             "/cdrs",
             VIEWER,
             "List CDRs by the time they were made",

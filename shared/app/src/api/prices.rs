@@ -16,6 +16,7 @@ use super::auth::Principal;
 use super::extract::{Body, Id};
 use super::tariffs::tariffs;
 use super::{ApiState, Problem};
+use cpms_domain::TenantId;
 
 /// `POST /v1/price-preview`: what a session would cost. Either a `tariff_id`, or a `charger_id` (with
 /// an optional `token`) to price it with the tariff that would apply there.
@@ -88,7 +89,8 @@ pub(crate) async fn preview(
             None => return Err(Problem::not_found(format!("no tariff {id:?}"))),
         },
         (None, Some(cid)) => {
-            let (t, scope, tz) = charger_tariff(&st, &p, cid, r.token.as_deref(), start).await?;
+            let (t, scope, tz) =
+                charger_tariff(&st, Some(&p.tenant), cid, r.token.as_deref(), start).await?;
             (t, Some(scope), tz)
         }
         _ => return Err(Problem::bad_request("give either tariff_id or charger_id")),
@@ -110,29 +112,32 @@ pub(crate) async fn preview(
 }
 
 /// The tariff that would price a session at `charger` now, with the charger's site time zone.
+/// `tenant`: the caller's (another tenant's charger is not found); `None` for the public price.
 async fn charger_tariff(
     st: &ApiState,
-    p: &Principal,
+    tenant: Option<&TenantId>,
     charger: &str,
     token: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<(Tariff, String, chrono_tz::Tz), Problem> {
-    let id = cpms_domain::ChargerId::new(charger.to_string())?;
+    let not_found = || Problem::not_found(format!("no charger {charger:?}"));
+    let id = cpms_domain::ChargerId::new(charger.to_string()).map_err(|_| not_found())?;
     let c = st
         .csms
         .ports
         .chargers
         .get(&id)
         .await?
-        .filter(|c| c.value.tenant == p.tenant)
-        .ok_or_else(|| Problem::not_found(format!("no charger {charger:?}")))?
+        .filter(|c| tenant.is_none_or(|t| c.value.tenant == *t))
+        .ok_or_else(not_found)?
         .value;
+    let owner = c.tenant.clone();
     let tok = match token {
         Some(t) => st
             .csms
             .ports
             .tokens
-            .get(&p.tenant, &cpms_domain::token::token_key(t))
+            .get(&owner, &cpms_domain::token::token_key(t))
             .await?
             .map(|t| t.value),
         None => None,
@@ -141,12 +146,12 @@ async fn charger_tariff(
     let partner = tok.and_then(|t| t.partner);
     let resolved = st
         .csms
-        .tariff_for(&p.tenant, id.as_str(), c.site_id.as_deref(), group.as_deref(), partner.as_deref(), at)
+        .tariff_for(&owner, id.as_str(), c.site_id.as_deref(), group.as_deref(), partner.as_deref(), at)
         .await?
         .ok_or_else(|| {
             Problem::new(StatusCode::NOT_FOUND, "no-tariff", format!("no tariff applies at charger {charger}: assign one to it, its site, or as the default"))
         })?;
-    let tz = st.csms.site_zone(&p.tenant, c.site_id.as_deref()).await?;
+    let tz = st.csms.site_zone(&owner, c.site_id.as_deref()).await?;
     Ok((resolved.tariff, resolved.scope, tz))
 }
 
@@ -183,8 +188,25 @@ pub(crate) async fn ad_hoc(
     p: Principal,
     Id(charger): Id,
 ) -> Result<Json<AdHocPrice>, Problem> {
+    price_now(&st, Some(&p.tenant), charger).await
+}
+
+/// `GET /v1/public/chargers/{id}/price`: the same without a key, for drivers' apps and websites (ad-hoc
+/// prices are public: they must be shown before charging).
+pub(crate) async fn public_price(
+    State(st): State<ApiState>,
+    Id(charger): Id,
+) -> Result<Json<AdHocPrice>, Problem> {
+    price_now(&st, None, charger).await
+}
+
+async fn price_now(
+    st: &ApiState,
+    tenant: Option<&TenantId>,
+    charger: String,
+) -> Result<Json<AdHocPrice>, Problem> {
     let now = st.csms.now();
-    let (t, _, tz) = charger_tariff(&st, &p, &charger, None, now).await?;
+    let (t, _, tz) = charger_tariff(st, tenant, &charger, None, now).await?;
     let [energy, time, parking, flat] = components_at(&t.terms, tz, now);
     let incl = |c: Option<&PriceComponent>| {
         c.map(|c| {
