@@ -121,7 +121,7 @@ pub fn price(terms: &TariffTerms, tz: Tz, usage: &Usage) -> Priced {
     let mut pieces: Vec<Piece> = Vec::with_capacity(usage.slices.len() + cut_at.len() + 2);
     let (mut at, mut energy) = (usage.start, Decimal::ZERO);
     let mut next_cut = 0;
-    for slice in &usage.slices {
+    for slice in timed(usage).iter() {
         let slice_start = at;
         let slice_ms = (slice.end - slice_start).num_milliseconds().max(0);
         let mut used = Decimal::ZERO;
@@ -192,6 +192,45 @@ pub fn price(terms: &TariffTerms, tz: Tz, usage: &Usage) -> Priced {
         }
     }
     settle(terms, pieces)
+}
+
+/// The slices, each ending after the one before: energy reported in a slice without duration (two
+/// readings at one instant) moves to the next slice (or the last one), so that none is lost.
+fn timed(usage: &Usage) -> std::borrow::Cow<'_, [super::Slice]> {
+    let mut prev = usage.start;
+    if usage.slices.iter().all(|s| {
+        let ok = s.end > prev;
+        prev = s.end;
+        ok
+    }) {
+        return std::borrow::Cow::Borrowed(&usage.slices);
+    }
+    let (mut out, mut carry, mut prev) = (Vec::<super::Slice>::new(), Decimal::ZERO, usage.start);
+    for s in &usage.slices {
+        if s.end <= prev {
+            carry += s.energy_wh;
+            continue;
+        }
+        let mut s = s.clone();
+        s.energy_wh += carry;
+        s.charging |= !carry.is_zero();
+        carry = Decimal::ZERO;
+        prev = s.end;
+        out.push(s);
+    }
+    if !carry.is_zero() {
+        match out.last_mut() {
+            Some(last) => last.energy_wh += carry,
+            None => out.push(super::Slice {
+                end: usage.start + Duration::milliseconds(1),
+                energy_wh: carry,
+                charging: true,
+                power_kw: None,
+                current_a: None,
+            }),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Every kWh bound of the tariff, in Wh, sorted.

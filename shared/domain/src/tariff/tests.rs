@@ -634,3 +634,36 @@ fn garbage_registers_and_absurd_prices_are_refused_not_overflowed() {
         assert!(all.contains(needle), "{needle}: {all}");
     }
 }
+
+#[test]
+fn energy_of_a_slice_without_duration_is_not_lost() {
+    let t = terms(
+        json!({"currency": "EUR", "elements": [{"price_components": [energy("0.50", "0", 1)]}]}),
+    );
+    let start = at("2026-01-05T10:00:00Z");
+    let slice = |min: i64, wh: &str| Slice {
+        end: start + Duration::minutes(min),
+        energy_wh: d(wh),
+        charging: true,
+        power_kw: None,
+        current_a: None,
+    };
+    // Two readings at the start, then one at the same instant mid-way, then the end.
+    let u = Usage {
+        start,
+        slices: vec![
+            slice(0, "1000"),
+            slice(30, "2000"),
+            slice(30, "500"),
+            slice(60, "1500"),
+        ],
+    };
+    let p = price(&t, UTC, &u);
+    assert_eq!((p.total_energy, p.total_cost.excl_vat), (d("5"), d("2.50")));
+    // Nothing but an instant.
+    let u = Usage {
+        start,
+        slices: vec![slice(0, "2000")],
+    };
+    assert_eq!(price(&t, UTC, &u).total_cost.excl_vat, d("1.00"));
+}
