@@ -156,6 +156,27 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             ));
             let billing = bus.subscribe("billing", 4096);
             tasks.spawn(cpms_app::consumers::run_billing(csms.clone(), billing));
+            // Expired documents (ended commands after 90 days, running-cost records): what DynamoDB's
+            // TTL does on AWS, every hour here.
+            let (purger, mut s4) = (store.clone(), stop_rx.clone());
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => loop {
+                            match purger.purge_expired(chrono::Utc::now(), 1000).await {
+                                Ok(n) if n == 1000 => continue,
+                                Ok(_) => break,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "purging expired documents failed");
+                                    break;
+                                }
+                            }
+                        },
+                        _ = s4.changed() => return,
+                    }
+                }
+            });
             let relay = OutboxRelay::new(store, bus as Arc<dyn EventPublisher>);
             tasks.spawn(relay.run(stop_rx.clone()));
             (csms, ws::Mode::Direct)

@@ -19,6 +19,9 @@ pub(crate) const DOCS: TableDefinition<(&str, &str, &str), (u64, &[u8])> =
     TableDefinition::new("docs");
 pub(crate) const DOC_INDEX: TableDefinition<(&str, &str, u8, &str, &str, &str), ()> =
     TableDefinition::new("doc_index");
+/// (expires_at in ms, tenant, kind, id) -> (): documents with an expiry, soonest first (`purge_expired`).
+pub(crate) const DOC_EXPIRY: TableDefinition<(i64, &str, &str, &str), ()> =
+    TableDefinition::new("doc_expiry");
 
 /// Above every key this store writes (keys are ASCII ids and sort keys).
 const TOP: &str = "\u{10FFFF}";
@@ -29,6 +32,33 @@ struct Stored {
     body: String,
     #[serde(default)]
     index: Vec<Option<(String, String)>>,
+    /// Expiry in ms since 1970.
+    #[serde(default)]
+    expires: Option<i64>,
+}
+
+/// Removes a document's index and expiry entries (`stored` is what was stored for it).
+fn unlink(
+    index: &mut redb::Table<(&str, &str, u8, &str, &str, &str), ()>,
+    expiry: &mut redb::Table<(i64, &str, &str, &str), ()>,
+    key: (&str, &str, &str),
+    stored: Option<&Stored>,
+) -> Result<(), StoreError> {
+    let (tenant, kind, id) = key;
+    let Some(stored) = stored else {
+        return Ok(());
+    };
+    for (slot, entry) in stored.index.iter().enumerate() {
+        if let Some((p, s)) = entry {
+            index
+                .remove((tenant, kind, slot as u8, p.as_str(), s.as_str(), id))
+                .map_err(e)?;
+        }
+    }
+    if let Some(at) = stored.expires {
+        expiry.remove((at, tenant, kind, id)).map_err(e)?;
+    }
+    Ok(())
 }
 
 fn e(err: impl std::fmt::Display) -> StoreError {
@@ -115,25 +145,13 @@ impl DocumentStore for EmbeddedStore {
             };
             let stored: Option<Stored> = serde_json::from_slice(old.value().1).ok();
             drop(old);
-            for (slot, entry) in stored
-                .map(|s| s.index)
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-            {
-                if let Some((p, s)) = entry {
-                    index
-                        .remove((
-                            tenant.as_str(),
-                            kind,
-                            slot as u8,
-                            p.as_str(),
-                            s.as_str(),
-                            id.as_str(),
-                        ))
-                        .map_err(e)?;
-                }
-            }
+            let mut expiry = txn.open_table(DOC_EXPIRY).map_err(e)?;
+            unlink(
+                &mut index,
+                &mut expiry,
+                (tenant.as_str(), kind, id.as_str()),
+                stored.as_ref(),
+            )?;
             Ok(true)
         })
         .await
@@ -149,6 +167,7 @@ impl DocumentStore for EmbeddedStore {
             .iter()
             .map(|w| {
                 let stored = Stored {
+                    expires: w.doc.expires_at.map(|t| t.timestamp_millis()),
                     body: w.doc.body.clone(),
                     index: w
                         .doc
@@ -178,18 +197,30 @@ impl DocumentStore for EmbeddedStore {
                     .map(|g| {
                         let (v, bytes) = g.value();
                         let old: Option<Stored> = serde_json::from_slice(bytes).ok();
-                        (v, old.map(|o| o.index).unwrap_or_default())
+                        let expires = old.as_ref().and_then(|o| o.expires);
+                        (v, (old.map(|o| o.index).unwrap_or_default(), expires))
                     });
                 let (cur_v, old) = match current {
                     Some((v, old)) => (Some(v), old),
-                    None => (None, Vec::new()),
+                    None => (None, (Vec::new(), None)),
                 };
                 versions.push(check(w.expected, cur_v)?);
                 old_index.push(old);
             }
-            for (((w, bytes), version), old) in writes.iter().zip(&versions).zip(old_index) {
+            let mut expiry = txn.open_table(DOC_EXPIRY).map_err(e)?;
+            for (((w, bytes), version), (old, old_expires)) in
+                writes.iter().zip(&versions).zip(old_index)
+            {
                 let d = &w.doc;
                 let ten = d.tenant.as_str();
+                if let Some(at) = old_expires {
+                    expiry.remove((at, ten, d.kind, d.id.as_str())).map_err(e)?;
+                }
+                if let Some(at) = d.expires_at {
+                    expiry
+                        .insert((at.timestamp_millis(), ten, d.kind, d.id.as_str()), ())
+                        .map_err(e)?;
+                }
                 for (slot, entry) in old.iter().enumerate() {
                     if let Some((p, s)) = entry {
                         index
@@ -334,5 +365,52 @@ impl DocumentStore for EmbeddedStore {
             let next = cursor::next_if_full(&items, limit, last);
             Ok(Page { items, next })
         })
+    }
+}
+
+impl EmbeddedStore {
+    /// Deletes up to `limit` documents whose expiry has passed (what DynamoDB's TTL does on AWS), with
+    /// their index entries; returns how many. `cpms serve` runs it every hour.
+    pub async fn purge_expired(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let now = now.timestamp_millis();
+        self.write(move |txn| {
+            let mut docs = txn.open_table(DOCS).map_err(e)?;
+            let mut index = txn.open_table(DOC_INDEX).map_err(e)?;
+            let mut expiry = txn.open_table(DOC_EXPIRY).map_err(e)?;
+            let due: Vec<(i64, String, String, String)> = expiry
+                .range(..(now, "", "", ""))
+                .map_err(e)?
+                .take(limit)
+                .map(|r| {
+                    r.map(|(k, _)| {
+                        let (at, t, kind, id) = k.value();
+                        (at, t.to_string(), kind.to_string(), id.to_string())
+                    })
+                    .map_err(e)
+                })
+                .collect::<Result<_, _>>()?;
+            for (at, t, kind, id) in &due {
+                let stored: Option<Stored> = docs
+                    .remove((t.as_str(), kind.as_str(), id.as_str()))
+                    .map_err(e)?
+                    .and_then(|old| serde_json::from_slice(old.value().1).ok());
+                unlink(
+                    &mut index,
+                    &mut expiry,
+                    (t.as_str(), kind.as_str(), id.as_str()),
+                    stored.as_ref(),
+                )?;
+                // The entry that was due goes even when the document could not be read.
+                expiry
+                    .remove((*at, t.as_str(), kind.as_str(), id.as_str()))
+                    .map_err(e)?;
+            }
+            Ok(due.len())
+        })
+        .await
     }
 }

@@ -179,6 +179,7 @@ fn init_tables(db: &Database) -> Result<u64, StoreError> {
         txn.open_table(LOG).map_err(e)?;
         txn.open_table(documents::DOCS).map_err(e)?;
         txn.open_table(documents::DOC_INDEX).map_err(e)?;
+        txn.open_table(documents::DOC_EXPIRY).map_err(e)?;
         for t in [ATTEMPTS, OUTBOX] {
             let t = txn.open_table(t).map_err(e)?;
             let last = t.last().map_err(|e| unavailable("reading keys", e))?;

@@ -112,3 +112,65 @@ async fn the_relay_delivers_the_outbox_to_the_bus() {
     assert_eq!(rx.recv().await.unwrap(), evs[0]);
     assert_eq!(relay.drain_once().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn expired_documents_are_purged_with_their_index_entries() {
+    use cpms_ports::{Doc, DocQuery, DocWrite, DocumentStore, IndexKey, PageRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let t = TenantId::default_tenant();
+    let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    let doc = |id: &str, expires: Option<chrono::DateTime<Utc>>| DocWrite {
+        doc: Doc {
+            tenant: t.clone(),
+            kind: "thing",
+            id: id.into(),
+            body: "{}".into(),
+            index: [
+                Some(IndexKey {
+                    partition: "p".into(),
+                    sort: id.into(),
+                }),
+                None,
+            ],
+            expires_at: expires,
+        },
+        expected: Expected::Absent,
+        events: Vec::new(),
+    };
+    let past = Some(now - chrono::Duration::days(1));
+    let later = Some(now + chrono::Duration::days(1));
+    DocumentStore::write(
+        &store,
+        &[doc("old", past), doc("new", later), doc("kept", None)],
+    )
+    .await
+    .unwrap();
+    // "new" is rewritten with an earlier expiry, which is now due too.
+    let mut again = doc("new", past);
+    again.expected = Expected::Version(1);
+    DocumentStore::write(&store, &[again]).await.unwrap();
+    assert_eq!(store.purge_expired(now, 1000).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(now, 1000).await.unwrap(), 0);
+    assert!(
+        DocumentStore::get(&store, &t, "thing", "old")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        DocumentStore::get(&store, &t, "thing", "kept")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let listed = DocumentStore::query(
+        &store,
+        &t,
+        &DocQuery::by_index("thing", 0, "p", PageRequest::first(10)),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<&str> = listed.items.iter().map(|d| d.value.id.as_str()).collect();
+    assert_eq!(ids, ["kept"]);
+}
