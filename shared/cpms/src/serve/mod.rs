@@ -165,7 +165,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                     tokio::select! {
                         _ = tick.tick() => loop {
                             match purger.purge_expired(chrono::Utc::now(), 1000).await {
-                                Ok(n) if n == 1000 => continue,
+                                Ok(1000) => continue,
                                 Ok(_) => break,
                                 Err(e) => {
                                     tracing::warn!(error = %e, "purging expired documents failed");
