@@ -121,7 +121,8 @@ proptest! {
         let sum = |p: &cpms_domain::tariff::Priced, k: &str| p.periods.iter().flat_map(|x| &x.dimensions)
             .filter(|d| d.kind == k).map(|d| d.volume).sum::<Decimal>();
         prop_assert_eq!(sum(&parts, "ENERGY").round_dp(3), whole.total_energy.round_dp(3));
-        prop_assert_eq!(sum(&whole, "TIME").round_dp(3), whole.total_time.round_dp(3));
+        let hours = sum(&whole, "TIME") + sum(&whole, "PARKING_TIME");
+        prop_assert_eq!(hours.round_dp(3), whole.total_time.round_dp(3));
     }
 }
 

@@ -71,7 +71,7 @@ pub struct Priced {
     #[schemars(with = "f64")]
     #[serde(with = "cpms_ocpp::number")]
     pub total_energy: Decimal,
-    /// Hours charging.
+    /// Hours of the whole session, charging or not (OCPI `total_time`).
     #[schemars(with = "f64")]
     #[serde(with = "cpms_ocpp::number")]
     pub total_time: Decimal,
@@ -502,7 +502,7 @@ fn finish(
         currency: terms.currency.clone(),
         periods,
         total_energy: (energy_wh / Decimal::ONE_THOUSAND).round_dp(6).normalize(),
-        total_time: (charging_ms / Decimal::from(MS_PER_HOUR))
+        total_time: ((charging_ms + parking_ms) / Decimal::from(MS_PER_HOUR))
             .round_dp(6)
             .normalize(),
         total_parking_time: (parking_ms / Decimal::from(MS_PER_HOUR))

@@ -123,6 +123,8 @@ fn three_per_hour_charging_five_per_hour_parking_billed_per_5_minutes() {
     );
     let p = price(&t, UTC, &session("2026-01-05T10:00:00Z", 150, "20", 42));
     assert_eq!(total(&p), (d("11.25"), d("12.75")));
+    // OCPI CDR totals: total_time is the whole session, total_parking_time the part not charging.
+    assert_eq!((p.total_time, p.total_parking_time), (d("3.2"), d("0.7")));
 }
 
 #[test]
