@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use cpms_domain::tariff::{
-    PriceComponent, Priced, Tariff, TariffElement, Usage, components_at, price,
+    PriceComponent, Priced, Tariff, TariffElement, Usage, components_at, price, with_vat,
 };
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
@@ -132,26 +132,19 @@ async fn charger_tariff(
         .ok_or_else(not_found)?
         .value;
     let owner = c.tenant.clone();
-    let tok = match token {
-        Some(t) => st
-            .csms
-            .ports
-            .tokens
-            .get(&owner, &cpms_domain::token::token_key(t))
-            .await?
-            .map(|t| t.value),
-        None => None,
-    };
-    let group = tok.as_ref().and_then(|t| t.group_id.clone());
-    let partner = tok.and_then(|t| t.partner);
+    let ctx = st.csms.pricing_context(&owner, Some(c), token).await?;
     let resolved = st
         .csms
-        .tariff_for(&owner, id.as_str(), c.site_id.as_deref(), group.as_deref(), partner.as_deref(), at)
+        .tariff_for(&owner, id.as_str(), &ctx, at)
         .await?
         .ok_or_else(|| {
-            Problem::new(StatusCode::NOT_FOUND, "no-tariff", format!("no tariff applies at charger {charger}: assign one to it, its site, or as the default"))
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "no-tariff",
+                format!("no tariff applies at charger {charger}: assign one to it, its site, or as the default"),
+            )
         })?;
-    let tz = st.csms.site_zone(&owner, c.site_id.as_deref()).await?;
+    let tz = ctx.tz;
     Ok((resolved.tariff, resolved.scope, tz))
 }
 
@@ -208,13 +201,8 @@ async fn price_now(
     let now = st.csms.now();
     let (t, _, tz) = charger_tariff(st, tenant, &charger, None, now).await?;
     let [energy, time, parking, flat] = components_at(&t.terms, tz, now);
-    let incl = |c: Option<&PriceComponent>| {
-        c.map(|c| {
-            (c.price + c.price * c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED)
-                .round_dp(4)
-                .normalize()
-        })
-    };
+    let incl =
+        |c: Option<&PriceComponent>| c.map(|c| with_vat(c.price, c.vat).round_dp(4).normalize());
     Ok(Json(AdHocPrice {
         charger_id: charger,
         tariff_id: t.id.clone(),

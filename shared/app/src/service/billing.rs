@@ -55,20 +55,24 @@ pub(crate) struct Context {
 }
 
 impl Csms {
-    /// The tariff for a session on `charger` (site `site`) with a token of `group` / `partner`, starting
-    /// at `at`: the first assignment in precedence order whose tariff is valid then.
-    pub async fn tariff_for(
+    /// The tariff for a session on `charger` in `ctx` (its site, the token's group and partner),
+    /// starting at `at`: the first assignment in precedence order whose tariff is valid then.
+    pub(crate) async fn tariff_for(
         &self,
         tenant: &TenantId,
         charger: &str,
-        site: Option<&str>,
-        group: Option<&str>,
-        partner: Option<&str>,
+        ctx: &Context,
         at: DateTime<Utc>,
     ) -> Result<Option<Resolved>, StoreError> {
         let assignments = self.records::<TariffAssignment>();
         let tariffs = self.records::<Tariff>();
-        for scope in Scope::precedence(group, partner, charger, site) {
+        let scopes = Scope::precedence(
+            ctx.group.as_deref(),
+            ctx.partner.as_deref(),
+            charger,
+            ctx.site_id.as_deref(),
+        );
+        for scope in scopes {
             let Some(a) = assignments.get(tenant, &scope.key()).await? else {
                 continue;
             };
@@ -85,11 +89,7 @@ impl Csms {
     }
 
     /// The time zone of a site (UTC when the charger has no site).
-    pub(crate) async fn site_zone(
-        &self,
-        tenant: &TenantId,
-        site: Option<&str>,
-    ) -> Result<Tz, StoreError> {
+    async fn site_zone(&self, tenant: &TenantId, site: Option<&str>) -> Result<Tz, StoreError> {
         let Some(site) = site else {
             return Ok(chrono_tz::UTC);
         };
@@ -101,26 +101,21 @@ impl Csms {
             .unwrap_or(chrono_tz::UTC))
     }
 
-    /// The charger, its site and zone, and the token's group and partner.
+    /// What pricing at `charger` (of `tenant`, already read) for `token` needs: the site and its zone,
+    /// the token's group and partner.
     pub(crate) async fn pricing_context(
         &self,
         tenant: &TenantId,
-        s: &Session,
+        charger: Option<Charger>,
+        token: Option<&str>,
     ) -> Result<Context, StoreError> {
-        let charger = self
-            .ports
-            .chargers
-            .get(&s.id.charger)
-            .await?
-            .map(|c| c.value)
-            .filter(|c| c.tenant == *tenant);
         let site_id = charger.as_ref().and_then(|c| c.site_id.clone());
         let tz = self.site_zone(tenant, site_id.as_deref()).await?;
-        let token = match &s.id_token {
+        let token = match token {
             Some(t) => self
                 .ports
                 .tokens
-                .get(tenant, &token_key(&t.value))
+                .get(tenant, &token_key(t))
                 .await?
                 .map(|t| t.value),
             None => None,
@@ -162,7 +157,15 @@ impl Csms {
         until: DateTime<Utc>,
         agreed: Option<(String, TariffTerms)>,
     ) -> Result<Cdr, StoreError> {
-        let ctx = self.pricing_context(tenant, s).await?;
+        let charger = self
+            .ports
+            .chargers
+            .get(&s.id.charger)
+            .await?
+            .map(|c| c.value)
+            .filter(|c| c.tenant == *tenant);
+        let token = s.id_token.as_ref().map(|t| t.value.as_str());
+        let ctx = self.pricing_context(tenant, charger, token).await?;
         let samples = self.all_samples(tenant, &s.id).await?;
         let max_kw = ctx.charger.as_ref().and_then(|c| {
             c.evses
@@ -176,14 +179,7 @@ impl Csms {
         let resolved = match agreed {
             Some((id, terms)) => Some((id, terms)),
             None => self
-                .tariff_for(
-                    tenant,
-                    s.id.charger.as_str(),
-                    ctx.site_id.as_deref(),
-                    ctx.group.as_deref(),
-                    ctx.partner.as_deref(),
-                    start,
-                )
+                .tariff_for(tenant, s.id.charger.as_str(), &ctx, start)
                 .await?
                 .map(|r| (r.tariff.id, r.tariff.terms)),
         };

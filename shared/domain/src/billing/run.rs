@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Cdr, CdrKind, OPERATOR, Party, RevenueSplit, Subscription};
 use crate::tariff::VatLine;
-use crate::tariff::money::{Price, round_money};
+use crate::tariff::money::{Price, round_money, with_vat};
 use crate::{DomainError, TenantId};
 
 /// A billing period: a calendar month in UTC, `YYYY-MM`.
@@ -426,7 +426,7 @@ fn invoice_lines(
     let f = sub.active_fraction(period.from, period.to);
     if sub.monthly_fee > Decimal::ZERO {
         let excl = sub.prorated(sub.monthly_fee, period.from, period.to);
-        let incl = excl + excl * sub.fee_vat.unwrap_or_default() / hundred;
+        let incl = with_vat(excl, sub.fee_vat);
         let (excl, incl) = (round_money(excl, currency), round_money(incl, currency));
         lines.push(InvoiceLine {
             kind: "subscription_fee".into(),

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use check::{TariffCheck, check};
-pub use money::{Price, round_money};
+pub use money::{Price, round_money, with_vat};
 pub use price::{CdrDimension, ChargingPeriod, Priced, VatLine, components_at, price};
 pub use usage::{Slice, Usage};
 

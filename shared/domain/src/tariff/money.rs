@@ -50,6 +50,11 @@ impl Price {
     }
 }
 
+/// `amount` plus `vat` percent of it (no VAT when `vat` is absent); exact, not rounded.
+pub fn with_vat(amount: Decimal, vat: Option<Decimal>) -> Decimal {
+    amount + amount * vat.unwrap_or_default() / Decimal::ONE_HUNDRED
+}
+
 /// Digits after the decimal point of a currency's minor unit (ISO 4217).
 pub fn minor_digits(currency: &str) -> u32 {
     match currency {

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::money::{Price, allocate, round_money};
+use super::money::{Price, allocate, round_money, with_vat};
 use super::restriction::{Moment, cuts};
 use super::{Dimension, TariffTerms, Usage};
 
@@ -262,7 +262,7 @@ struct Ledger {
 
 impl Ledger {
     fn bill(&mut self, dim: usize, amount: Decimal, vat: Option<Decimal>) {
-        let incl = amount + amount * vat.unwrap_or_default() / Decimal::ONE_HUNDRED;
+        let incl = with_vat(amount, vat);
         self.by_dim[dim] += amount;
         self.by_dim_incl[dim] += incl;
         match self.by_rate.iter_mut().find(|(r, _)| *r == vat) {
@@ -467,10 +467,7 @@ fn finish(
     }
     let total_cost = Price::new(round_money(new_excl, cur), round_money(new_incl, cur));
     // The exact incl. amount per rate, scaled so the rates add up to the (clamped) incl. total.
-    let raw_incl: Vec<Decimal> = rates
-        .iter()
-        .map(|(r, a)| *a + *a * r.unwrap_or_default() / Decimal::ONE_HUNDRED)
-        .collect();
+    let raw_incl: Vec<Decimal> = rates.iter().map(|(r, a)| with_vat(*a, *r)).collect();
     let raw_sum: Decimal = raw_incl.iter().sum();
     let scaled: Vec<Decimal> = if raw_sum.is_zero() {
         raw_incl
