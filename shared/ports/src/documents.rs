@@ -204,6 +204,30 @@ impl<T: Record> Documents<T> {
         Ok(v.first().copied().unwrap_or_default())
     }
 
+    /// Writes `record` over what is stored under its id now (or creates it); a change between the read
+    /// and the write is a `Conflict`.
+    pub async fn replace(&self, record: &T) -> Result<u64, StoreError> {
+        let expected = match self.get(record.tenant(), &record.id()).await? {
+            Some(old) => Expected::Version(old.version),
+            None => Expected::Absent,
+        };
+        self.put(record, expected).await
+    }
+
+    /// Every record of this type of a tenant, page by page (for small kinds: splits, assignments).
+    pub async fn all(&self, tenant: &TenantId) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::first(500);
+        loop {
+            let found = self.query(tenant, &Self::by_id(page.clone())).await?;
+            out.extend(found.items.into_iter().map(|v| v.value));
+            match found.next {
+                Some(n) => page.cursor = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Removes a record; `false` when there was none.
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
         self.store.delete(tenant, T::KIND, id).await

@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use cpms_domain::SessionId;
 use cpms_domain::billing::{Cdr, CdrKind, Party};
 use cpms_domain::tariff::usage::Flag;
 use cpms_domain::tariff::{Priced, TariffTerms};
@@ -18,6 +17,7 @@ use serde_json::json;
 
 use super::auth::Principal;
 use super::extract::{Id, Params};
+use super::sessions::session_id;
 use super::views::List;
 use super::{ApiState, Problem, audit};
 use crate::Billed;
@@ -234,10 +234,6 @@ pub(crate) async fn cdrs_csv(
     }
     let body = w.into_inner().map_err(csv_problem)?;
     Ok(csv_response(body, "/v1/cdrs.csv", page.next))
-}
-
-fn session_id(id: &str) -> Result<SessionId, Problem> {
-    SessionId::parse(id).map_err(|_| Problem::not_found(format!("no session {id:?}")))
 }
 
 /// What pricing a session on demand did.

@@ -59,7 +59,8 @@ pub(crate) async fn list(
     Ok(Json(List::of(found, SessionView::from)))
 }
 
-fn session_id(id: &str) -> Result<SessionId, Problem> {
+/// The session id of a path (an id that cannot be one is a session that does not exist).
+pub(crate) fn session_id(id: &str) -> Result<SessionId, Problem> {
     SessionId::parse(id).map_err(|_| Problem::not_found(format!("no session {id:?}")))
 }
 

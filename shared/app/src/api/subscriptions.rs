@@ -45,12 +45,7 @@ pub(crate) async fn put_split(
         updated_at: st.csms.now(),
     };
     split.validate()?;
-    let docs = st.csms.records::<RevenueSplit>();
-    let expected = match docs.get(&p.tenant, &site).await? {
-        Some(old) => Expected::Version(old.version),
-        None => Expected::Absent,
-    };
-    docs.put(&split, expected).await?;
+    st.csms.records::<RevenueSplit>().replace(&split).await?;
     audit(
         &st,
         &p,

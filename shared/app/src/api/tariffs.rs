@@ -217,28 +217,15 @@ pub(crate) async fn remove(
     if tariffs(&st).get(&p.tenant, &id).await?.is_none() {
         return Err(Problem::not_found(format!("no tariff {id:?}")));
     }
-    let docs = st.csms.records::<TariffAssignment>();
-    let mut page = cpms_ports::PageRequest::first(500);
-    let mut using = Vec::new();
-    loop {
-        let found = docs
-            .query(
-                &p.tenant,
-                &Documents::<TariffAssignment>::by_id(page.clone()),
-            )
-            .await?;
-        using.extend(
-            found
-                .items
-                .into_iter()
-                .filter(|a| a.value.tariff_id == id)
-                .map(|a| a.value.scope),
-        );
-        match found.next {
-            Some(n) => page.cursor = Some(n),
-            None => break,
-        }
-    }
+    let using: Vec<String> = st
+        .csms
+        .records::<TariffAssignment>()
+        .all(&p.tenant)
+        .await?
+        .into_iter()
+        .filter(|a| a.tariff_id == id)
+        .map(|a| a.scope)
+        .collect();
     if !using.is_empty() {
         return Err(Problem::conflict(format!(
             "tariff {id} is assigned to {}; assign another tariff there first",
@@ -326,12 +313,7 @@ pub(crate) async fn assign(
         tariff_id: b.tariff_id,
         updated_at: st.csms.now(),
     };
-    let docs = st.csms.records::<TariffAssignment>();
-    let expected = match docs.get(&p.tenant, &scope).await? {
-        Some(old) => Expected::Version(old.version),
-        None => Expected::Absent,
-    };
-    docs.put(&a, expected).await?;
+    st.csms.records::<TariffAssignment>().replace(&a).await?;
     audit(
         &st,
         &p,
@@ -350,24 +332,26 @@ pub(crate) async fn unassign(
     Id(scope): Id,
 ) -> Result<StatusCode, Problem> {
     let scope = Scope::parse(&scope)?.key();
-    let docs = st.csms.records::<TariffAssignment>();
-    match docs.get(&p.tenant, &scope).await? {
-        Some(_) => {
-            docs.delete(&p.tenant, &scope).await?;
-            audit(
-                &st,
-                &p,
-                &p.tenant,
-                "tariff.unassign",
-                format!("tariff-assignments/{scope}"),
-                json!({}),
-            )
-            .await;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        None => Err(Problem::not_found(format!(
+    if st
+        .csms
+        .records::<TariffAssignment>()
+        .delete(&p.tenant, &scope)
+        .await?
+    {
+        audit(
+            &st,
+            &p,
+            &p.tenant,
+            "tariff.unassign",
+            format!("tariff-assignments/{scope}"),
+            json!({}),
+        )
+        .await;
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found(format!(
             "no tariff is assigned to {scope}"
-        ))),
+        )))
     }
 }
 

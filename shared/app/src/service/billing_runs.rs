@@ -63,7 +63,7 @@ impl Csms {
             }
         }
         let splits = self.revenue_splits(tenant).await?;
-        let subscriptions = self.all::<Subscription>(tenant).await?;
+        let subscriptions = self.records::<Subscription>().all(tenant).await?;
         let (invoices, statements, run) = totals.finish(
             tenant,
             period,
@@ -134,25 +134,8 @@ impl Csms {
         &self,
         tenant: &TenantId,
     ) -> Result<HashMap<String, RevenueSplit>, StoreError> {
-        let all = self.all::<RevenueSplit>(tenant).await?;
+        let all = self.records::<RevenueSplit>().all(tenant).await?;
         Ok(all.into_iter().map(|s| (s.site_id.clone(), s)).collect())
-    }
-
-    /// Every record of type `T` of a tenant (small kinds: splits, subscriptions).
-    async fn all<T: Record>(&self, tenant: &TenantId) -> Result<Vec<T>, StoreError> {
-        let docs = self.records::<T>();
-        let mut out = Vec::new();
-        let mut page = PageRequest::first(500);
-        loop {
-            let found = docs
-                .query(tenant, &Documents::<T>::by_id(page.clone()))
-                .await?;
-            out.extend(found.items.into_iter().map(|v| v.value));
-            match found.next {
-                Some(n) => page.cursor = Some(n),
-                None => return Ok(out),
-            }
-        }
     }
 
     /// Runs billing for the previous month for every tenant (the monthly schedule and the local timer);
