@@ -53,6 +53,18 @@ async fn register(csms: &Csms) {
     csms.ports().tokens.put(&t, Expected::Absent).await.unwrap();
 }
 
+/// The emulator's table, bus and queues, and the application on them with the test charger and token.
+async fn world_with_charger(endpoint: &str) -> (World, Arc<Csms>) {
+    let world = World::create(endpoint).await;
+    let settings = AwsSettings {
+        table: world.table.clone(),
+        ..Default::default()
+    };
+    let csms = aws_csms(&world.sdk, &settings);
+    register(&csms).await;
+    (world, csms)
+}
+
 async fn send(csms: &Csms, fixture_name: &str) -> Value {
     let r = handle(Route::Message, csms, &fixture(fixture_name)).await;
     assert_eq!(r.status_code, 200);
@@ -76,13 +88,7 @@ fn types(events: &[Value]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_through_the_lambda_handlers_reaches_the_consumer_queues() {
     let m = moto();
-    let mut world = World::create(&m.endpoint).await;
-    let settings = AwsSettings {
-        table: world.table.clone(),
-        ..Default::default()
-    };
-    let csms = aws_csms(&world.sdk, &settings);
-    register(&csms).await;
+    let (mut world, csms) = world_with_charger(&m.endpoint).await;
 
     // The handlers, fed the sample events of a 2.0.1 session.
     let r = handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
@@ -211,15 +217,7 @@ async fn a_session_through_the_lambda_handlers_reaches_the_consumer_queues() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconciler_consumes_its_queue_and_redelivery_changes_nothing() {
     let m = moto();
-    let mut world = World::create(&m.endpoint).await;
-    let csms = aws_csms(
-        &world.sdk,
-        &AwsSettings {
-            table: world.table.clone(),
-            ..Default::default()
-        },
-    );
-    register(&csms).await;
+    let (mut world, csms) = world_with_charger(&m.endpoint).await;
     handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
     send(&csms, "ocpp-message-boot.json").await;
     send(&csms, "ocpp-message-transaction-started.json").await;
@@ -333,15 +331,7 @@ async fn throttled_writes_are_retried_and_exhausted_retries_become_internal_erro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_messages_of_one_charger_all_land() {
     let m = moto();
-    let world = World::create(&m.endpoint).await;
-    let csms = aws_csms(
-        &world.sdk,
-        &AwsSettings {
-            table: world.table.clone(),
-            ..Default::default()
-        },
-    );
-    register(&csms).await;
+    let (_world, csms) = world_with_charger(&m.endpoint).await;
     handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
     send(&csms, "ocpp-message-boot.json").await;
     // Twenty StatusNotifications for different connectors at once, as concurrent Lambda invocations
@@ -420,15 +410,7 @@ async fn billing_prices_the_session_from_its_queue_and_the_cdr_event_is_relayed(
     use cpms_ports::Documents;
 
     let m = moto();
-    let mut world = World::create(&m.endpoint).await;
-    let csms = aws_csms(
-        &world.sdk,
-        &AwsSettings {
-            table: world.table.clone(),
-            ..Default::default()
-        },
-    );
-    register(&csms).await;
+    let (mut world, csms) = world_with_charger(&m.endpoint).await;
     let now = chrono::Utc::now();
     let tariff = Tariff {
         tenant: TenantId::default_tenant(),

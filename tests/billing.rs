@@ -28,6 +28,19 @@ fn items(v: &Value) -> Vec<Value> {
     v["items"].as_array().cloned().unwrap_or_default()
 }
 
+/// A 2.0.1 TransactionEvent of transaction `tx` with an energy register reading of `kwh`, plus `extra`
+/// fields.
+fn tx_event(tx: &str, kind: &str, seq: u64, at: &str, kwh: &str, extra: Value) -> Value {
+    let kwh: Value = serde_json::from_str(kwh).unwrap();
+    let mut p = json!({"eventType": kind, "timestamp": at, "triggerReason": "MeterValuePeriodic", "seqNo": seq,
+        "transactionInfo": {"transactionId": tx}, "meterValue": [{"timestamp": at, "sampledValue": [
+            {"value": kwh, "unitOfMeasure": {"unit": "kWh"}}]}]});
+    for (k, v) in extra.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    p
+}
+
 async fn setup(stack: &Stack) {
     let site = json!({"id": "s-ber", "name": "Berlin", "address": {"street": "1 Allee", "city": "Berlin", "country": "DEU"},
         "coordinates": {"latitude": 52.5, "longitude": 13.4}, "time_zone": "Europe/Berlin"});
@@ -232,24 +245,14 @@ async fn a_2_0_1_station_is_told_the_total_cost_its_cdr_will_carry() {
         .await
         .unwrap();
     cs.boot(true).await;
-    let ev = |kind: &str, seq: u64, at: &str, kwh: &str, extra: Value| {
-        let kwh: Value = serde_json::from_str(kwh).unwrap();
-        let mut p = json!({"eventType": kind, "timestamp": at, "triggerReason": "MeterValuePeriodic", "seqNo": seq,
-            "transactionInfo": {"transactionId": "tc-1"}, "meterValue": [{"timestamp": at, "sampledValue": [
-                {"value": kwh, "unitOfMeasure": {"unit": "kWh"}}]}]});
-        for (k, v) in extra.as_object().unwrap() {
-            p[k] = v.clone();
-        }
-        p
-    };
-    let started = cs.call("TransactionEvent", ev("Started", 0, "2026-06-03T08:00:00Z", "100.0",
+    let started = cs.call("TransactionEvent", tx_event("tc-1", "Started", 0, "2026-06-03T08:00:00Z", "100.0",
         json!({"idToken": {"idToken": "EMAID-B3", "type": "eMAID"}, "evse": {"id": 1, "connectorId": 1}}))).await;
     assert_eq!(
         started[2].get("totalCost"),
         None,
         "no cost before the end: {started}"
     );
-    let ended = cs.call("TransactionEvent", ev("Ended", 1, "2026-06-03T09:00:00Z", "112.345",
+    let ended = cs.call("TransactionEvent", tx_event("tc-1", "Ended", 1, "2026-06-03T09:00:00Z", "112.345",
         json!({"transactionInfo": {"transactionId": "tc-1", "stoppedReason": "EVDisconnected"}}))).await;
     // 0.50 + 12.345 kWh x 0.30 = 4.2035; 21 % VAT: 5.086235 -> 5.09.
     assert_eq!(ended[2]["totalCost"], json!(5.09), "{ended}");
@@ -272,16 +275,6 @@ async fn a_running_2_0_1_session_is_sent_its_cost_so_far() {
         .await
         .unwrap();
     cs.boot(true).await;
-    let ev = |kind: &str, seq: u64, at: &str, kwh: &str, extra: Value| {
-        let kwh: Value = serde_json::from_str(kwh).unwrap();
-        let mut p = json!({"eventType": kind, "timestamp": at, "triggerReason": "MeterValuePeriodic", "seqNo": seq,
-            "transactionInfo": {"transactionId": "tc-2"}, "meterValue": [{"timestamp": at, "sampledValue": [
-                {"value": kwh, "unitOfMeasure": {"unit": "kWh"}}]}]});
-        for (k, v) in extra.as_object().unwrap() {
-            p[k] = v.clone();
-        }
-        p
-    };
     // The charger is on no site: a tariff assigned to the charger itself prices it.
     assert_eq!(
         put(
@@ -293,11 +286,18 @@ async fn a_running_2_0_1_session_is_sent_its_cost_so_far() {
         .0,
         200
     );
-    cs.call("TransactionEvent", ev("Started", 0, "2026-06-04T08:00:00Z", "100.0",
+    cs.call("TransactionEvent", tx_event("tc-2", "Started", 0, "2026-06-04T08:00:00Z", "100.0",
         json!({"idToken": {"idToken": "EMAID-B4", "type": "eMAID"}, "evse": {"id": 1, "connectorId": 1}}))).await;
     cs.call(
         "TransactionEvent",
-        ev("Updated", 1, "2026-06-04T08:30:00Z", "107.5", json!({})),
+        tx_event(
+            "tc-2",
+            "Updated",
+            1,
+            "2026-06-04T08:30:00Z",
+            "107.5",
+            json!({}),
+        ),
     )
     .await;
     let call = cs.recv().await.expect("a CostUpdated CALL");
@@ -322,10 +322,17 @@ async fn a_running_2_0_1_session_is_sent_its_cost_so_far() {
     // More meter values within five minutes send nothing more.
     cs.call(
         "TransactionEvent",
-        ev("Updated", 3, "2026-06-04T08:46:00Z", "108.0", json!({})),
+        tx_event(
+            "tc-2",
+            "Updated",
+            3,
+            "2026-06-04T08:46:00Z",
+            "108.0",
+            json!({}),
+        ),
     )
     .await;
-    let ended = cs.call("TransactionEvent", ev("Ended", 4, "2026-06-04T09:00:00Z", "110.0",
+    let ended = cs.call("TransactionEvent", tx_event("tc-2", "Ended", 4, "2026-06-04T09:00:00Z", "110.0",
         json!({"transactionInfo": {"transactionId": "tc-2", "stoppedReason": "EVDisconnected"}}))).await;
     assert_eq!(
         ended[0], 3,
