@@ -2,6 +2,7 @@
 //! bookkeeping of live connections.
 
 use cpms_domain::charger::Connection;
+use cpms_domain::credentials::PasswordMatch;
 use cpms_domain::log::{ConnectionAttempt, LogKind};
 use cpms_domain::{ChargerId, OcppVersion};
 use cpms_ports::ConnectionInfo;
@@ -84,21 +85,43 @@ impl Csms {
         };
         let charger = charger.value;
         let mut quirks = Vec::new();
-        if let Some(phc) = &charger.password_hash {
+        let mut used = None;
+        if charger.password_hash.is_some() {
             let Some((user, password)) = req.authorization.as_deref().and_then(parse_basic) else {
                 self.log_refusal(&charger, req, "missing Basic credentials")
                     .await;
                 return Ok(reject(401, "missing Basic credentials"));
             };
             if user != id.as_str() {
-                quirks.push(format!(
-                    "basic-auth username {user:?} is not the charger identity"
-                ));
+                // Security profiles 1 and 2: the user name is the identity.
+                let what = format!(
+                    "basic-auth user name {:.60?} is not the charger identity",
+                    user
+                );
+                if !charger.allow_username_mismatch {
+                    self.log_refusal(&charger, req, &what).await;
+                    return Ok(reject(
+                        401,
+                        "basic-auth user name is not the charger identity",
+                    ));
+                }
+                quirks.push(format!("{what} (allowed for this charger)"));
             }
-            if !self.passwords.verify(id.as_str(), phc, &password) {
+            let passwords = charger.acceptable_passwords(now);
+            let Some(which) = passwords
+                .iter()
+                .find(|(_, phc)| self.passwords.verify(id.as_str(), phc, &password))
+                .map(|(which, _)| *which)
+            else {
                 self.log_refusal(&charger, req, "wrong password").await;
                 return Ok(reject(401, "wrong password"));
+            };
+            if which == PasswordMatch::Previous {
+                quirks.push(
+                    "connected with its previous password (the new one is not in use yet)".into(),
+                );
             }
+            used = Some(which);
         }
         let (version, echo) = match negotiate(&req.subprotocols, charger.expected_version) {
             Negotiated::Version(v, echo) => (v, echo),
@@ -129,6 +152,9 @@ impl Csms {
         };
         let previous = self
             .update_charger(&id, |c| {
+                if let Some(which) = used {
+                    c.password_used(which, now);
+                }
                 let prev = c.connection.replace(conn.clone());
                 c.last_version = Some(version);
                 c.last_seen = Some(now);

@@ -89,18 +89,33 @@ async fn subprotocols_are_negotiated_and_unsupported_offers_refused() {
 }
 
 #[tokio::test]
-async fn username_mismatch_and_raw_key_bytes_are_tolerated() {
+async fn a_user_name_other_than_the_identity_is_refused_unless_the_charger_allows_it() {
     let h = Harness::new().await;
     h.register("CP1").await;
-    let o = h
-        .try_connect(
-            "CP1",
-            "c1",
-            &["ocpp1.6"],
-            Some(Harness::basic("someone-else", PASSWORD)),
-        )
+    let other = || Some(Harness::basic("someone-else", PASSWORD));
+    let o = h.try_connect("CP1", "c1", &["ocpp1.6"], other()).await;
+    assert_eq!(status(&o), 401, "{o:?}");
+    let cp = h.charger("CP1").await;
+    let log = cpms_ports::LogStore::list(&h.store, &cp.tenant, &cp.id, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(
+        log.items
+            .iter()
+            .any(|e| e.summary.contains("user name") && e.summary.contains("refused")),
+        "{:?}",
+        log.items
+    );
+    h.update_charger("CP1", |c| c.allow_username_mismatch = true)
         .await;
-    assert!(matches!(o, ConnectOutcome::Accept { .. }));
+    let o = h.try_connect("CP1", "c2", &["ocpp1.6"], other()).await;
+    assert!(matches!(o, ConnectOutcome::Accept { .. }), "{o:?}");
+}
+
+#[tokio::test]
+async fn raw_key_bytes_are_tolerated() {
+    let h = Harness::new().await;
+    h.register("CP1").await;
     // the password 0123456789abcdef is hex: some chargers send the bytes it encodes
     let raw = hex::decode(PASSWORD).unwrap();
     let mut creds = b"CP1:".to_vec();

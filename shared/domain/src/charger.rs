@@ -7,6 +7,7 @@ use cpms_ocpp::OcppVersion;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::{PasswordMatch, PendingPassword};
 use crate::{ChargerId, TenantId};
 
 /// A registered charger.
@@ -22,6 +23,22 @@ pub struct Charger {
     /// Argon2 PHC hash of the Basic-auth password.
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// The password an accepted change replaced: let in until the charger connects with the new one.
+    #[serde(default)]
+    pub previous_password_hash: Option<String>,
+    /// A new password sent to the charger and not yet confirmed (see [`crate::credentials`]).
+    #[serde(default)]
+    pub pending_password: Option<PendingPassword>,
+    /// When the password last changed (rotated, confirmed or set by an admin).
+    #[serde(default)]
+    pub password_changed_at: Option<DateTime<Utc>>,
+    /// Let in a Basic-auth user name other than the identity (security profiles 1 and 2 forbid it; only
+    /// for firmware that cannot be fixed). Off unless an admin turns it on.
+    #[serde(default)]
+    pub allow_username_mismatch: bool,
+    /// Let sessions start without authorization (2.0.1 idToken type `NoAuthorization`): free charging.
+    #[serde(default)]
+    pub free_charging: bool,
     /// The OCPP version the charger must speak, when the operator pins one.
     #[serde(default)]
     pub expected_version: Option<OcppVersion>,
@@ -230,6 +247,11 @@ impl Charger {
             id,
             name: None,
             password_hash: None,
+            previous_password_hash: None,
+            pending_password: None,
+            password_changed_at: None,
+            allow_username_mismatch: false,
+            free_charging: false,
             expected_version: None,
             enabled: true,
             registration: Registration::New,
@@ -245,6 +267,78 @@ impl Charger {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// A password change was sent to the charger in `command_id`.
+    pub fn password_sent(&mut self, hash: String, command_id: &str, now: DateTime<Utc>) {
+        self.pending_password = Some(PendingPassword {
+            hash,
+            command_id: command_id.to_string(),
+            since: now,
+        });
+    }
+
+    /// The charger answered the password change of `command_id`: on acceptance the new password becomes
+    /// the current one (the old one is let in until the charger connects with the new); otherwise it is
+    /// forgotten. Returns whether anything changed.
+    pub fn password_answered(
+        &mut self,
+        command_id: &str,
+        accepted: bool,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(p) = self
+            .pending_password
+            .take_if(|p| p.command_id == command_id)
+        else {
+            return false;
+        };
+        if accepted {
+            self.previous_password_hash = self.password_hash.replace(p.hash);
+            self.password_changed_at = Some(now);
+        }
+        true
+    }
+
+    /// A connection presented one of the charger's passwords: a pending one is confirmed by it, and a
+    /// previous one is no longer needed once the current one was used. Returns whether anything changed.
+    pub fn password_used(&mut self, which: PasswordMatch, now: DateTime<Utc>) -> bool {
+        match which {
+            PasswordMatch::Current => self.previous_password_hash.take().is_some(),
+            PasswordMatch::Pending => {
+                let Some(p) = self.pending_password.take() else {
+                    return false;
+                };
+                self.password_hash = Some(p.hash);
+                self.previous_password_hash = None;
+                self.password_changed_at = Some(now);
+                true
+            }
+            PasswordMatch::Previous => false,
+        }
+    }
+
+    /// An admin set the password: it replaces every other one at once.
+    pub fn password_set(&mut self, hash: String, now: DateTime<Utc>) {
+        self.password_hash = Some(hash);
+        self.previous_password_hash = None;
+        self.pending_password = None;
+        self.password_changed_at = Some(now);
+    }
+
+    /// The passwords a connection may present now, in the order they are tried.
+    pub fn acceptable_passwords(&self, now: DateTime<Utc>) -> Vec<(PasswordMatch, &str)> {
+        let mut out = Vec::with_capacity(3);
+        if let Some(h) = &self.password_hash {
+            out.push((PasswordMatch::Current, h.as_str()));
+        }
+        if let Some(p) = self.pending_password.as_ref().filter(|p| p.usable(now)) {
+            out.push((PasswordMatch::Pending, p.hash.as_str()));
+        }
+        if let Some(h) = &self.previous_password_hash {
+            out.push((PasswordMatch::Previous, h.as_str()));
+        }
+        out
     }
 
     /// Whether the charger was ever accepted (a charger need not boot again on reconnect).
@@ -351,6 +445,52 @@ mod tests {
             ChargerId::new("CP1").unwrap(),
             t(0),
         )
+    }
+
+    #[test]
+    fn a_rotated_password_replaces_the_old_one_once_the_charger_used_it() {
+        use PasswordMatch::*;
+        let mut c = charger();
+        c.password_hash = Some("old".into());
+        c.password_sent("new".into(), "cmd1", t(0));
+        let kinds = |c: &Charger, at| {
+            c.acceptable_passwords(at)
+                .into_iter()
+                .map(|(k, h)| (k, h.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(&c, t(1)),
+            [(Current, "old".into()), (Pending, "new".into())]
+        );
+        assert!(!c.password_answered("other", true, t(1)), "another command");
+        assert!(c.password_answered("cmd1", true, t(1)));
+        assert_eq!(
+            kinds(&c, t(2)),
+            [(Current, "new".into()), (Previous, "old".into())]
+        );
+        assert!(!c.password_used(Previous, t(3)), "the old one still works");
+        assert!(c.password_used(Current, t(4)));
+        assert_eq!(kinds(&c, t(5)), [(Current, "new".into())]);
+    }
+
+    #[test]
+    fn a_refused_password_is_forgotten_and_an_applied_one_confirmed_by_use() {
+        use PasswordMatch::*;
+        let mut c = charger();
+        c.password_hash = Some("old".into());
+        c.password_sent("new".into(), "cmd1", t(0));
+        assert!(c.password_answered("cmd1", false, t(1)));
+        assert_eq!(c.password_hash.as_deref(), Some("old"));
+        assert!(c.pending_password.is_none());
+        // The charger applied it and reconnected before its answer arrived.
+        c.password_sent("newer".into(), "cmd2", t(2));
+        assert!(c.password_used(Pending, t(3)));
+        assert_eq!(c.password_hash.as_deref(), Some("newer"));
+        assert!(c.previous_password_hash.is_none() && c.pending_password.is_none());
+        // A pending password lapses after a day.
+        c.password_sent("late".into(), "cmd3", t(4));
+        assert_eq!(c.acceptable_passwords(t(4 + 25 * 60)).len(), 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod billing;
 pub mod charger;
 pub mod command;
+pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod ids;

@@ -101,8 +101,8 @@ impl AuthDecision {
         self.status == AuthStatus::Accepted
     }
 
-    /// The decision for tokens that need no authorization (2.0.1 `NoAuthorization`, CSMS-issued
-    /// `Central` tokens).
+    /// The decision for a 2.0.1 `NoAuthorization` token at a charger where the operator allows free
+    /// charging.
     pub fn free() -> Self {
         AuthDecision {
             status: AuthStatus::Accepted,
@@ -110,6 +110,48 @@ impl AuthDecision {
             group_id: None,
         }
     }
+}
+
+/// A session the operator started remotely for a token at a charger (1.6 RemoteStartTransaction, 2.0.1
+/// RequestStartTransaction): the charger's transaction messages for that token are accepted for a while
+/// even when the token is not registered (the operator vouched for it). A registered token's own status
+/// still decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteStartGrant {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The charger.
+    pub charger: String,
+    /// The token, as a [`token_key`].
+    pub token: String,
+    /// The command that started it.
+    pub command_id: String,
+    /// Until when it counts.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl RemoteStartGrant {
+    /// How long a remote start vouches for its token.
+    pub fn lifetime() -> chrono::Duration {
+        chrono::Duration::minutes(15)
+    }
+
+    /// The record id of the grant for `token` at `charger`.
+    pub fn key(charger: &str, token: &str) -> String {
+        format!("{charger}~{}", token_key(token))
+    }
+}
+
+/// The decision for a token the operator started a session for, when it is not registered.
+pub fn granted_remotely(
+    grant: Option<&RemoteStartGrant>,
+    now: DateTime<Utc>,
+) -> Option<AuthDecision> {
+    grant.filter(|g| g.expires_at > now).map(|_| AuthDecision {
+        status: AuthStatus::Accepted,
+        expires_at: None,
+        group_id: None,
+    })
 }
 
 /// Decides whether `token` may charge at `now`. `presented_kind` is the 2.0.1 IdTokenEnumType, if any.

@@ -123,6 +123,19 @@ impl Record for OutboundLane {
     }
 }
 
+impl Record for cpms_domain::token::RemoteStartGrant {
+    const KIND: &'static str = "remote-start";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        Self::key(&self.charger, &self.token)
+    }
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        Some(self.expires_at)
+    }
+}
+
 impl Record for AuditEntry {
     const KIND: &'static str = "audit";
     fn tenant(&self) -> &TenantId {

@@ -8,7 +8,6 @@ use cpms_domain::charger::Charger;
 use cpms_domain::log::{ConnectionAttempt, LogEntry};
 use cpms_domain::{ChargerId, OcppVersion};
 use cpms_ports::Expected;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Principal;
@@ -42,11 +41,71 @@ pub(crate) struct Created {
 }
 
 fn generated_password() -> String {
-    rand::rng()
-        .sample_iter(&rand::distr::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect()
+    cpms_domain::credentials::generate_password(rand::random())
+}
+
+/// `PUT /v1/chargers/{id}/password`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetPassword {
+    /// The password the charger now has (16 to 40 characters; hexadecimal for a 1.6 charger); generated
+    /// and returned once when absent.
+    password: Option<String>,
+}
+
+/// The answer to `PUT /v1/chargers/{id}/password`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct PasswordSet {
+    /// When it took effect.
+    changed_at: chrono::DateTime<chrono::Utc>,
+    /// The generated password: shown only in this response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+}
+
+/// Sets a charger's password in the CSMS (for a password configured on the charger by other means; to
+/// change it on the charger too, send the `rotate_password` command). Every other password of the
+/// charger stops working at once.
+pub(crate) async fn set_password(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+    Body(req): Body<SetPassword>,
+) -> Result<Json<PasswordSet>, Problem> {
+    let c = load(&st, &p, &id).await?;
+    let version = c.expected_version.or(c.last_version);
+    let (password, generated) = match req.password {
+        Some(pw) => {
+            cpms_domain::credentials::validate_password(version, &pw)?;
+            (pw, false)
+        }
+        None => (generated_password(), true),
+    };
+    let (hash, password) =
+        tokio::task::spawn_blocking(move || (hash_password(&password), password))
+            .await
+            .map_err(|_| Problem::bad_request("could not hash the password"))?;
+    let now = st.csms.now();
+    st.csms
+        .update_charger(&c.id, |c| {
+            c.password_set(hash.clone(), now);
+            (true, ())
+        })
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no charger {id:?}")))?;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "charger.password.set",
+        format!("chargers/{id}"),
+        serde_json::json!({"generated": generated}),
+    )
+    .await;
+    Ok(Json(PasswordSet {
+        changed_at: now,
+        password: generated.then_some(password),
+    }))
 }
 
 pub(crate) async fn create(
@@ -198,6 +257,11 @@ pub(crate) struct ChargerPatch {
     evses: Option<Vec<cpms_domain::charger::EvseSpec>>,
     /// A disabled charger's BootNotification is rejected.
     enabled: Option<bool>,
+    /// Let in a Basic-auth user name other than the charger's identity (security profiles 1 and 2
+    /// forbid it; only for firmware that cannot be fixed).
+    allow_username_mismatch: Option<bool>,
+    /// Let sessions start without authorization (2.0.1 idToken type `NoAuthorization`).
+    free_charging: Option<bool>,
 }
 
 fn some<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
@@ -245,12 +309,19 @@ pub(crate) async fn update(
             if let Some(e) = req.enabled {
                 c.enabled = e;
             }
+            if let Some(a) = req.allow_username_mismatch {
+                c.allow_username_mismatch = a;
+            }
+            if let Some(f) = req.free_charging {
+                c.free_charging = f;
+            }
             (true, c.clone())
         })
         .await?
         .ok_or_else(|| Problem::not_found(format!("no charger {id:?}")))?;
     let detail = serde_json::json!({
         "name": req.name, "site_id": req.site_id, "enabled": req.enabled, "evses_changed": req.evses.is_some(),
+        "allow_username_mismatch": req.allow_username_mismatch, "free_charging": req.free_charging,
     });
     audit(
         &st,

@@ -88,7 +88,8 @@ pub(crate) struct CommandView {
 }
 
 impl From<Command> for CommandView {
-    fn from(c: Command) -> Self {
+    fn from(mut c: Command) -> Self {
+        c.redact_secrets();
         CommandView {
             id: c.id,
             charger_id: c.charger.to_string(),

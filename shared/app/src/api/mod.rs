@@ -196,9 +196,17 @@ fn table() -> Api {
             patch.clone(),
             "/chargers/{id}",
             ADMIN,
-            "Change a charger (name, site, topology, enabled)",
+            "Change a charger (name, site, topology, enabled, authentication settings)",
             |g| OpDoc::returns::<views::ChargerView>(g, 200).body::<chargers::ChargerPatch>(g),
             chargers::update,
+        )
+        .op(
+            put.clone(),
+            "/chargers/{id}/password",
+            ADMIN,
+            "Set a charger's Basic-auth password in the CSMS (others stop working at once)",
+            |g| OpDoc::returns::<chargers::PasswordSet>(g, 200).body::<chargers::SetPassword>(g),
+            chargers::set_password,
         )
         .op(
             get.clone(),

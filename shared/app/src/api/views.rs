@@ -48,6 +48,14 @@ pub(crate) struct ChargerView {
     pub connectors: Vec<ConnectorView>,
     pub firmware: Option<StatusReport>,
     pub diagnostics: Option<StatusReport>,
+    /// When its Basic-auth password last changed.
+    pub password_changed_at: Option<DateTime<Utc>>,
+    /// Whether a new password was sent and is not confirmed yet.
+    pub password_change_pending: bool,
+    /// Whether a Basic-auth user name other than its identity is let in.
+    pub allow_username_mismatch: bool,
+    /// Whether sessions may start without authorization (2.0.1 `NoAuthorization`).
+    pub free_charging: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -90,6 +98,10 @@ impl ChargerView {
             connectors: c.connectors.into_iter().map(ConnectorView::of).collect(),
             firmware: c.firmware,
             diagnostics: c.diagnostics,
+            password_changed_at: c.password_changed_at,
+            password_change_pending: c.pending_password.is_some(),
+            allow_username_mismatch: c.allow_username_mismatch,
+            free_charging: c.free_charging,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

@@ -78,6 +78,12 @@ impl Csms {
         let now = self.now();
         let command_id = time_ordered_id(now, rand::random());
         let request_id = rand::random_range(1..i32::MAX);
+        let mut request = request;
+        if let CommandRequest::RotatePassword { password } = &mut request
+            && password.is_none()
+        {
+            *password = Some(cpms_domain::credentials::generate_password(rand::random()));
+        }
         let (action, mut payload) =
             cpms_domain::command::to_ocpp(&request, conn.version, request_id)
                 .map_err(|e| SubmitError::Invalid(e.to_string()))?;
@@ -126,6 +132,7 @@ impl Csms {
             error: None,
             reason: None,
         };
+        self.before_sending(&command).await?;
         self.commands().put(&command, Expected::Absent).await?;
         self.pump(tenant, &c.id).await?;
         Ok(self
@@ -133,6 +140,66 @@ impl Csms {
             .get(tenant, &command_id)
             .await?
             .map_or(command, |v| v.value))
+    }
+
+    /// What a command needs recorded before it may be sent: a new password is kept as the charger's
+    /// pending one (so the charger is let in with it once it applied it, answer or not); a remote start
+    /// vouches for its token at that charger for a while.
+    async fn before_sending(&self, command: &Command) -> Result<(), SubmitError> {
+        let version = command.ocpp_version;
+        if let Some(password) =
+            cpms_domain::credentials::password_set_by(version, &command.action, &command.payload)
+        {
+            let hash = tokio::task::spawn_blocking(move || crate::hash_password(&password))
+                .await
+                .map_err(|e| SubmitError::Invalid(format!("cannot hash the password: {e}")))?;
+            let now = self.now();
+            self.update_charger(&command.charger, |c| {
+                c.password_sent(hash.clone(), &command.id, now);
+                (true, ())
+            })
+            .await?;
+        }
+        if let CommandRequest::StartSession { id_token, .. } = &command.request {
+            let grant = cpms_domain::token::RemoteStartGrant {
+                tenant: command.tenant.clone(),
+                charger: command.charger.to_string(),
+                token: cpms_domain::token::token_key(id_token),
+                command_id: command.id.clone(),
+                expires_at: command.created_at
+                    + cpms_domain::token::RemoteStartGrant::lifetime()
+                    + chrono::Duration::seconds(i64::from(command.timeout_s)),
+            };
+            self.records::<cpms_domain::token::RemoteStartGrant>()
+                .replace(&grant)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The charger answered a password change (or refused it with a CallError): its pending password
+    /// becomes the current one, or is forgotten.
+    async fn password_answered(&self, cmd: &Command) -> Result<(), StoreError> {
+        let accepted = cmd.state == CommandState::Answered
+            && cmd.result.as_ref().is_some_and(|r| {
+                cpms_domain::credentials::password_change_accepted(cmd.ocpp_version, r)
+            });
+        let now = self.now();
+        self.update_charger(&cmd.charger, |c| {
+            (c.password_answered(&cmd.id, accepted, now), ())
+        })
+        .await?;
+        let what = if accepted { "accepted" } else { "refused" };
+        let _ = self
+            .log_for(
+                &cmd.tenant,
+                &cmd.charger,
+                cpms_domain::log::LogKind::Notification,
+                format!("the charger {what} its new password"),
+                serde_json::json!({"command_id": cmd.id, "status": cmd.status}),
+            )
+            .await;
+        Ok(())
     }
 
     /// A command of `tenant`, with an overdue one timed out first.
@@ -417,6 +484,10 @@ impl Csms {
                     }
                 }
                 Err(e) => cmd.value.errored(e.clone(), now),
+            }
+            // (a redacted call still shows that it set the password)
+            if cmd.value.sets_password() {
+                self.password_answered(&cmd.value).await?;
             }
             match self
                 .end_in_flight(

@@ -205,6 +205,19 @@ impl Harness {
             .value
     }
 
+    /// Changes a stored charger.
+    pub async fn update_charger(&self, id: &str, f: impl FnOnce(&mut Charger)) {
+        let read = ChargerStore::get(&self.store, &ChargerId::new(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut c = read.value;
+        f(&mut c);
+        ChargerStore::put(&self.store, &c, Expected::Version(read.version), &[])
+            .await
+            .unwrap();
+    }
+
     pub async fn charger(&self, id: &str) -> Charger {
         ChargerStore::get(&self.store, &ChargerId::new(id).unwrap())
             .await

@@ -145,6 +145,30 @@ impl Command {
     fn end(&mut self, state: CommandState, now: DateTime<Utc>) {
         self.state = state;
         self.completed_at = Some(now);
+        self.redact_secrets();
+    }
+
+    /// Whether the call sets the charger's Basic-auth password (redacted or not).
+    pub fn sets_password(&self) -> bool {
+        crate::credentials::password_set_by(self.ocpp_version, &self.action, &self.payload)
+            .is_some()
+    }
+
+    /// Hides a password the command carries (an ended command is stored redacted; an open one keeps it
+    /// until it is sent and answered, and is shown redacted).
+    pub fn redact_secrets(&mut self) {
+        use crate::credentials::{REDACTED, redact_password};
+        if !redact_password(self.ocpp_version, &self.action, &mut self.payload) {
+            return;
+        }
+        match &mut self.request {
+            CommandRequest::ChangeConfiguration { value, .. } => *value = REDACTED.to_string(),
+            CommandRequest::RotatePassword { password } => *password = None,
+            CommandRequest::Raw { payload, .. } => {
+                redact_password(self.ocpp_version, &self.action, payload);
+            }
+            _ => {}
+        }
     }
 
     /// Whether a sent command is past its deadline.

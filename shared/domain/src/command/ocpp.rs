@@ -510,6 +510,26 @@ pub fn to_ocpp(
                 ("data", data.clone()),
             ]),
         ),
+        (C::RotatePassword { password }, _) => {
+            let Some(password) = password else {
+                return Err(refuse("password", "the CSMS fills in the new password"));
+            };
+            crate::credentials::validate_password(Some(version), password)?;
+            let key = format!(
+                "{}.{}",
+                crate::credentials::BASIC_AUTH_COMPONENT,
+                crate::credentials::BASIC_AUTH_VARIABLE
+            );
+            let key = match version {
+                V16 => crate::credentials::AUTHORIZATION_KEY,
+                V201 => key.as_str(),
+            };
+            let change = C::ChangeConfiguration {
+                key: key.to_string(),
+                value: password.clone(),
+            };
+            return to_ocpp(&change, version, request_id);
+        }
         (C::Raw { action, payload }, _) => {
             if !payload.is_object() {
                 return Err(refuse("payload", "must be a JSON object"));

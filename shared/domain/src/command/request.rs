@@ -166,6 +166,15 @@ pub enum CommandRequest {
         #[serde(default)]
         data: Option<Value>,
     },
+    /// Give the charger a new Basic-auth password (1.6 ChangeConfiguration `AuthorizationKey`, 2.0.1
+    /// SetVariables `SecurityCtrlr.BasicAuthPassword`). The CSMS generates it (40 hexadecimal
+    /// characters) unless one is given, lets the charger in with it once it accepts (or once it connects
+    /// with it), and with the old one until then. The password is never shown.
+    RotatePassword {
+        /// The new password (16 to 40 characters; hexadecimal for 1.6); generated when absent.
+        #[serde(default)]
+        password: Option<String>,
+    },
     /// Any action of the charger's version with its payload, checked against the official schema.
     Raw {
         /// The OCPP action.
@@ -245,6 +254,7 @@ impl CommandRequest {
             CommandRequest::Reserve { .. } => "reserve",
             CommandRequest::CancelReservation { .. } => "cancel_reservation",
             CommandRequest::DataTransfer { .. } => "data_transfer",
+            CommandRequest::RotatePassword { .. } => "rotate_password",
             CommandRequest::Raw { .. } => "raw",
         }
     }

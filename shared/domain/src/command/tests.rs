@@ -29,6 +29,7 @@ fn all() -> Vec<CommandRequest> {
         {"type": "cancel_reservation", "reservation_id": 7},
         {"type": "data_transfer", "vendor_id": "com.example", "message_id": "Ping", "data": {"a": 1}},
         {"type": "raw", "action": "GetLocalListVersion", "payload": {}},
+        {"type": "rotate_password", "password": "00112233445566778899AABBCCDDEEFF00112233"},
     ]))
     .unwrap()
 }
@@ -154,4 +155,46 @@ fn a_command_ends_once_with_its_outcome() {
         (CommandState::Answered, Some("Rejected"))
     );
     assert!(!c.state.is_open());
+}
+
+#[test]
+fn a_password_change_is_redacted_once_the_command_ends() {
+    let req: CommandRequest = serde_json::from_value(
+        json!({"type": "rotate_password", "password": "00112233445566778899AABBCCDDEEFF"}),
+    )
+    .unwrap();
+    for version in [OcppVersion::V16, OcppVersion::V201] {
+        let (action, payload) = to_ocpp(&req, version, 1).unwrap();
+        let mut c = Command {
+            tenant: crate::TenantId::default_tenant(),
+            id: "c1".into(),
+            charger: crate::ChargerId::new("CP1").unwrap(),
+            request: req.clone(),
+            ocpp_version: version,
+            action,
+            payload,
+            state: CommandState::Sent,
+            timeout_s: 30,
+            created_by: "test".into(),
+            created_at: Utc::now(),
+            sent_at: None,
+            deadline: None,
+            completed_at: None,
+            result: None,
+            status: None,
+            error: None,
+            reason: None,
+        };
+        assert!(c.sets_password());
+        c.timed_out(Utc::now());
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("00112233445566778899"), "{text}");
+        assert!(text.contains(crate::credentials::REDACTED));
+    }
+    let unfit: CommandRequest = serde_json::from_value(
+        json!({"type": "rotate_password", "password": "not-hexadecimal-at-all"}),
+    )
+    .unwrap();
+    assert!(to_ocpp(&unfit, OcppVersion::V16, 1).is_err());
+    assert!(to_ocpp(&unfit, OcppVersion::V201, 1).is_ok());
 }

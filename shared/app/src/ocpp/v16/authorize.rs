@@ -9,10 +9,7 @@ use crate::ocpp::{CallCtx, answer};
 
 pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let req: AuthorizeRequest = ctx.request()?;
-    let d = ctx
-        .csms
-        .authorize(&ctx.conn.tenant, &req.id_tag, None)
-        .await?;
+    let d = ctx.csms.authorize(ctx.conn, &req.id_tag, None).await?;
     answer(&AuthorizeResponse {
         id_tag_info: id_tag_info(&d),
     })

@@ -12,11 +12,7 @@ use crate::ocpp::{CallCtx, answer, refused};
 pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let req: StartTransactionRequest = ctx.request()?;
     let mut ev = v16::start(&req, ctx.fingerprint(), &ctx.quirks).map_err(refused)?;
-    ev.auth = Some(
-        ctx.csms
-            .authorize(&ctx.conn.tenant, &req.id_tag, None)
-            .await?,
-    );
+    ev.auth = Some(ctx.csms.authorize(ctx.conn, &req.id_tag, None).await?);
     let out = ctx.csms.start_v16(ctx.conn, &ev).await?;
     answer(&StartTransactionResponse {
         id_tag_info: id_tag_info(&out.auth),

@@ -13,7 +13,7 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let req: StopTransactionRequest = ctx.request()?;
     let mut ev = v16::stop(&req, ctx.fingerprint(), &ctx.quirks);
     let auth = match &req.id_tag {
-        Some(tag) => Some(ctx.csms.authorize(&ctx.conn.tenant, tag, None).await?),
+        Some(tag) => Some(ctx.csms.authorize(ctx.conn, tag, None).await?),
         None => None,
     };
     ev.auth = auth.clone();

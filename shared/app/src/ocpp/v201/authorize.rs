@@ -12,7 +12,7 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let t = &req.id_token;
     let d = ctx
         .csms
-        .authorize(&ctx.conn.tenant, &t.id_token, Some(t.r#type.as_str()))
+        .authorize(ctx.conn, &t.id_token, Some(t.r#type.as_str()))
         .await?;
     answer(&AuthorizeResponse {
         id_token_info: id_token_info(&d),

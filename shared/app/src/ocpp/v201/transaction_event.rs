@@ -18,7 +18,7 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let auth = match &req.id_token {
         Some(t) => Some(
             ctx.csms
-                .authorize(&ctx.conn.tenant, &t.id_token, Some(t.r#type.as_str()))
+                .authorize(ctx.conn, &t.id_token, Some(t.r#type.as_str()))
                 .await?,
         ),
         None => None,
