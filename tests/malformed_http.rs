@@ -72,7 +72,7 @@ async fn every_bad_request_is_a_problem() {
     assert_eq!(s, 201, "{b}");
     assert_eq!(
         b["password"].as_str().unwrap().len(),
-        24,
+        40,
         "a generated password is returned once"
     );
     let (s, b) = stack.post("/v1/chargers", json!({"id": "CP1"})).await;

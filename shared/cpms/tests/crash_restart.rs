@@ -50,6 +50,8 @@ async fn start(dir: &std::path::Path, ws: u16, http: u16) -> Server {
             &format!("127.0.0.1:{ws}"),
             "--http-addr",
             &format!("127.0.0.1:{http}"),
+            "--management-addr",
+            "127.0.0.1:0",
         ])
         .arg("--data-dir")
         .arg(dir)
@@ -168,4 +170,137 @@ async fn sigkill_mid_session_loses_nothing_acknowledged() {
     assert_eq!(session["sample_count"], 20, "{session}");
     assert_eq!(session["energy_wh"], 2500);
     assert_eq!(session["status"], "completed");
+}
+
+async fn connect_as(s: &Server, id: &str, protocol: &'static str) -> Ws {
+    let mut req = format!("ws://127.0.0.1:{}/ocpp/{id}", s.ws)
+        .into_client_request()
+        .unwrap();
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:crash-password-0001"));
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
+    req.headers_mut().insert(
+        "Authorization",
+        HeaderValue::from_str(&format!("Basic {auth}")).unwrap(),
+    );
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// One charger's session: started, then (once every charger has started) stopped.
+async fn one_session(s: &Server, id: String, v201: bool, all_started: &tokio::sync::Barrier) {
+    let mut ws = connect_as(s, &id, if v201 { "ocpp2.0.1" } else { "ocpp1.6" }).await;
+    let boot = if v201 {
+        json!({"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}})
+    } else {
+        json!({"chargePointVendor": "V", "chargePointModel": "M"})
+    };
+    call(&mut ws, "b", "BootNotification", boot).await;
+    let tx = if v201 {
+        let e = json!({"eventType": "Started", "timestamp": "2025-01-01T00:00:00Z",
+            "triggerReason": "Authorized", "seqNo": 0, "transactionInfo": {"transactionId": "T1"},
+            "idToken": {"idToken": "ANY", "type": "ISO14443"}, "evse": {"id": 1, "connectorId": 1},
+            "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": 0,
+                "measurand": "Energy.Active.Import.Register"}]}]});
+        call(&mut ws, "s", "TransactionEvent", e).await;
+        "T1".to_string()
+    } else {
+        let r = call(
+            &mut ws,
+            "s",
+            "StartTransaction",
+            json!({"connectorId": 1,
+            "idTag": "ANY", "meterStart": 0, "timestamp": "2025-01-01T00:00:00Z"}),
+        )
+        .await;
+        r[2]["transactionId"].to_string()
+    };
+    all_started.wait().await;
+    let r = if v201 {
+        let e = json!({"eventType": "Ended", "timestamp": "2025-01-01T01:00:00Z",
+            "triggerReason": "EVCommunicationLost", "seqNo": 1,
+            "transactionInfo": {"transactionId": tx, "stoppedReason": "EVDisconnected"},
+            "meterValue": [{"timestamp": "2025-01-01T01:00:00Z", "sampledValue": [{"value": 7000,
+                "measurand": "Energy.Active.Import.Register", "context": "Transaction.End"}]}]});
+        call(&mut ws, "e", "TransactionEvent", e).await
+    } else {
+        call(
+            &mut ws,
+            "e",
+            "StopTransaction",
+            json!({"transactionId": tx.parse::<i64>().unwrap(),
+            "meterStop": 7000, "timestamp": "2025-01-01T01:00:00Z"}),
+        )
+        .await
+    };
+    assert_eq!(r[0], 3, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_right_after_a_burst_of_stops_loses_no_cdr() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wsp, httpp) = (free_port(), free_port());
+    let mut s = start(dir.path(), wsp, httpp).await;
+    let http = reqwest::Client::new();
+    let api = format!("http://127.0.0.1:{}", s.http);
+    let ids: Vec<(String, bool)> = (0..50).map(|i| (format!("BURST{i}"), i % 2 == 1)).collect();
+    for (id, _) in &ids {
+        let r = http
+            .post(format!("{api}/v1/chargers"))
+            .bearer_auth(KEY)
+            .json(&json!({"id": id, "password": "crash-password-0001"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let r = http
+        .post(format!("{api}/v1/tokens"))
+        .bearer_auth(KEY)
+        .json(&json!({"id": "ANY"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let barrier = tokio::sync::Barrier::new(ids.len());
+    let runs: Vec<_> = ids
+        .iter()
+        .map(|(id, v201)| one_session(&s, id.clone(), *v201, &barrier))
+        .collect();
+    futures_util::future::join_all(runs).await;
+    // Every stop was answered: the sessions are durable, their CDRs may not be made yet.
+    s.kill();
+    drop(s);
+
+    let _s = start(dir.path(), wsp, httpp).await;
+    let mut cdrs = Value::Null;
+    for _ in 0..100 {
+        cdrs = http
+            .get(format!("{api}/v1/cdrs?limit=500"))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if cdrs["items"].as_array().is_some_and(|a| a.len() >= 50) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut sessions: Vec<String> = cdrs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["session_id"].as_str().unwrap().to_string())
+        .collect();
+    sessions.sort();
+    let n = sessions.len();
+    sessions.dedup();
+    assert_eq!(
+        (n, sessions.len()),
+        (50, 50),
+        "one CDR per completed session: {sessions:?}"
+    );
 }

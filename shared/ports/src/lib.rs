@@ -4,6 +4,7 @@
 pub mod clock;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+pub mod delivery;
 pub mod documents;
 pub mod gateway;
 pub mod records;
@@ -11,6 +12,7 @@ pub mod registry;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
+pub use delivery::{Delivery, Receipt};
 pub use documents::{
     Doc, DocQuery, DocWrite, DocumentStore, Documents, INDEX_SLOTS, IndexKey, Listing, Record,
 };

@@ -3,7 +3,7 @@
 //! Idempotent per session, so redelivered events change nothing.
 
 use cpms_domain::events::{DomainEvent, EventBody};
-use cpms_ports::StoreError;
+use cpms_ports::{Delivery, StoreError};
 use tokio::sync::mpsc;
 
 use crate::{Billed, Csms};
@@ -23,33 +23,20 @@ pub async fn bill(csms: &Csms, ev: &DomainEvent) -> Result<Billed, StoreError> {
     }
 }
 
-/// Runs the billing consumer on a stream of events until it ends. A failure is retried with a growing
-/// delay (the in-process bus does not redeliver); after the last attempt the session stays unbilled and
-/// is logged, and pricing it again (`POST /v1/sessions/{id}/bill`) repairs it.
-pub async fn run_billing(csms: std::sync::Arc<Csms>, mut rx: mpsc::Receiver<DomainEvent>) {
-    while let Some(ev) = rx.recv().await {
-        let mut delay = std::time::Duration::from_millis(100);
-        for attempt in 1..=5 {
-            // In its own task: a bug that panics on one event must not stop billing for the others.
+/// Runs the billing consumer on a stream of deliveries until it ends. A failure is retried a few times
+/// at once; then the delivery is dropped unsettled and its source delivers it again later (the outbox
+/// relay with a growing delay, SQS after the visibility timeout), so nothing is lost to a passing fault.
+/// A panic on one event does not stop billing for the others.
+pub async fn run_billing(csms: std::sync::Arc<Csms>, mut rx: mpsc::Receiver<Delivery>) {
+    while let Some(d) = rx.recv().await {
+        let ev = d.event.clone();
+        let done = super::with_retries("billing", &ev, || {
             let (c, e) = (csms.clone(), ev.clone());
-            let outcome = match tokio::spawn(async move { bill(&c, &e).await }).await {
-                Ok(r) => r,
-                Err(panic) => {
-                    tracing::error!(error = %panic, event = %ev.id, "billing panicked on this event");
-                    break;
-                }
-            };
-            match outcome {
-                Ok(_) => break,
-                Err(e) if attempt == 5 => {
-                    tracing::error!(error = %e, event = %ev.id, "billing failed; the session stays unbilled");
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, event = %ev.id, attempt, "billing failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 4;
-                }
-            }
+            async move { bill(&c, &e).await.map(|_| ()) }
+        })
+        .await;
+        if done {
+            d.done();
         }
     }
 }

@@ -6,3 +6,42 @@ mod reconciler;
 
 pub use billing::{bill, run_billing};
 pub use reconciler::{reconcile, run_reconciler};
+
+use cpms_domain::events::DomainEvent;
+use cpms_ports::StoreError;
+
+/// Quick attempts at one event before it is left to its source to deliver again.
+const ATTEMPTS: usize = 3;
+
+/// Runs `attempt` on `ev` in its own task (a panic fails that event only), retrying failures a few times
+/// with a short backoff. True when it succeeded.
+pub(crate) async fn with_retries<F, Fut>(consumer: &str, ev: &DomainEvent, attempt: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+{
+    use backon::BackoffBuilder;
+    let mut delays = backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(100))
+        .with_max_times(ATTEMPTS - 1)
+        .build();
+    loop {
+        match tokio::spawn(attempt()).await {
+            Ok(Ok(())) => return true,
+            Ok(Err(e)) => match delays.next() {
+                Some(d) => {
+                    tracing::warn!(consumer, error = %e, event = %ev.id, "event failed; retrying");
+                    tokio::time::sleep(d).await;
+                }
+                None => {
+                    tracing::error!(consumer, error = %e, event = %ev.id, "event failed; it will be delivered again");
+                    return false;
+                }
+            },
+            Err(panic) => {
+                tracing::error!(consumer, error = %panic, event = %ev.id, "consumer panicked on this event");
+                return false;
+            }
+        }
+    }
+}

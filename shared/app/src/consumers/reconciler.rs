@@ -5,7 +5,7 @@
 
 use cpms_domain::events::{DomainEvent, EventBody};
 use cpms_domain::session::Session;
-use cpms_ports::{Expected, SessionWrite, StoreError};
+use cpms_ports::{Delivery, Expected, SessionWrite, StoreError};
 use tokio::sync::mpsc;
 
 use crate::Csms;
@@ -62,11 +62,18 @@ pub async fn reconcile(csms: &Csms, ev: &DomainEvent) -> Result<usize, StoreErro
     Ok(closed)
 }
 
-/// Runs the reconciler on a stream of events until the stream ends.
-pub async fn run_reconciler(csms: std::sync::Arc<Csms>, mut rx: mpsc::Receiver<DomainEvent>) {
-    while let Some(ev) = rx.recv().await {
-        if let Err(e) = reconcile(&csms, &ev).await {
-            tracing::warn!(error = %e, event = %ev.id, "reconciliation failed; it runs again on the next start");
+/// Runs the reconciler on a stream of deliveries until it ends (failures as in billing: retried, then
+/// delivered again later by the source).
+pub async fn run_reconciler(csms: std::sync::Arc<Csms>, mut rx: mpsc::Receiver<Delivery>) {
+    while let Some(d) = rx.recv().await {
+        let ev = d.event.clone();
+        let done = super::with_retries("session-reconciler", &ev, || {
+            let (c, e) = (csms.clone(), ev.clone());
+            async move { reconcile(&c, &e).await.map(|_| ()) }
+        })
+        .await;
+        if done {
+            d.done();
         }
     }
 }

@@ -18,7 +18,7 @@ use axum::routing::get;
 use cpms_app::api::{AdminKey, ApiState};
 use cpms_app::{Csms, CsmsConfig, Ports};
 use cpms_embedded::{Durability, EmbeddedStore, InProcessBus, MemoryRegistry, OutboxRelay};
-use cpms_ports::{EventPublisher, SystemClock};
+use cpms_ports::SystemClock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
@@ -177,7 +177,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                     }
                 }
             });
-            let relay = OutboxRelay::new(store, bus as Arc<dyn EventPublisher>);
+            let relay = OutboxRelay::new(store, bus);
             tasks.spawn(relay.run(stop_rx.clone()));
             (csms, ws::Mode::Direct)
         }

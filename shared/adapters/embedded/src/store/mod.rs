@@ -11,7 +11,8 @@
 //! - `sessions_active`: (tenant, charger, transaction) -> ()
 //! - `samples`: (tenant, charger, transaction, batch number) -> MeterSample[] JSON
 //! - `log`: (tenant, charger, sequence) -> LogEntry JSON; `attempts`: sequence -> ConnectionAttempt JSON
-//! - `outbox`: sequence -> DomainEvent JSON (drained by the outbox relay)
+//! - `outbox`: sequence -> DomainEvent JSON (kept until every consumer has settled it)
+//! - `dead_letters`: (consumer, sequence) -> DomainEvent JSON (events a consumer failed too often)
 //! - `meta`: name -> counter
 //! - `docs`, `doc_index`: documents (sites, API keys, commands, ...) and their secondary orders
 
@@ -55,6 +56,8 @@ pub(crate) const SAMPLES: TableDefinition<(&str, &str, &str, u32), &[u8]> =
 pub(crate) const LOG: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("log");
 pub(crate) const ATTEMPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("attempts");
 pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+pub(crate) const DEAD_LETTERS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("dead_letters");
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Page cache of the store (redb's default of 1 GiB is more than a small server should hold; the OS page
@@ -188,6 +191,7 @@ fn init_tables(db: &Database) -> Result<u64, StoreError> {
             }
         }
         txn.open_table(META).map_err(e)?;
+        txn.open_table(DEAD_LETTERS).map_err(e)?;
     }
     txn.commit().map_err(|e| unavailable("initializing", e))?;
     Ok(floor)

@@ -91,26 +91,94 @@ async fn events_written_with_a_change_reach_the_outbox_in_order() {
     assert!(store.outbox_peek(10).unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn the_relay_delivers_the_outbox_to_the_bus() {
-    use cpms_ports::EventPublisher;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let bus = Arc::new(crate::InProcessBus::new());
-    let mut rx = bus.subscribe("test", 16);
-    let old = charger(2);
+fn connected(n: usize) -> (Charger, Vec<events::DomainEvent>) {
+    let old = charger(n);
     let mut new = old.clone();
     new.connection = Some(cpms_domain::charger::Connection {
-        id: "c2".into(),
+        id: format!("c{n}"),
         version: cpms_domain::OcppVersion::V201,
         connected_at: new.created_at,
     });
     let evs = events::for_charger(Some(&old), &new);
-    store.put(&new, Expected::Absent, &evs).await.unwrap();
-    let relay = crate::OutboxRelay::new(store.clone(), bus.clone() as Arc<dyn EventPublisher>);
+    (new, evs)
+}
+
+#[tokio::test]
+async fn an_event_leaves_the_outbox_only_when_every_consumer_is_done_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let bus = Arc::new(crate::InProcessBus::new());
+    let mut a = bus.subscribe("a", 16);
+    let mut b = bus.subscribe("b", 16);
+    let (c, evs) = connected(2);
+    store.put(&c, Expected::Absent, &evs).await.unwrap();
+    let mut relay = crate::OutboxRelay::new(store.clone(), bus.clone());
     assert_eq!(relay.drain_once().await.unwrap(), 1);
-    assert_eq!(rx.recv().await.unwrap(), evs[0]);
-    assert_eq!(relay.drain_once().await.unwrap(), 0);
+    assert_eq!(relay.drain_once().await.unwrap(), 0, "handed out once");
+    let da = a.recv().await.unwrap();
+    assert_eq!(da.event, evs[0]);
+    da.done();
+    relay.settle_pending().await.unwrap();
+    assert_eq!(store.outbox_peek(10).unwrap().len(), 1, "b is not done yet");
+    b.recv().await.unwrap().done();
+    relay.settle_pending().await.unwrap();
+    assert!(store.outbox_peek(10).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn what_was_handed_out_but_not_done_is_handed_out_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, evs) = connected(3);
+    {
+        let store = open(&dir);
+        store.put(&c, Expected::Absent, &evs).await.unwrap();
+        let bus = Arc::new(crate::InProcessBus::new());
+        let mut rx = bus.subscribe("billing", 16);
+        let mut relay = crate::OutboxRelay::new(store.clone(), bus.clone());
+        relay.drain_once().await.unwrap();
+        // The process dies with the event in the consumer's queue: it is never settled.
+        std::mem::forget(rx.recv().await.unwrap());
+    }
+    let store = open(&dir);
+    let bus = Arc::new(crate::InProcessBus::new());
+    let mut rx = bus.subscribe("billing", 16);
+    let mut relay = crate::OutboxRelay::new(store.clone(), bus.clone());
+    assert_eq!(relay.drain_once().await.unwrap(), 1);
+    assert_eq!(rx.recv().await.unwrap().event, evs[0]);
+}
+
+#[tokio::test]
+async fn a_failed_event_is_delivered_again_and_then_kept_as_a_dead_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let bus = Arc::new(crate::InProcessBus::new());
+    let mut rx = bus.subscribe("billing", 16);
+    let (c, evs) = connected(4);
+    store.put(&c, Expected::Absent, &evs).await.unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let relay = crate::OutboxRelay::new(store.clone(), bus.clone()).with_retry_delays(
+        std::time::Duration::from_millis(1),
+        std::time::Duration::from_millis(5),
+    );
+    let relay = tokio::spawn(relay.run(stop));
+    for _ in 0..crate::bus::MAX_ATTEMPTS {
+        let d = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("delivered again")
+            .unwrap();
+        assert_eq!(d.event, evs[0]);
+        drop(d); // failed
+    }
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if store.outbox_peek(10).unwrap().is_empty() {
+            break;
+        }
+    }
+    assert!(store.outbox_peek(10).unwrap().is_empty());
+    assert_eq!(store.dead_letters("billing", 10).unwrap(), evs);
+    stop_tx.send(true).unwrap();
+    relay.await.unwrap();
 }
 
 #[tokio::test]
