@@ -255,3 +255,107 @@ async fn fifty_chargers_charge_at_once() {
     assert_eq!(list["items"].as_array().unwrap().len(), 50);
     std::sync::Arc::try_unwrap(stack).ok().unwrap().stop().await;
 }
+
+async fn sample_count(stack: &Stack, session: &str) -> usize {
+    let (s, v) = stack
+        .get(&format!("/v1/sessions/{session}/samples?limit=500"))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    v["items"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn retransmitted_meter_values_are_stored_once_in_both_versions() {
+    let stack = Stack::start().await;
+    stack.register("DUP16").await;
+    stack.register("DUP201").await;
+    stack.token("RFID-D").await;
+    // 1.6: the same readings again under new message ids, also after many other messages.
+    let mut cp = Charger::connect(&stack, "DUP16", "ocpp1.6").await.unwrap();
+    cp.boot(false).await;
+    let s = cp
+        .call(
+            "StartTransaction",
+            json!({"connectorId": 1, "idTag": "RFID-D", "meterStart": 0, "timestamp": TS}),
+        )
+        .await;
+    let tx = s[2]["transactionId"].as_i64().unwrap();
+    let mv = |minute: u32, wh: u32| {
+        json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": format!("2025-06-01T10:{minute:02}:00Z"),
+            "sampledValue": [{"value": wh.to_string()}, {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"}]}]})
+    };
+    for m in 1..=20 {
+        cp.call("MeterValues", mv(m, m * 100)).await;
+    }
+    let session = format!("DUP16~{tx}");
+    assert_eq!(sample_count(&stack, &session).await, 40);
+    cp.call("MeterValues", mv(20, 2000)).await; // right after
+    cp.call("MeterValues", mv(2, 200)).await; // 18 messages later
+    assert_eq!(sample_count(&stack, &session).await, 40, "nothing doubled");
+    cp.call("MeterValues", mv(21, 2100)).await;
+    assert_eq!(
+        sample_count(&stack, &session).await,
+        42,
+        "new readings kept"
+    );
+    let (_, v) = stack.get(&format!("/v1/sessions/{session}")).await;
+    assert_eq!(v["energy_wh"], 2100, "{v}");
+
+    // 2.0.1: an Updated event resent with a new seqNo.
+    let mut cp = Charger::connect(&stack, "DUP201", "ocpp2.0.1")
+        .await
+        .unwrap();
+    cp.boot(true).await;
+    let ev = |kind: &str, seq: u32, minute: u32, wh: u32| {
+        json!({"eventType": kind, "timestamp": format!("2025-06-01T10:{minute:02}:00Z"), "triggerReason": "MeterValuePeriodic",
+            "seqNo": seq, "transactionInfo": {"transactionId": "TX-D"}, "evse": {"id": 1, "connectorId": 1},
+            "idToken": {"idToken": "RFID-D", "type": "ISO14443"},
+            "meterValue": [{"timestamp": format!("2025-06-01T10:{minute:02}:00Z"), "sampledValue": [{"value": wh}]}]})
+    };
+    cp.call("TransactionEvent", ev("Started", 0, 0, 0)).await;
+    cp.call("TransactionEvent", ev("Updated", 1, 1, 500)).await;
+    cp.call("TransactionEvent", ev("Updated", 2, 1, 500)).await;
+    cp.call("TransactionEvent", ev("Updated", 3, 2, 900)).await;
+    assert_eq!(sample_count(&stack, "DUP201~TX-D").await, 3);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_of_a_charger_with_an_unset_clock_get_their_own_transaction_ids() {
+    let stack = Stack::start().await;
+    stack.register("CLK1970").await;
+    stack.token("RFID-C").await;
+    let mut cp = Charger::connect(&stack, "CLK1970", "ocpp1.6")
+        .await
+        .unwrap();
+    cp.boot(false).await;
+    let start = json!({"connectorId": 1, "idTag": "RFID-C", "meterStart": 0, "timestamp": "1970-01-01T00:00:00Z"});
+    let stop = |tx: i64, wh: u32| json!({"transactionId": tx, "meterStop": wh, "timestamp": "1970-01-01T00:00:00Z"});
+    let first = cp.call("StartTransaction", start.clone()).await[2]["transactionId"]
+        .as_i64()
+        .unwrap();
+    // A resend before the id was used is the same transaction.
+    let resent = cp.call("StartTransaction", start.clone()).await[2]["transactionId"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(first, resent);
+    cp.call("StopTransaction", stop(first, 3000)).await;
+    let mut ids = vec![first];
+    for wh in [4000, 5000] {
+        let tx = cp.call("StartTransaction", start.clone()).await[2]["transactionId"]
+            .as_i64()
+            .unwrap();
+        assert!(!ids.contains(&tx), "{tx} was given before: {ids:?}");
+        cp.call("StopTransaction", stop(tx, wh)).await;
+        ids.push(tx);
+    }
+    for (tx, wh) in ids.iter().zip([3000, 4000, 5000]) {
+        let (_, v) = stack.get(&format!("/v1/sessions/CLK1970~{tx}")).await;
+        assert_eq!(
+            (v["energy_wh"].clone(), v["status"].clone()),
+            (json!(wh), json!("completed")),
+            "{v}"
+        );
+    }
+    stack.stop().await;
+}

@@ -47,7 +47,45 @@ pub struct MeterSample {
     pub signed_data: Option<String>,
 }
 
+/// What makes a sample one fact: the same reading sent twice (a retransmission with a new message id, a
+/// 2.0.1 event resent with a new seqNo) has the same key and is stored once. A different value for the
+/// same series and time (a stuck clock, a correction) is not a repeat: it is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SampleKey {
+    /// The series: measurand, phase, location and context.
+    pub series: String,
+    /// When it was sampled.
+    pub timestamp: DateTime<Utc>,
+    /// The value (normalized, so `1.50` and `1.5` are one) or the signed data.
+    pub value: String,
+}
+
 impl MeterSample {
+    /// The sample's identity.
+    pub fn key(&self) -> SampleKey {
+        let value = match (&self.value, &self.signed_data) {
+            (Some(v), _) => v.normalize().to_string(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => String::new(),
+        };
+        SampleKey {
+            series: self.series(),
+            timestamp: self.timestamp,
+            value,
+        }
+    }
+
+    /// The series it belongs to: `measurand|phase|location|context`.
+    pub fn series(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.measurand,
+            self.phase.as_deref().unwrap_or(""),
+            self.location.as_deref().unwrap_or(""),
+            self.context.as_deref().unwrap_or("")
+        )
+    }
+
     /// Whether this is an overall (not per-phase) reading of `measurand` with a value.
     pub fn is_total(&self, measurand: &str) -> bool {
         self.measurand == measurand && self.phase.is_none() && self.value.is_some()

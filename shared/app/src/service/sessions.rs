@@ -1,6 +1,9 @@
 //! Session changes: apply a normalized session event with one conditional write, assign 1.6 transaction
 //! ids, and keep stops and meter values that name no known transaction.
 
+use std::collections::HashSet;
+
+use cpms_domain::meter::{MeterSample, SampleKey};
 use cpms_domain::normalize;
 use cpms_domain::session::{EventKind, Session, SessionEvent};
 use cpms_domain::token::{AuthDecision, token_key};
@@ -60,7 +63,12 @@ impl Csms {
         let mut s = old
             .clone()
             .unwrap_or_else(|| Session::new(conn.tenant.clone(), id.clone(), conn.version, now));
-        let applied = s.apply(ev, now);
+        let known = if s.may_repeat_samples(ev, now) {
+            Some(self.sample_keys(&conn.tenant, id).await?)
+        } else {
+            None
+        };
+        let applied = s.apply_knowing(ev, now, known.as_ref());
         if applied.duplicate {
             return Ok(s);
         }
@@ -84,8 +92,27 @@ impl Csms {
         Ok(s)
     }
 
+    /// The keys of every sample a session holds (read only when a message may repeat some).
+    async fn sample_keys(
+        &self,
+        tenant: &cpms_domain::TenantId,
+        id: &SessionId,
+    ) -> Result<HashSet<SampleKey>, StoreError> {
+        let mut keys = HashSet::new();
+        let mut page = cpms_ports::PageRequest::first(1000);
+        loop {
+            let found = self.ports.sessions.samples(tenant, id, &page).await?;
+            keys.extend(found.items.iter().map(MeterSample::key));
+            match found.next {
+                Some(next) => page.cursor = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+
     /// A 1.6 StartTransaction: assigns the transaction id derived from the start's fingerprint; a resent
-    /// start finds its session and gets the same id and answer.
+    /// start finds its session and gets the same id and answer. An identical start after that session
+    /// was used (it ended, or a message named its id) is a new transaction and moves to the next id.
     pub(crate) async fn start_v16(
         &self,
         conn: &ConnectionInfo,
@@ -107,7 +134,10 @@ impl Csms {
                 auth: s.auth.clone().unwrap_or_else(AuthDecision::free),
             };
             match &read {
-                Some(existing) if existing.value.start_fingerprint == Some(ev.fingerprint) => {
+                Some(existing)
+                    if existing.value.start_fingerprint == Some(ev.fingerprint)
+                        && existing.value.may_be_resent_start() =>
+                {
                     return Ok(outcome(&existing.value));
                 }
                 Some(_) => {

@@ -1,12 +1,14 @@
 //! How a session message changes a session. Order-independent where OCPP allows reordering (2.0.1 seqNo,
 //! late meter values), idempotent for resent messages, and tolerant of the data errors real chargers make.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
 
 use super::{Anomaly, EventKind, Session, SessionEvent, SessionStatus};
 use crate::charger::RegisterReading;
-use crate::meter::{self, MeterSample};
+use crate::meter::{self, MeterSample, SampleKey};
 
 /// How many message fingerprints a session remembers for duplicate detection (a charger resends a
 /// message right after the connection drops, so recent ones are what matters).
@@ -40,6 +42,34 @@ impl Session {
     /// Applies one message. A message applied before (same fingerprint, or same 2.0.1 seqNo) changes
     /// nothing.
     pub fn apply(&mut self, ev: &SessionEvent, now: DateTime<Utc>) -> Applied {
+        self.apply_knowing(ev, now, None)
+    }
+
+    /// Whether `ev` brings a sample that is not newer than what the session already holds in its series
+    /// (a retransmission, or data sent late): then the caller reads the stored samples and passes their
+    /// keys to [`Session::apply_knowing`], so that no reading is stored twice. Newer samples, the usual
+    /// case, need no read.
+    pub fn may_repeat_samples(&self, ev: &SessionEvent, now: DateTime<Utc>) -> bool {
+        if self.applied.contains(&ev.fingerprint) {
+            return false;
+        }
+        ev.samples.iter().any(|s| {
+            let ts = sane_time(Some(s.timestamp), now).0;
+            match self.sample_marks.iter().find(|m| m.series == s.series()) {
+                Some(m) => ts <= m.latest,
+                // A session stored before series were tracked.
+                None => self.sample_count > 0 && self.sample_marks.is_empty(),
+            }
+        })
+    }
+
+    /// [`Session::apply`], skipping samples whose key is in `known` (the session's stored samples).
+    pub fn apply_knowing(
+        &mut self,
+        ev: &SessionEvent,
+        now: DateTime<Utc>,
+        known: Option<&HashSet<SampleKey>>,
+    ) -> Applied {
         if self.applied.contains(&ev.fingerprint) || ev.seq_no.is_some_and(|s| self.seq_known(s)) {
             return Applied {
                 duplicate: true,
@@ -113,7 +143,7 @@ impl Session {
         if self.started_at.is_none_or(|s| ts < s) && !self.start_reported {
             self.started_at = Some(ts);
         }
-        let new_samples = self.take_samples(&ev.samples, now);
+        let new_samples = self.take_samples(&ev.samples, now, known);
         self.recompute(now);
         self.updated_at = now;
         Applied {
@@ -171,8 +201,15 @@ impl Session {
         }
     }
 
-    fn take_samples(&mut self, samples: &[MeterSample], now: DateTime<Utc>) -> Vec<MeterSample> {
+    fn take_samples(
+        &mut self,
+        samples: &[MeterSample],
+        now: DateTime<Utc>,
+        known: Option<&HashSet<SampleKey>>,
+    ) -> Vec<MeterSample> {
         let mut out = Vec::with_capacity(samples.len());
+        let mut taken = HashSet::with_capacity(samples.len());
+        let mut repeated = 0usize;
         for s in samples {
             let mut s = s.clone();
             let (ts, clock) = sane_time(Some(s.timestamp), now);
@@ -180,6 +217,12 @@ impl Session {
                 self.note(kind, &format!("sample time {}", s.timestamp), now);
                 s.timestamp = ts;
             }
+            let key = s.key();
+            if known.is_some_and(|k| k.contains(&key)) || !taken.insert(key.clone()) {
+                repeated += 1;
+                continue;
+            }
+            self.mark(key);
             if !self.start_reported && self.started_at.is_none_or(|st| s.timestamp < st) {
                 // Without its start message, a session began no later than its first sample.
                 self.started_at = Some(s.timestamp);
@@ -197,8 +240,29 @@ impl Session {
             self.take_latest(&s);
             out.push(s);
         }
+        if repeated > 0 {
+            self.note(
+                "repeated_samples",
+                &format!("{repeated} readings received again were stored once"),
+                now,
+            );
+        }
         self.sample_count = self.sample_count.saturating_add(out.len() as u32);
         out
+    }
+
+    fn mark(&mut self, key: SampleKey) {
+        match self
+            .sample_marks
+            .iter_mut()
+            .find(|m| m.series == key.series)
+        {
+            Some(m) => m.latest = m.latest.max(key.timestamp),
+            None => self.sample_marks.push(super::SeriesMark {
+                series: key.series,
+                latest: key.timestamp,
+            }),
+        }
     }
 
     fn take_register(&mut self, s: &mut MeterSample, now: DateTime<Utc>) {

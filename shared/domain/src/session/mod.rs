@@ -233,6 +233,10 @@ pub struct Session {
     /// Number of stored samples.
     #[serde(default)]
     pub sample_count: u32,
+    /// Per sample series, the newest sample time stored: a sample not newer than that may be one the
+    /// session already holds (see [`Session::may_repeat_samples`]).
+    #[serde(default)]
+    pub sample_marks: Vec<SeriesMark>,
     /// Whether any of its messages were queued offline.
     #[serde(default)]
     pub offline: bool,
@@ -266,6 +270,15 @@ pub struct Session {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The newest sample time of one series of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesMark {
+    /// `measurand|phase|location|context`.
+    pub series: String,
+    /// Newest sample time stored in it.
+    pub latest: DateTime<Utc>,
+}
+
 impl Session {
     /// An empty session, before any message is applied.
     pub fn new(tenant: TenantId, id: SessionId, version: OcppVersion, now: DateTime<Utc>) -> Self {
@@ -291,6 +304,7 @@ impl Session {
             first_register: None,
             last_register: None,
             sample_count: 0,
+            sample_marks: Vec::new(),
             offline: false,
             remote_start_id: None,
             reservation_id: None,
@@ -303,6 +317,14 @@ impl Session {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Whether a 1.6 StartTransaction with this session's start fingerprint may be a resend of its start
+    /// (the charger never got the answer): only while the session is open and nothing has used its
+    /// transaction id since. Otherwise an identical start is a new transaction (a charger whose clock is
+    /// not set sends the same start, 1970 timestamp and all, for every session of a connector).
+    pub fn may_be_resent_start(&self) -> bool {
+        self.ended_at.is_none() && self.applied.len() <= 1 && self.sample_count == 0
     }
 
     /// Whether the session has an anomaly of `kind`.
