@@ -77,6 +77,9 @@ impl Stack {
             backend,
             admin_key: KEY.into(),
             idle_timeout: Duration::from_secs(600),
+            max_unauthenticated: 1000,
+            header_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
             csms: CsmsConfig::default(),
         })
         .await

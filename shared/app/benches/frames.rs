@@ -208,6 +208,11 @@ fn cpu(c: &mut Criterion) {
             })
         })
     });
+    // A 120 KiB frame of stray commas (it took a second when their repair was quadratic).
+    let junk = format!("[2,\"j\",\"Heartbeat\",{{{}}}]", " ,".repeat(61_000));
+    g.bench_function("junk_frame_120kib_1_6", |b| {
+        b.iter_custom(|iters| sequential(&rt, &s16, &conn, iters, 0, &|_| junk.clone()))
+    });
     let (s201, conns201) = setup(&rt, Durability::NoSync, 1, true);
     let conn201 = conns201[0].0.clone();
     let mut n = 0;

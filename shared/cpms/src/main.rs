@@ -100,6 +100,16 @@ struct ServeArgs {
     /// Close WebSocket connections idle this many seconds (API Gateway closes after 600).
     #[arg(long, default_value_t = 600)]
     idle_timeout: u64,
+    /// Charger connections that have not finished their handshake, at most (more drop the oldest of
+    /// them). Also bounded by the open-files limit, which is raised to its hard limit at start.
+    #[arg(long, default_value_t = 1000)]
+    max_unauthenticated: usize,
+    /// Seconds a client has to send its request headers (WebSocket handshake, API request).
+    #[arg(long, default_value_t = 5)]
+    header_timeout: u64,
+    /// Seconds an API request may take, body included (answered 408 after that).
+    #[arg(long, default_value_t = 30)]
+    request_timeout: u64,
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
@@ -147,9 +157,6 @@ fn init_logs(json: bool) {
 
 async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
     init_logs(a.log_json);
-    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
-        tracing::warn!(error = %e, "cannot raise the open-files limit");
-    }
     let (admin_key, generated) = match a.admin_key.filter(|k| !k.trim().is_empty()) {
         Some(k) => (k, false),
         None => {
@@ -191,6 +198,9 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         },
         admin_key: admin_key.clone(),
         idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
+        max_unauthenticated: a.max_unauthenticated.max(1),
+        header_timeout: Duration::from_secs(a.header_timeout.max(1)),
+        request_timeout: Duration::from_secs(a.request_timeout.max(1)),
         csms,
     })
     .await?;

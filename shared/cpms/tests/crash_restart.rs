@@ -1,8 +1,6 @@
 //! The real `cpms serve` binary killed with SIGKILL mid-session loses nothing it acknowledged: a charger
 //! that got its answer never resends, so every answered message must be in the store after a restart.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
@@ -12,70 +10,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-const KEY: &str = "crash-test-key";
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    ws: u16,
-    http: u16,
-}
-
-impl Server {
-    /// SIGKILL, no chance to flush anything.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn start(dir: &std::path::Path, ws: u16, http: u16) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpms"))
-        .args([
-            "serve",
-            "--ws-addr",
-            &format!("127.0.0.1:{ws}"),
-            "--http-addr",
-            &format!("127.0.0.1:{http}"),
-            "--management-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("CPMS_ADMIN_KEY", KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cpms starts");
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("http://127.0.0.1:{http}/health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return Server { child, ws, http };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("cpms serve did not come up");
-}
+use common::{KEY, Server, free_port, start};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -24,7 +24,8 @@ mod views;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
 use axum::{Json, Router};
 use cpms_domain::TenantId;
 use cpms_domain::access::Role;
@@ -608,6 +609,25 @@ static OPENAPI: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| table()
 
 async fn openapi() -> Json<Value> {
     Json(OPENAPI.clone())
+}
+
+/// Requests that take longer than `limit` (a client that sends its body slowly, or not at all) are
+/// answered `408` and their connection freed. For servers that have no deadline of their own (Lambda's
+/// is the function timeout).
+pub fn with_deadline(router: Router, limit: std::time::Duration) -> Router {
+    router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(limit, next.run(req)).await {
+                Ok(r) => r,
+                Err(_) => Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request-timeout",
+                    format!("the request was not complete within {} s", limit.as_secs()),
+                )
+                .into_response(),
+            }
+        },
+    ))
 }
 
 /// The operator API.

@@ -4,6 +4,7 @@
 
 mod gateway;
 mod lambda;
+pub mod listener;
 mod management;
 mod ws;
 
@@ -41,6 +42,12 @@ pub struct ServeConfig {
     pub admin_key: String,
     /// Close connections idle this long (API Gateway: 10 minutes).
     pub idle_timeout: Duration,
+    /// OCPP connections that have not authenticated at most (more drop the oldest of them).
+    pub max_unauthenticated: usize,
+    /// Time a client has to send its request headers (WebSocket handshake, API request).
+    pub header_timeout: Duration,
+    /// Time an API request may take, body included (longer than the longest `wait`, 25 s).
+    pub request_timeout: Duration,
     /// How chargers are answered.
     pub csms: CsmsConfig,
 }
@@ -218,28 +225,36 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         csms: csms.clone(),
         admin_key: Arc::new(AdminKey::new(&cfg.admin_key)),
     });
-    if let Some(listener) = management {
-        serve(
+    let api = cpms_app::api::with_deadline(api, cfg.request_timeout);
+    let fds = listener::open_files_limit();
+    let (ws_limits, api_limits) = listener::split(fds, cfg.max_unauthenticated, cfg.header_timeout);
+    tracing::info!(
+        open_files = fds,
+        chargers = ws_limits.max_connections,
+        unauthenticated = ws_limits.max_unauthenticated,
+        api = api_limits.max_connections,
+        "connection limits"
+    );
+    if let Some(l) = management {
+        let router = management::router(gateway.clone());
+        listener::spawn(
             &tasks,
             &stop_rx,
-            listener,
-            management::router(gateway.clone()),
+            l,
+            router,
+            api_limits.clone(),
             "management API",
         );
     }
-    let mut s1 = stop_rx.clone();
-    tasks.spawn(async move {
-        let svc = ws_app.into_make_service_with_connect_info::<SocketAddr>();
-        let r = axum::serve(ws_listener, svc)
-            .with_graceful_shutdown(async move {
-                let _ = s1.changed().await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "websocket server failed");
-        }
-    });
-    serve(&tasks, &stop_rx, http_listener, api, "operator API");
+    listener::spawn(&tasks, &stop_rx, ws_listener, ws_app, ws_limits, "OCPP");
+    listener::spawn(
+        &tasks,
+        &stop_rx,
+        http_listener,
+        api,
+        api_limits.clone(),
+        "operator API",
+    );
     // Commands whose charger never answered time out here (on AWS a scheduled function does this).
     let (sweeper, mut s2) = (csms.clone(), stop_rx.clone());
     tasks.spawn(async move {
@@ -283,25 +298,4 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         stop,
         tasks,
     })
-}
-
-/// Serves `app` on `listener` until the stop signal.
-fn serve(
-    tasks: &TaskTracker,
-    stop: &watch::Receiver<bool>,
-    listener: TcpListener,
-    app: Router,
-    what: &'static str,
-) {
-    let mut s = stop.clone();
-    tasks.spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = s.changed().await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "{what} failed");
-        }
-    });
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -24,6 +25,7 @@ use yawc::frame::{Frame, OpCode};
 use yawc::{CompressionLevel, DeflatePool, IncomingUpgrade, Options};
 
 use super::gateway::{LocalGateway, Outbound};
+use super::listener::Handshake;
 
 /// API Gateway's message limit.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
@@ -72,6 +74,7 @@ pub(crate) async fn upgrade(
     State(st): State<WsState>,
     Path(identity): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(handshake): Extension<Handshake>,
     headers: HeaderMap,
     ws: IncomingUpgrade,
 ) -> Response {
@@ -96,7 +99,10 @@ pub(crate) async fn upgrade(
         Mode::Lambda => super::lambda::connect(&st.csms, &id, &req.identity, &headers, peer).await,
     };
     let (subprotocol, unsupported) = match outcome {
-        ConnectOutcome::Accept { subprotocol, .. } => (subprotocol, false),
+        ConnectOutcome::Accept { subprotocol, .. } => {
+            handshake.authenticated();
+            (subprotocol, false)
+        }
         ConnectOutcome::Unsupported { .. } => (None, true),
         ConnectOutcome::Reject { status, reason } => {
             tracing::info!(peer = %peer, status, reason, "connection refused");
@@ -164,10 +170,7 @@ where
                 match frame.opcode() {
                     OpCode::Text | OpCode::Binary => {
                         st.gateway.touch(&id);
-                        let out = match st.mode {
-                            Mode::Direct => st.csms.message(&id, frame.payload()).await,
-                            Mode::Lambda => super::lambda::message(&st.csms, &id, frame.payload(), peer).await,
-                        };
+                        let out = st.message(&id, frame.payload(), peer).await;
                         if let Some(reply) = out.reply
                             && socket.send(Frame::text(reply)).await.is_err()
                         {
@@ -208,7 +211,33 @@ where
     st.disconnect(&id, peer).await;
 }
 
+/// Frames this large are handled on a thread of their own (a big frame costs a millisecond or more of
+/// parsing and schema checks; the executor's threads keep serving every other charger meanwhile).
+const LARGE_FRAME_BYTES: usize = 16 * 1024;
+
 impl WsState {
+    async fn message(
+        &self,
+        id: &str,
+        payload: &[u8],
+        peer: SocketAddr,
+    ) -> cpms_app::MessageOutcome {
+        let handle = async {
+            match self.mode {
+                Mode::Direct => self.csms.message(id, payload).await,
+                Mode::Lambda => super::lambda::message(&self.csms, id, payload, peer).await,
+            }
+        };
+        let rt = tokio::runtime::Handle::current();
+        if payload.len() > LARGE_FRAME_BYTES
+            && rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(|| rt.block_on(handle))
+        } else {
+            handle.await
+        }
+    }
+
     async fn disconnect(&self, id: &str, peer: SocketAddr) {
         match self.mode {
             Mode::Direct => self.csms.disconnect(id).await,

@@ -1,0 +1,110 @@
+//! Running the real `cpms serve` binary for tests: on free ports, a data directory of the test's, an
+//! optional open-files limit; killed (SIGKILL) when dropped.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The admin key of test servers.
+pub const KEY: &str = "crash-test-key";
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `cpms serve`.
+pub struct Server {
+    pub child: Child,
+    pub ws: u16,
+    pub http: u16,
+}
+
+impl Server {
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The API's base URL.
+    pub fn api(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+
+    /// How many descriptors the server process has open now.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `cpms serve` on `dir` and waits for its health check.
+pub async fn start(dir: &std::path::Path, ws: u16, http: u16) -> Server {
+    start_with(dir, ws, http, &[], None).await
+}
+
+/// Starts `cpms serve` with extra arguments and, if given, an open-files limit (soft and hard).
+pub async fn start_with(
+    dir: &std::path::Path,
+    ws: u16,
+    http: u16,
+    extra: &[&str],
+    nofile: Option<u64>,
+) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpms"));
+    cmd.args([
+        "serve",
+        "--ws-addr",
+        &format!("127.0.0.1:{ws}"),
+        "--http-addr",
+        &format!("127.0.0.1:{http}"),
+        "--management-addr",
+        "127.0.0.1:0",
+    ])
+    .args(extra)
+    .arg("--data-dir")
+    .arg(dir)
+    .env("CPMS_ADMIN_KEY", KEY)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    if let Some(n) = nofile {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                rlimit::setrlimit(rlimit::Resource::NOFILE, n, n)?;
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd.spawn().expect("cpms starts");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("http://127.0.0.1:{http}/health"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return Server { child, ws, http };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("cpms serve did not come up");
+}
