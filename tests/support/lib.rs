@@ -75,7 +75,7 @@ impl Stack {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             management_addr: Some("127.0.0.1:0".parse().unwrap()),
             backend,
-            admin_key: KEY.into(),
+            admin_key: cpms_app::api::AdminKey::new(KEY),
             idle_timeout: Duration::from_secs(600),
             max_unauthenticated: 1000,
             header_timeout: Duration::from_secs(5),

@@ -12,6 +12,7 @@ use cpms::check;
 use cpms::serve::{self, ServeBackend, ServeConfig};
 use cpms::simulate::{self, SimulateArgs};
 use cpms_app::CsmsConfig;
+use cpms_app::api::AdminKey;
 use cpms_embedded::Durability;
 use rand::Rng;
 
@@ -157,17 +158,7 @@ fn init_logs(json: bool) {
 
 async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
     init_logs(a.log_json);
-    let (admin_key, generated) = match a.admin_key.filter(|k| !k.trim().is_empty()) {
-        Some(k) => (k, false),
-        None => {
-            let k: String = rand::rng()
-                .sample_iter(&rand::distr::Alphanumeric)
-                .take(32)
-                .map(char::from)
-                .collect();
-            (k, true)
-        }
-    };
+    let (admin_key, announce) = admin_key(a.admin_key.as_deref(), &a.data_dir)?;
     let csms = CsmsConfig {
         heartbeat_interval: Duration::from_secs(a.heartbeat_interval.clamp(10, 3600)),
         boot_rate_per_second: a.boot_rate,
@@ -196,7 +187,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
                 },
             },
         },
-        admin_key: admin_key.clone(),
+        admin_key,
         idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
         max_unauthenticated: a.max_unauthenticated.max(1),
         header_timeout: Duration::from_secs(a.header_timeout.max(1)),
@@ -223,15 +214,55 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         ),
         _ => println!("  Data directory:           {}", a.data_dir.display()),
     }
-    if generated {
-        println!(
-            "  Admin API key:            {admin_key}  (generated; set CPMS_ADMIN_KEY to choose one)"
-        );
-    } else {
-        println!("  Admin API key:            from CPMS_ADMIN_KEY / --admin-key");
-    }
+    println!("  Admin API key:            {announce}");
     running.until_signal().await;
     Ok(())
+}
+
+/// The admin key: the one given (not stored), else the one kept in the data directory (as its hash; the
+/// key itself was printed when it was made), else a new one, kept and printed once. Returns the key and
+/// what to print about it.
+fn admin_key(
+    given: Option<&str>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(AdminKey, String)> {
+    if let Some(k) = given.filter(|k| !k.trim().is_empty()) {
+        return Ok((AdminKey::new(k), "from CPMS_ADMIN_KEY / --admin-key".into()));
+    }
+    let file = data_dir.join("admin-key.sha256");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let key = AdminKey::from_digest_hex(&text)
+            .with_context(|| format!("{} is not a SHA-256 in hex", file.display()))?;
+        let said = format!(
+            "the one printed at the first start (its hash is in {}; delete that file to make a new one)",
+            file.display()
+        );
+        return Ok((key, said));
+    }
+    let k: String = rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    let key = AdminKey::new(&k);
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    write_private(&file, &key.digest_hex())
+        .with_context(|| format!("writing {}", file.display()))?;
+    let said = format!(
+        "{k}  (generated now and shown only this once: note it; set CPMS_ADMIN_KEY to choose one)"
+    );
+    Ok((key, said))
+}
+
+/// Writes a file only its owner may read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(text.as_bytes())
 }
 
 async fn cost_cmd(a: CostArgs) -> anyhow::Result<()> {

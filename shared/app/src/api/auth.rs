@@ -14,12 +14,30 @@ use sha2::{Digest, Sha256};
 use super::{ApiState, Problem};
 
 /// The bootstrap key, kept only as its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminKey([u8; 32]);
+
+impl std::fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminKey(..)")
+    }
+}
 
 impl AdminKey {
     /// From the key's text.
     pub fn new(key: &str) -> Self {
         AdminKey(Sha256::digest(key.as_bytes()).into())
+    }
+
+    /// From the hex SHA-256 of the key (as [`AdminKey::digest_hex`] writes it).
+    pub fn from_digest_hex(hex_digest: &str) -> Option<Self> {
+        let bytes = hex::decode(hex_digest.trim()).ok()?;
+        bytes.try_into().ok().map(AdminKey)
+    }
+
+    /// The hex SHA-256 of the key: what may be stored (the key cannot be recovered from it).
+    pub fn digest_hex(&self) -> String {
+        hex::encode(self.0)
     }
 
     /// Whether `presented` is the key (digests are compared, so timing tells nothing about the key).

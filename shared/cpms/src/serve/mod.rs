@@ -39,7 +39,7 @@ pub struct ServeConfig {
     /// What the handlers run on.
     pub backend: ServeBackend,
     /// The admin API key.
-    pub admin_key: String,
+    pub admin_key: AdminKey,
     /// Close connections idle this long (API Gateway: 10 minutes).
     pub idle_timeout: Duration,
     /// OCPP connections that have not authenticated at most (more drop the oldest of them).
@@ -223,7 +223,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .with_state(ws_state);
     let api = cpms_app::api::router(ApiState {
         csms: csms.clone(),
-        admin_key: Arc::new(AdminKey::new(&cfg.admin_key)),
+        admin_key: Arc::new(cfg.admin_key.clone()),
     });
     let api = cpms_app::api::with_deadline(api, cfg.request_timeout);
     let fds = listener::open_files_limit();

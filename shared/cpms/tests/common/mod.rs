@@ -65,6 +65,24 @@ pub async fn start_with(
     extra: &[&str],
     nofile: Option<u64>,
 ) -> Server {
+    let mut cmd = command(dir, ws, http, extra);
+    cmd.env("CPMS_ADMIN_KEY", KEY).stdout(Stdio::null());
+    if let Some(n) = nofile {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                rlimit::setrlimit(rlimit::Resource::NOFILE, n, n)?;
+                Ok(())
+            });
+        }
+    }
+    let child = cmd.spawn().expect("cpms starts");
+    up(child, ws, http).await
+}
+
+/// The `cpms serve` command on `dir` and the given ports (standard error discarded).
+pub fn command(dir: &std::path::Path, ws: u16, http: u16, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpms"));
     cmd.args([
         "serve",
@@ -78,20 +96,13 @@ pub async fn start_with(
     .args(extra)
     .arg("--data-dir")
     .arg(dir)
-    .env("CPMS_ADMIN_KEY", KEY)
-    .stdout(Stdio::null())
+    .env_remove("CPMS_ADMIN_KEY")
     .stderr(Stdio::null());
-    if let Some(n) = nofile {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                rlimit::setrlimit(rlimit::Resource::NOFILE, n, n)?;
-                Ok(())
-            });
-        }
-    }
-    let mut child = cmd.spawn().expect("cpms starts");
+    cmd
+}
+
+/// Waits for a started server's health check.
+pub async fn up(mut child: Child, ws: u16, http: u16) -> Server {
     let client = reqwest::Client::new();
     for _ in 0..100 {
         if client
