@@ -343,3 +343,39 @@ async fn a_running_2_0_1_session_is_sent_its_cost_so_far() {
     cs.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_that_arrives_before_its_started_is_priced_as_one_session() {
+    let stack = Stack::start().await;
+    setup(&stack).await;
+    stack.token("EMAID-B5").await;
+    stack.register("BILL-5").await;
+    let (s, _) = send(
+        stack
+            .req(Method::PATCH, "/v1/chargers/BILL-5")
+            .json(&json!({"site_id": "s-ber"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut cs = Charger::connect(&stack, "BILL-5", "ocpp2.0.1")
+        .await
+        .unwrap();
+    cs.boot(true).await;
+    // Only the end is known (its start is still queued offline): one instant, one session.
+    let ended = cs.call("TransactionEvent", tx_event("tc-5", "Ended", 1, "2026-06-05T09:00:00Z", "112.0",
+        json!({"transactionInfo": {"transactionId": "tc-5", "stoppedReason": "EVDisconnected"},
+               "idToken": {"idToken": "EMAID-B5", "type": "eMAID"}, "evse": {"id": 1, "connectorId": 1}}))).await;
+    assert_eq!(
+        ended[2]["totalCost"],
+        json!(0.61),
+        "the session fee incl. VAT: {ended}"
+    );
+    let cdrs = wait_for(&stack, "/v1/cdrs", |v| !items(v).is_empty()).await;
+    assert_eq!(
+        items(&cdrs)[0]["pricing"]["total_cost"],
+        json!({"excl_vat": 0.5, "incl_vat": 0.61}),
+        "the first CDR carries the flat fee"
+    );
+    cs.close().await;
+    stack.stop().await;
+}

@@ -151,3 +151,131 @@ async fn a_10_mb_frame_closes_only_the_sender() {
     assert_eq!(r[2]["status"], "UnknownVendorId");
     stack.stop().await;
 }
+
+/// A raw WebSocket client over TCP, for frames no library would send.
+mod raw {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    pub async fn connect(stack: &cpms_tests::Stack, id: &str) -> TcpStream {
+        let addr = stack
+            .ws
+            .trim_start_matches("ws://")
+            .trim_end_matches("/ocpp")
+            .to_string();
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{id}:{}", cpms_tests::PASSWORD));
+        let req = format!(
+            "GET /ocpp/{id} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: ocpp1.6\r\nAuthorization: Basic {auth}\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).await.unwrap();
+            head.push(b[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        s
+    }
+
+    /// A frame: FIN, `opcode`, masked or not, `payload` (under 126 bytes, or 16-bit length).
+    pub fn frame(opcode: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x80 | opcode];
+        let m = if masked { 0x80 } else { 0 };
+        if payload.len() < 126 {
+            f.push(m | payload.len() as u8);
+        } else {
+            f.push(m | 126);
+            f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        if masked {
+            let key = [1u8, 2, 3, 4];
+            f.extend_from_slice(&key);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        } else {
+            f.extend_from_slice(payload);
+        }
+        f
+    }
+
+    /// The close code of the first Close frame the server sends (`None`: the connection ended without
+    /// one).
+    pub async fn close_code(s: &mut TcpStream) -> Option<u16> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            // Frames from the server are unmasked: [0x88, len, code_hi, code_lo, ...]
+            let mut i = 0;
+            while i + 2 <= buf.len() {
+                let op = buf[i] & 0x0f;
+                let len = (buf[i + 1] & 0x7f) as usize;
+                if op == 8 && i + 4 <= buf.len() && len >= 2 {
+                    return Some(u16::from_be_bytes([buf[i + 2], buf[i + 3]]));
+                }
+                i += 2 + len;
+            }
+            match tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut chunk)).await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+                Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn protocol_violations_get_a_close_frame_with_the_rfc_6455_code() {
+    use tokio::io::AsyncWriteExt;
+    let stack = Stack::start().await;
+    stack.register("RAW").await;
+    let boot = br#"[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]"#;
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("unmasked", raw::frame(1, false, boot), 1002),
+        // (the WebSocket layer says 1003, "unsupported data", for an opcode it does not know)
+        ("reserved opcode", raw::frame(3, true, b"x"), 1003),
+        (
+            "over 128 KiB",
+            {
+                let mut f = vec![0x81, 0x80 | 127];
+                f.extend_from_slice(&((200u64 << 10).to_be_bytes()));
+                f.extend_from_slice(&[0, 0, 0, 0]);
+                f
+            },
+            1009,
+        ),
+    ];
+    for (what, bytes, code) in cases {
+        let mut s = raw::connect(&stack, "RAW").await;
+        s.write_all(&bytes).await.unwrap();
+        assert_eq!(raw::close_code(&mut s).await, Some(code), "{what}");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_whose_message_type_is_text_is_answered() {
+    let stack = Stack::start().await;
+    for (id, proto, code) in [
+        ("TXT16", "ocpp1.6", "FormationViolation"),
+        ("TXT201", "ocpp2.0.1", "RpcFrameworkError"),
+    ] {
+        stack.register(id).await;
+        let mut cp = Charger::connect(&stack, id, proto).await.unwrap();
+        let r = answer(&mut cp, Message::text(r#"["2","s","Heartbeat",{}]"#)).await;
+        assert_eq!(
+            (r[0].clone(), r[1].clone(), r[2].clone()),
+            (json!(4), json!("s"), json!(code)),
+            "{r}"
+        );
+    }
+    stack.stop().await;
+}

@@ -359,3 +359,31 @@ async fn sessions_of_a_charger_with_an_unset_clock_get_their_own_transaction_ids
     }
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_real_stop_after_reconciliation_completes_the_session() {
+    let stack = Stack::start().await;
+    stack.register("REC16").await;
+    stack.token("RFID-R").await;
+    let mut cp = Charger::connect(&stack, "REC16", "ocpp1.6").await.unwrap();
+    cp.boot(false).await;
+    let start = |meter: u32, ts: &str| json!({"connectorId": 1, "idTag": "RFID-R", "meterStart": meter, "timestamp": ts});
+    let old = cp
+        .call("StartTransaction", start(0, "2025-06-01T08:00:00Z"))
+        .await[2]["transactionId"]
+        .as_i64()
+        .unwrap();
+    cp.call("StartTransaction", start(900, "2025-06-01T10:00:00Z"))
+        .await;
+    let path = format!("/v1/sessions/REC16~{old}");
+    wait_for(&stack, &path, |s| s["status"] == "reconciled").await;
+    cp.call(
+        "StopTransaction",
+        json!({"transactionId": old, "meterStop": 800, "timestamp": "2025-06-01T09:00:00Z"}),
+    )
+    .await;
+    let s = wait_for(&stack, &path, |s| s["status"] == "completed").await;
+    assert_eq!(s["energy_wh"], 800, "{s}");
+    assert_eq!(s["ended_at"], "2025-06-01T09:00:00Z", "{s}");
+    stack.stop().await;
+}

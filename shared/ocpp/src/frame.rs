@@ -137,9 +137,11 @@ impl Frame {
             _ => None,
         };
         let Some(type_id) = type_id else {
+            // `["2", ...]`: a CALL with its type written as text still deserves an answer.
+            let call_as_text = matches!(items.first(), Some(Value::String(t)) if t.trim() == "2");
             return Err(rpc_error(
                 id,
-                false,
+                call_as_text,
                 "the first element must be the message type number",
             ));
         };
@@ -368,6 +370,18 @@ mod tests {
         assert_eq!(
             err(b"[2,5,\"Heartbeat\",{}]").error.code,
             ErrorCode::RpcFrameworkError
+        );
+    }
+
+    #[test]
+    fn a_call_whose_type_is_text_is_answered() {
+        let e = err(br#"["2","s","Heartbeat",{}]"#);
+        assert!(e.answerable);
+        assert_eq!(e.message_id, "s");
+        assert_eq!(e.error.code, ErrorCode::RpcFrameworkError);
+        assert!(
+            !err(br#"["3","s",{}]"#).answerable,
+            "answers are never answered"
         );
     }
 

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cpms_app::{ConnectOutcome, ConnectRequest, Csms};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio::sync::{mpsc, watch};
 use tokio_util::task::TaskTracker;
 use yawc::frame::{Frame, OpCode};
@@ -165,8 +165,21 @@ where
     let mut stop = st.stop.clone();
     loop {
         tokio::select! {
-            frame = socket.next() => {
-                let Some(frame) = frame else { break };
+            frame = socket.next_frame() => {
+                let frame = match frame {
+                    Ok(f) => f,
+                    Err(e) => {
+                        // A frame the peer got wrong: say why before the connection goes (RFC 6455:
+                        // 1009 too big, 1002 protocol error, 1007 bad UTF-8). The WebSocket layer queues
+                        // its own Close for some errors (1003 for an unknown opcode); that one goes first.
+                        if let Some((code, why)) = close_for(&e) {
+                            tracing::info!(peer = %peer, error = %e, "closing a connection that broke the WebSocket protocol");
+                            let send = socket.send(Frame::close(code, why));
+                            let _ = tokio::time::timeout(Duration::from_secs(2), send).await;
+                        }
+                        break;
+                    }
+                };
                 match frame.opcode() {
                     OpCode::Text | OpCode::Binary => {
                         st.gateway.touch(&id);
@@ -209,6 +222,18 @@ where
     }
     st.gateway.remove(&id);
     st.disconnect(&id, peer).await;
+}
+
+/// The close code for a frame the peer got wrong (`None`: the connection is just gone).
+fn close_for(e: &yawc::WebSocketError) -> Option<(yawc::close::CloseCode, &'static str)> {
+    use yawc::WebSocketError as E;
+    use yawc::close::CloseCode;
+    match e {
+        E::FrameTooLarge => Some((CloseCode::Size, "message over 128 KiB")),
+        E::InvalidUTF8 => Some((CloseCode::Invalid, "text frame is not UTF-8")),
+        E::ConnectionClosed | E::IoError(_) => None,
+        _ => Some((CloseCode::Protocol, "protocol error")),
+    }
 }
 
 /// Frames this large are handled on a thread of their own (a big frame costs a millisecond or more of

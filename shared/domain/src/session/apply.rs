@@ -133,6 +133,18 @@ impl Session {
             }
             EventKind::Updated => {}
             EventKind::Ended => {
+                if self.closed_by_reconciliation {
+                    // The charger's own stop, after reconciliation had closed the session: it is the
+                    // session's real end.
+                    self.closed_by_reconciliation = false;
+                    self.anomalies
+                        .retain(|a| a.kind != "closed_by_reconciliation");
+                    self.note(
+                        "stopped_after_reconciliation",
+                        "the charger's stop arrived after reconciliation had closed the session",
+                        now,
+                    );
+                }
                 self.ended_at = Some(ts);
                 if ev.meter_wh.is_some() {
                     self.meter_stop_wh = ev.meter_wh;

@@ -195,14 +195,19 @@ pub fn price(terms: &TariffTerms, tz: Tz, usage: &Usage) -> Priced {
 }
 
 /// The slices, each ending after the one before: energy reported in a slice without duration (two
-/// readings at one instant) moves to the next slice (or the last one), so that none is lost.
+/// readings at one instant) moves to the next slice (or the last one), so that none is lost. A session
+/// without any duration (all that is known of it is one instant, e.g. a 2.0.1 `Ended` that arrived
+/// before its `Started`) is still one session: it gets one slice of a millisecond, so its FLAT fee and
+/// energy are priced now rather than by a correction later.
 fn timed(usage: &Usage) -> std::borrow::Cow<'_, [super::Slice]> {
     let mut prev = usage.start;
-    if usage.slices.iter().all(|s| {
-        let ok = s.end > prev;
-        prev = s.end;
-        ok
-    }) {
+    if !usage.slices.is_empty()
+        && usage.slices.iter().all(|s| {
+            let ok = s.end > prev;
+            prev = s.end;
+            ok
+        })
+    {
         return std::borrow::Cow::Borrowed(&usage.slices);
     }
     let (mut out, mut carry, mut prev) = (Vec::<super::Slice>::new(), Decimal::ZERO, usage.start);
@@ -218,17 +223,15 @@ fn timed(usage: &Usage) -> std::borrow::Cow<'_, [super::Slice]> {
         prev = s.end;
         out.push(s);
     }
-    if !carry.is_zero() {
-        match out.last_mut() {
-            Some(last) => last.energy_wh += carry,
-            None => out.push(super::Slice {
-                end: usage.start + Duration::milliseconds(1),
-                energy_wh: carry,
-                charging: true,
-                power_kw: None,
-                current_a: None,
-            }),
-        }
+    match out.last_mut() {
+        Some(last) => last.energy_wh += carry,
+        None => out.push(super::Slice {
+            end: usage.start + Duration::milliseconds(1),
+            energy_wh: carry,
+            charging: !carry.is_zero(),
+            power_kw: None,
+            current_a: None,
+        }),
     }
     std::borrow::Cow::Owned(out)
 }

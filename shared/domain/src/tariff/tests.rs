@@ -575,6 +575,23 @@ mod usage_rules {
     }
 
     #[test]
+    fn a_session_under_a_second_is_judged_by_its_exact_duration() {
+        // 50 Wh in 900 ms is 200 kW: plausible under the default 400 kW cap.
+        let id = SessionId::new(ChargerId::new("CP1").unwrap(), "1");
+        let mut s = Session::new(TenantId::default_tenant(), id, OcppVersion::V16, t(0));
+        let mut ev = SessionEvent::new(EventKind::Started, t(0), 1);
+        ev.meter_wh = Some(Decimal::from(1000));
+        s.apply(&ev, t(0));
+        let end = t(0) + Duration::milliseconds(900);
+        let mut ev = SessionEvent::new(EventKind::Ended, end, 2);
+        ev.meter_wh = Some(Decimal::from(1050));
+        s.apply(&ev, end);
+        let (u, flags) = Usage::of_session(&s, &[], t(1), None);
+        assert!(!kinds(&flags).contains(&"implausible_energy"), "{flags:?}");
+        assert_eq!(u.energy_wh(), Decimal::from(50));
+    }
+
+    #[test]
     fn no_meter_values_at_all_is_priced_on_time_only() {
         let s = session(Some(60), None, None);
         let (u, flags) = Usage::of_session(&s, &[], t(100), None);

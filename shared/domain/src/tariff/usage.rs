@@ -232,7 +232,9 @@ impl Usage {
         }
         let mut usage = Usage { start, slices };
         let cap_kw = max_power_kw.unwrap_or(Decimal::from(DEFAULT_MAX_POWER_KW));
-        let hours = Decimal::from((end - start).num_seconds().max(0)) / Decimal::from(3600);
+        // The exact duration (a session under a second is not zero hours long).
+        let micros = (end - start).num_microseconds().unwrap_or(i64::MAX).max(0);
+        let hours = Decimal::from(micros) / Decimal::from(3_600_000_000i64);
         let plausible = cap_kw * hours * Decimal::ONE_THOUSAND;
         let energy = usage.energy_wh();
         if energy > plausible {
