@@ -379,3 +379,65 @@ async fn an_ended_that_arrives_before_its_started_is_priced_as_one_session() {
     cs.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_cost_interval_is_a_tenant_setting_and_small_changes_send_nothing() {
+    let stack = Stack::start().await;
+    setup(&stack).await;
+    let (_, v) = stack.get("/v1/settings").await;
+    assert_eq!(v["running_cost_interval_s"], 60, "{v}");
+    let patch = |body: Value| send(stack.req(Method::PATCH, "/v1/settings").json(&body));
+    assert_eq!(patch(json!({"running_cost_interval_s": 901})).await.0, 400);
+    let (s, v) = patch(json!({"running_cost_interval_s": 0})).await;
+    assert_eq!((s, &v["running_cost_interval_s"]), (200, &json!(0)), "{v}");
+    stack.token("EMAID-B6").await;
+    stack.register("BILL-6").await;
+    assert_eq!(
+        put(
+            &stack,
+            "/v1/tariff-assignments/charger:BILL-6",
+            json!({"tariff_id": "std"})
+        )
+        .await
+        .0,
+        200
+    );
+    let mut cs = Charger::connect(&stack, "BILL-6", "ocpp2.0.1")
+        .await
+        .unwrap();
+    cs.boot(true).await;
+    cs.call("TransactionEvent", tx_event("tc-6", "Started", 0, "2026-06-06T08:00:00Z", "100.0",
+        json!({"idToken": {"idToken": "EMAID-B6", "type": "eMAID"}, "evse": {"id": 1, "connectorId": 1}}))).await;
+    let mut seen = Vec::new();
+    // (kWh so far, whether a CostUpdated follows): 1 Wh more changes the cost by less than a cent.
+    for (seq, (kwh, expect)) in [("101.0", true), ("101.001", false), ("102.0", true)]
+        .into_iter()
+        .enumerate()
+    {
+        let at = format!("2026-06-06T08:{:02}:00Z", 10 * (seq + 1));
+        let r = cs
+            .call(
+                "TransactionEvent",
+                tx_event("tc-6", "Updated", seq as u64 + 1, &at, kwh, json!({})),
+            )
+            .await;
+        assert_eq!(r[0], 3);
+        let next = tokio::time::timeout(Duration::from_millis(1500), cs.recv()).await;
+        match (next, expect) {
+            (Ok(Some(call)), true) => {
+                assert_eq!(call[2], "CostUpdated", "{call}");
+                seen.push(call[3]["totalCost"].clone());
+                cs.send(tokio_tungstenite::tungstenite::Message::text(
+                    json!([3, call[1], {}]).to_string(),
+                ))
+                .await;
+            }
+            (Err(_), false) => {}
+            (other, _) => panic!("after {kwh} kWh: {other:?}"),
+        }
+    }
+    // 0.50 + 1 kWh x 0.30 = 0.80 -> 0.968 -> 0.97; 0.50 + 2 x 0.30 = 1.10 -> 1.331 -> 1.33.
+    assert_eq!(seen, [json!(0.97), json!(1.33)]);
+    cs.close().await;
+    stack.stop().await;
+}

@@ -25,9 +25,9 @@ pub struct CsmsConfig {
     pub default_tenant: TenantId,
     /// Currency of the (zero) CDR of a session no tariff applies to.
     pub default_currency: String,
-    /// A running 2.0.1 session's cost is sent to its station (`CostUpdated`) at most this often, when
-    /// it changed; `None` sends none.
-    pub running_cost_every: Option<Duration>,
+    /// Whether running 2.0.1 sessions are sent their cost so far (`CostUpdated`; how often is a tenant
+    /// setting).
+    pub running_costs: bool,
 }
 
 impl Default for CsmsConfig {
@@ -41,7 +41,7 @@ impl Default for CsmsConfig {
             last_seen_every: Duration::from_secs(300),
             default_tenant: TenantId::default_tenant(),
             default_currency: "EUR".into(),
-            running_cost_every: Some(Duration::from_secs(300)),
+            running_costs: true,
         }
     }
 }

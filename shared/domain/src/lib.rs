@@ -15,6 +15,7 @@ pub mod log;
 pub mod meter;
 pub mod normalize;
 pub mod session;
+pub mod settings;
 pub mod site;
 pub mod tariff;
 pub mod token;

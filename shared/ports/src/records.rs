@@ -136,6 +136,16 @@ impl Record for cpms_domain::token::RemoteStartGrant {
     }
 }
 
+impl Record for cpms_domain::settings::TenantSettings {
+    const KIND: &'static str = "tenant-settings";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        "settings".into()
+    }
+}
+
 impl Record for AuditEntry {
     const KIND: &'static str = "audit";
     fn tenant(&self) -> &TenantId {

@@ -15,6 +15,7 @@ mod prices;
 mod problem;
 mod registry;
 mod sessions;
+mod settings;
 mod sites;
 mod subscriptions;
 mod tariffs;
@@ -165,6 +166,25 @@ fn table() -> Api {
             "Change a site",
             |g| OpDoc::returns::<sites::SiteView>(g, 200).body::<sites::SitePatch>(g),
             sites::update,
+        )
+        .op(
+            get.clone(),
+            "/settings",
+            VIEWER,
+            "The tenant's settings",
+            |g| OpDoc::returns::<cpms_domain::settings::TenantSettings>(g, 200),
+            settings::get,
+        )
+        .op(
+            patch.clone(),
+            "/settings",
+            ADMIN,
+            "Change the tenant's settings",
+            |g| {
+                OpDoc::returns::<cpms_domain::settings::TenantSettings>(g, 200)
+                    .body::<settings::SettingsPatch>(g)
+            },
+            settings::update,
         )
         .op(
             post.clone(),

@@ -394,8 +394,22 @@ impl cpms_ports::Record for CostPush {
 }
 
 impl Csms {
+    /// A tenant's settings (the defaults when it set none).
+    pub(crate) async fn settings(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<cpms_domain::settings::TenantSettings, StoreError> {
+        Ok(self
+            .records::<cpms_domain::settings::TenantSettings>()
+            .get(tenant, "settings")
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_else(|| cpms_domain::settings::TenantSettings::defaults(tenant.clone())))
+    }
+
     /// Sends a running 2.0.1 session's cost so far to its station (`CostUpdated`, OCPP 2.0.1 use case
-    /// I02) when it changed and the last one is older than `running_cost_every`. Returns what was sent.
+    /// I02) when it changed by at least the currency's minor unit and the last one is older than the
+    /// tenant's `running_cost_interval_s`. Returns what was sent.
     /// Chargers that are offline or busy with a full queue are skipped (the next meter values try
     /// again).
     pub async fn push_running_cost(
@@ -403,9 +417,9 @@ impl Csms {
         tenant: &TenantId,
         id: &SessionId,
     ) -> Result<Option<rust_decimal::Decimal>, StoreError> {
-        let Some(every) = self.config.running_cost_every else {
+        if !self.config.running_costs {
             return Ok(None);
-        };
+        }
         let Some(s) = self.ports.sessions.get(tenant, id).await? else {
             return Ok(None);
         };
@@ -419,8 +433,11 @@ impl Csms {
         let pushes = self.records::<CostPush>();
         let last = pushes.get(tenant, &id.to_string()).await?;
         let now = self.now();
-        let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(5));
-        if last.as_ref().is_some_and(|l| now - l.value.at < every) {
+        let every = i64::from(self.settings(tenant).await?.running_cost_interval_s);
+        if last
+            .as_ref()
+            .is_some_and(|l| now - l.value.at < chrono::Duration::seconds(every))
+        {
             return Ok(None);
         }
         let cdr = self.price_session(tenant, &s, now, None).await?;
@@ -428,7 +445,11 @@ impl Csms {
             return Ok(None);
         }
         let total = cdr.pricing.total_cost.incl();
-        if last.as_ref().is_some_and(|l| l.value.total == total) {
+        let minor = cpms_domain::tariff::money::minor_unit(&cdr.pricing.currency);
+        if last
+            .as_ref()
+            .is_some_and(|l| (total - l.value.total).abs() < minor)
+        {
             return Ok(None);
         }
         let amount: serde_json::Value =

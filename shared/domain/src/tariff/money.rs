@@ -55,14 +55,17 @@ pub fn with_vat(amount: Decimal, vat: Option<Decimal>) -> Decimal {
     amount + amount * vat.unwrap_or_default() / Decimal::ONE_HUNDRED
 }
 
-/// Digits after the decimal point of a currency's minor unit (ISO 4217).
+/// Digits after the decimal point of a currency's minor unit (ISO 4217, from the `iso_currency` table;
+/// 2 for a code it does not know or a currency without a minor unit).
 pub fn minor_digits(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
+    iso_currency::Currency::from_code(currency)
+        .and_then(|c| c.exponent())
+        .map_or(2, u32::from)
+}
+
+/// The smallest amount of a currency (0.01 EUR, 1 JPY).
+pub fn minor_unit(currency: &str) -> Decimal {
+    Decimal::new(1, minor_digits(currency))
 }
 
 /// The one rounding rule: to the currency's minor unit, half away from zero.
@@ -73,9 +76,9 @@ pub fn round_money(amount: Decimal, currency: &str) -> Decimal {
     )
 }
 
-/// Whether `code` looks like an ISO 4217 code (three capital letters).
+/// Whether `code` is an ISO 4217 currency code.
 pub fn is_currency(code: &str) -> bool {
-    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+    iso_currency::Currency::from_code(code).is_some()
 }
 
 /// Rounds `parts` so that their sum is exactly `total` (already rounded): each part is rounded, and the
