@@ -224,6 +224,14 @@ async fn a_reconciled_session_whose_stop_arrives_late_is_credited_and_priced_aga
         .get(&format!("/v1/cdrs/{}", r1["id"].as_str().unwrap()))
         .await;
     assert_eq!(first_again, r1, "a CDR is never changed");
+    let made: Vec<&str> = mine
+        .iter()
+        .map(|c| c["created_at"].as_str().unwrap())
+        .collect();
+    let mut newest_first = made.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(made, newest_first, "CDRs are listed newest first");
+    assert_eq!(mine.last().unwrap()["id"], r1["id"]);
     cp.close().await;
     stack.stop().await;
 }

@@ -59,6 +59,11 @@ def main():
                      for r in res.values()):
             problems.append(f"no alarm on {dlq}")
 
+    # Every queue keeps its messages 14 days (SQS's default is 4), as infra/README.md says.
+    for name, r in res.items():
+        if r["Type"] == "AWS::SQS::Queue" and r["Properties"].get("MessageRetentionPeriod") != 1209600:
+            problems.append(f"{name} keeps messages {r['Properties'].get('MessageRetentionPeriod', 345600)} s, not 14 days")
+
     binaries = set()
     for d in os.listdir(os.path.join(root, "functions")):
         if os.path.exists(os.path.join(root, "functions", d, "Cargo.toml")):

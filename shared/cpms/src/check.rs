@@ -53,6 +53,22 @@ pub fn check(job: Job) -> Value {
             .collect();
         out["forgiven_as"] = json!(q);
     }
+    // What the CSMS does with it: `valid` is the schema's verdict; a forgiven quirk is still answered.
+    let accepted = forgiven.is_ok();
+    out["accepted"] = json!(accepted);
+    out["charger_gets"] = json!(match (&verdict, &forgiven, job.response) {
+        (_, Ok(_), true) => "the CSMS takes this answer".to_string(),
+        (Ok(()), _, false) => "its answer (CALLRESULT)".to_string(),
+        (Err(_), Ok(_), false) => {
+            "its answer (CALLRESULT): the CSMS forgives the quirks in forgiven_as and records them"
+                .to_string()
+        }
+        (_, Err(v), true) => format!(
+            "nothing: the CSMS keeps the answer as a schema violation ({})",
+            v.error_code().as_str(version)
+        ),
+        (_, Err(v), false) => format!("a CALLERROR {}", v.error_code().as_str(version)),
+    });
     let readable = if verdict.is_ok() {
         Some(strict)
     } else {
@@ -108,13 +124,21 @@ mod tests {
             payload: json!({}),
         });
         assert_eq!(bad["error_code"], "OccurrenceConstraintViolation");
+        assert_eq!(bad["accepted"], false);
         let quirky = check(Job {
             version: "1.6".into(),
             action: "StopTransaction".into(),
             response: false,
             payload: json!({"transactionId": 1, "meterStop": 1.5, "timestamp": "2024-01-01T00:00:00Z"}),
         });
-        assert_eq!(quirky["valid"], false);
+        assert_eq!(quirky["valid"], false, "not valid for the schema");
+        assert_eq!(quirky["accepted"], true, "but forgiven");
+        assert!(
+            quirky["charger_gets"]
+                .as_str()
+                .unwrap()
+                .contains("CALLRESULT")
+        );
         assert_eq!(quirky["forgiven_as"][0]["kind"], "fractional_integer");
         assert_eq!(quirky["typed"]["meterStop"], 2);
     }

@@ -265,8 +265,29 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     opts.open(path)?.write_all(text.as_bytes())
 }
 
+/// What to do when the cost model cannot reach DynamoDB.
+const COST_MODEL_HOWTO: &str = "The cost model measures a session on a DynamoDB table. Either give AWS \
+credentials and a region (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, with AWS_REGION) and \
+a scratch table (--table NAME, --create-table to make it), or run it on the AWS emulator:
+  pip install \"moto[server]\" && moto_server -p 5000 &
+  cpms cost-model --aws-endpoint http://127.0.0.1:5000 --create-table";
+
 async fn cost_cmd(a: CostArgs) -> anyhow::Result<()> {
     let sdk = cpms_aws::config::sdk_config(a.aws_endpoint.as_deref()).await;
+    if a.aws_endpoint.is_none() {
+        use aws_sdk_dynamodb::config::ProvideCredentials;
+        let found = match sdk.credentials_provider() {
+            Some(p) => p
+                .provide_credentials()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => Err("no credentials provider".into()),
+        };
+        if let Err(why) = found {
+            anyhow::bail!("no AWS credentials ({why}).\n{COST_MODEL_HOWTO}");
+        }
+    }
     if a.create_table {
         cpms_aws::dynamodb::table::create(&aws_sdk_dynamodb::Client::new(&sdk), &a.table).await?;
     }
@@ -275,7 +296,14 @@ async fn cost_cmd(a: CostArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let (csms, meter) = cpms_lambda::aws_csms_metered(&sdk, &settings);
-    let model = cpms::cost::run(csms, meter).await?;
+    let model = cpms::cost::run(csms, meter).await.map_err(|e| {
+        let reached = if a.aws_endpoint.is_some() {
+            "the emulator"
+        } else {
+            "DynamoDB"
+        };
+        anyhow::anyhow!("cannot measure on {reached}: {e:#}.\n{COST_MODEL_HOWTO}")
+    })?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&model)?);
     } else {
@@ -306,7 +334,8 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
         payload,
     });
     println!("{}", serde_json::to_string_pretty(&verdict)?);
-    if verdict["valid"] != true {
+    // Non-zero when the CSMS would refuse it (a forgiven quirk is accepted).
+    if verdict["accepted"] != true {
         std::process::exit(1);
     }
     Ok(())
@@ -334,6 +363,10 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ocpp(OcppCommand::Check(a)) => check_cmd(a),
-        Command::CostModel(a) => rt.block_on(cost_cmd(a)),
+        Command::CostModel(a) => rt.block_on(cost_cmd(a)).or_else(|e| {
+            // A message for a person, not a debug dump.
+            eprintln!("cpms cost-model: {e}");
+            std::process::exit(2)
+        }),
     }
 }

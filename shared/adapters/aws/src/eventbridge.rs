@@ -57,7 +57,7 @@ impl EventPublisher for EventBridgePublisher {
                 );
             }
             let out = req.send().await.map_err(|e| {
-                StoreError::Unavailable(format!("eventbridge: {:?}", e.into_service_error()))
+                StoreError::Unavailable(format!("eventbridge: {}", crate::describe(&e)))
             })?;
             if out.failed_entry_count > 0 {
                 return Err(StoreError::Unavailable(format!(

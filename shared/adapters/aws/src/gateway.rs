@@ -36,10 +36,7 @@ impl ChargerGateway for ApiGatewayManagement {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
                 Err(GatewayError::Gone)
             }
-            Err(e) => Err(GatewayError::Unavailable(format!(
-                "{:?}",
-                e.into_service_error()
-            ))),
+            Err(e) => Err(GatewayError::Unavailable(crate::describe(&e))),
         }
     }
 
@@ -55,10 +52,7 @@ impl ChargerGateway for ApiGatewayManagement {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
                 Err(GatewayError::Gone)
             }
-            Err(e) => Err(GatewayError::Unavailable(format!(
-                "{:?}",
-                e.into_service_error()
-            ))),
+            Err(e) => Err(GatewayError::Unavailable(crate::describe(&e))),
         }
     }
 }

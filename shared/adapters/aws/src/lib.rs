@@ -11,3 +11,15 @@ pub mod relay;
 pub use dynamodb::DynamoStore;
 pub use eventbridge::EventBridgePublisher;
 pub use gateway::ApiGatewayManagement;
+
+/// An SDK error as one line: what failed and each cause after it (the debug form dumps the response).
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}

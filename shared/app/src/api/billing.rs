@@ -113,7 +113,8 @@ async fn cdr_page(
         Some(party) => Documents::<Cdr>::by_index(CDRS_OF_PARTY, cdrs_of_party(party), page),
         None => Documents::<Cdr>::by_index(CDRS_BY_TIME, ALL_CDRS, page),
     }
-    .range(q.from.map(cdr_order_at), q.to.map(cdr_order_at));
+    .range(q.from.map(cdr_order_at), q.to.map(cdr_order_at))
+    .descending();
     let found = st.csms.records::<Cdr>().query(&p.tenant, &query).await?;
     let mut items: Vec<Cdr> = found.items.into_iter().map(|c| c.value).collect();
     if let Some(r) = q.review {

@@ -231,7 +231,8 @@ pub(crate) async fn invoice_cdrs(
             .range(
                 Some(cdr_order_at(inv.period_from)),
                 Some(cdr_order_at(inv.period_to)),
-            );
+            )
+            .descending();
     let mut page = st.csms.records::<Cdr>().query(&p.tenant, &query).await?;
     page.items
         .retain(|c| c.value.pricing.currency == inv.currency);

@@ -457,7 +457,7 @@ fn table() -> Api {
             get.clone(),
             "/cdrs",
             VIEWER,
-            "List CDRs by the time they were made",
+            "List CDRs, newest first (by the time they were made)",
             |g| OpDoc::returns::<List<billing::CdrView>>(g, 200).query::<billing::CdrQuery>(g),
             billing::list_cdrs,
         )

@@ -453,12 +453,13 @@ pub(crate) fn decode_cursor_any(cursor: &str) -> Result<Item, StoreError> {
 /// A failed request as a retryable storage error (throttling has already been retried by the SDK).
 pub(crate) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + std::fmt::Debug,
-    R: std::fmt::Debug,
+    E: std::error::Error + std::fmt::Debug + 'static,
+    R: std::fmt::Debug + 'static,
 {
     let detail = match &e {
         SdkError::ServiceError(s) => format!("{}", s.err()),
-        other => format!("{other:?}"),
+        // What failed and why, one line (the debug form is a dump of the whole response).
+        other => crate::describe(other),
     };
     StoreError::Unavailable(format!("dynamodb: {detail}"))
 }

@@ -65,7 +65,7 @@ pub async fn create(client: &Client, name: &str) -> Result<(), StoreError> {
         {
             return Ok(());
         }
-        Err(e) => return Err(err(format!("{:?}", e.into_service_error()))),
+        Err(e) => return Err(err(crate::describe(&e))),
     }
     client
         .update_time_to_live()
@@ -79,6 +79,6 @@ pub async fn create(client: &Client, name: &str) -> Result<(), StoreError> {
         )
         .send()
         .await
-        .map_err(|e| err(format!("{:?}", e.into_service_error())))?;
+        .map_err(|e| err(crate::describe(&e)))?;
     Ok(())
 }
