@@ -503,3 +503,71 @@ async fn billing_prices_the_session_from_its_queue_and_the_cdr_event_is_relayed(
         .unwrap();
     assert!(run.is_some(), "the run of {} exists", period.label);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_aws_mode_runs_every_consumer_from_the_tables_stream() {
+    use cpms_tests::{Charger, Stack, send};
+    let m = moto();
+    let stack = Stack::start_aws(&m.endpoint, &cpms_tests::moto::unique("pipe")).await;
+    let tariff = json!({"id": "std", "name": "Standard", "currency": "EUR", "elements": [
+        {"price_components": [{"type": "FLAT", "price": 1.00, "vat": 0, "step_size": 1},
+                              {"type": "ENERGY", "price": 0.25, "vat": 0, "step_size": 1}]}]});
+    assert_eq!(stack.post("/v1/tariffs", tariff).await.0, 201);
+    let (s, _) = send(
+        stack
+            .req(reqwest::Method::PUT, "/v1/tariff-assignments/default")
+            .json(&json!({"tariff_id": "std"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    stack.register("CP-PIPE").await;
+    stack.token("TAG-PIPE").await;
+    let mut cp = Charger::connect(&stack, "CP-PIPE", "ocpp1.6")
+        .await
+        .unwrap();
+    cp.boot(false).await;
+    let start = |meter: u32, ts: &str| json!({"connectorId": 1, "idTag": "TAG-PIPE", "meterStart": meter, "timestamp": ts});
+    let tx = cp
+        .call("StartTransaction", start(0, "2026-11-24T10:00:00Z"))
+        .await[2]["transactionId"]
+        .as_i64()
+        .unwrap();
+    cp.call(
+        "StopTransaction",
+        json!({"transactionId": tx, "meterStop": 4000, "timestamp": "2026-11-24T10:30:00Z"}),
+    )
+    .await;
+    // Billing, fed from the stream: 1.00 + 4 kWh x 0.25.
+    let mut cdrs = json!(null);
+    for _ in 0..100 {
+        cdrs = stack.get("/v1/cdrs").await.1;
+        if cdrs["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        cdrs["items"][0]["pricing"]["total_cost"]["excl_vat"],
+        json!(2),
+        "{cdrs}"
+    );
+    // The reconciler, fed from the stream: a new start on the connector closes an abandoned session.
+    let abandoned = cp
+        .call("StartTransaction", start(5000, "2026-11-24T11:00:00Z"))
+        .await[2]["transactionId"]
+        .as_i64()
+        .unwrap();
+    cp.call("StartTransaction", start(6000, "2026-11-24T12:00:00Z"))
+        .await;
+    let path = format!("/v1/sessions/CP-PIPE~{abandoned}");
+    let mut session = json!(null);
+    for _ in 0..100 {
+        session = stack.get(&path).await.1;
+        if session["status"] == "reconciled" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(session["status"], "reconciled", "{session}");
+    stack.stop().await;
+}

@@ -13,7 +13,7 @@ pub use eventbridge::EventBridgePublisher;
 pub use gateway::ApiGatewayManagement;
 
 /// An SDK error as one line: what failed and each cause after it (the debug form dumps the response).
-pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

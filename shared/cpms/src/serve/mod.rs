@@ -6,6 +6,7 @@ mod gateway;
 mod lambda;
 pub mod listener;
 mod management;
+mod stream;
 mod ws;
 
 use std::net::SocketAddr;
@@ -64,8 +65,9 @@ pub enum ServeBackend {
         durability: Durability,
     },
     /// DynamoDB (on AWS or an emulator), with the Lambda functions' handlers behind this gateway; frames to
-    /// chargers go through the management API of this server. Events stay in the table's stream (the
-    /// event-relay function publishes them on AWS).
+    /// chargers go through the management API of this server. The table's stream is read and its events
+    /// handed to the consumers the stack runs (billing, the session reconciler), as the event-relay
+    /// function and the queues do on AWS.
     Aws {
         /// The table and endpoint (the management URL is this server's).
         settings: cpms_lambda::AwsSettings,
@@ -205,7 +207,15 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                 .await
                 .with_context(|| format!("creating table {}", settings.table))?;
             }
-            (cpms_lambda::aws_csms(&sdk, &settings), ws::Mode::Lambda)
+            let csms = cpms_lambda::aws_csms(&sdk, &settings);
+            // The stream relay and the consumers the stack runs (billing, the reconciler).
+            tasks.spawn(stream::run(
+                sdk.clone(),
+                settings.table.clone(),
+                csms.clone(),
+                stop_rx.clone(),
+            ));
+            (csms, ws::Mode::Lambda)
         }
     };
 
