@@ -29,14 +29,14 @@ pub(crate) struct NewCharger {
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ChargerCreated")]
 pub(crate) struct Created {
     #[serde(flatten)]
     charger: ChargerView,
     /// The generated password: shown only in this response.
     #[serde(skip_serializing_if = "Option::is_none")]
     password: Option<String>,
-    /// Advice about the request (e.g. a password too short for OCPP 2.0.1).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Advice about the request (e.g. a password too short for OCPP 2.0.1); empty when there is none.
     warnings: Vec<String>,
 }
 

@@ -8,9 +8,11 @@ mod auth;
 mod billing;
 mod chargers;
 mod commands;
+mod docs;
 mod extract;
 mod invoices;
 mod keys;
+mod openapi_fix;
 mod prices;
 mod problem;
 mod registry;
@@ -397,7 +399,7 @@ fn table() -> Api {
             "/tariffs/{id}",
             ADMIN,
             "Delete a tariff that no scope is assigned to",
-            |g| OpDoc::returns::<Value>(g, 204),
+            |_| OpDoc::empty(),
             tariffs::remove,
         )
         .op(
@@ -426,7 +428,7 @@ fn table() -> Api {
             "/tariff-assignments/{scope}",
             ADMIN,
             "Remove a scope's tariff",
-            |g| OpDoc::returns::<Value>(g, 204),
+            |_| OpDoc::empty(),
             tariffs::unassign,
         )
         .op(
@@ -466,7 +468,7 @@ fn table() -> Api {
             "/cdrs.csv",
             VIEWER,
             "CDRs as CSV (text/csv; next page in the Link header)",
-            |g| OpDoc::returns::<String>(g, 200).query::<billing::CdrQuery>(g),
+            |g| OpDoc::csv().query::<billing::CdrQuery>(g),
             billing::cdrs_csv,
         )
         .op(
@@ -482,7 +484,11 @@ fn table() -> Api {
             "/billing-runs",
             ADMIN,
             "Run billing for a month that is over (201; 200 with the run when it exists)",
-            |g| OpDoc::returns::<invoices::RunView>(g, 201).body::<invoices::RunRequest>(g),
+            |g| {
+                OpDoc::returns::<invoices::RunView>(g, 201)
+                    .or(200)
+                    .body::<invoices::RunRequest>(g)
+            },
             invoices::run,
         )
         .op(
@@ -516,7 +522,7 @@ fn table() -> Api {
             "/invoices.csv",
             VIEWER,
             "A run's invoices as CSV, one row per VAT rate (text/csv)",
-            |g| OpDoc::returns::<String>(g, 200).query::<invoices::RunQuery>(g),
+            |g| OpDoc::csv().query::<invoices::RunQuery>(g),
             invoices::invoices_csv,
         )
         .op(
@@ -585,10 +591,10 @@ fn table() -> Api {
             subscriptions::get_subscription,
         )
         .op(
-            delete.clone(),
-            "/subscriptions/{id}",
+            post.clone(),
+            "/subscriptions/{id}/end",
             ADMIN,
-            "End a subscription now",
+            "End a subscription now (it stays readable: invoices refer to it)",
             |g| OpDoc::returns::<subscriptions::SubscriptionView>(g, 200),
             subscriptions::end_subscription,
         )
@@ -662,6 +668,14 @@ pub fn router(state: ApiState) -> Router {
             "/health",
             axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         )
+        .route("/", axum::routing::get(docs::root))
+        .route("/docs", axum::routing::get(docs::page))
+        .route("/docs/init.js", axum::routing::get(docs::init))
+        .route(
+            "/docs/swagger-ui-bundle.js",
+            axum::routing::get(docs::bundle),
+        )
+        .route("/docs/swagger-ui.css", axum::routing::get(docs::css))
         .nest("/v1", v1)
         .fallback(problem::not_found_route)
         .method_not_allowed_fallback(problem::method_not_allowed)

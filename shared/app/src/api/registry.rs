@@ -13,12 +13,23 @@ use serde_json::{Map, Value, json};
 use super::ApiState;
 use super::auth::{Access, require};
 
+/// The body of a successful answer.
+pub(crate) enum Body {
+    /// JSON of this schema.
+    Json(Schema),
+    /// CSV text.
+    Csv,
+    /// No body (204).
+    Empty,
+}
+
 /// What the document says about one operation.
 pub(crate) struct OpDoc {
     pub request: Option<Schema>,
     pub query: Option<Schema>,
-    pub status: u16,
-    pub response: Schema,
+    /// Success statuses (the first is the usual one), all with `response`.
+    pub statuses: Vec<u16>,
+    pub response: Body,
 }
 
 impl OpDoc {
@@ -27,9 +38,35 @@ impl OpDoc {
         OpDoc {
             request: None,
             query: None,
-            status,
-            response: g.subschema_for::<R>(),
+            statuses: vec![status],
+            response: Body::Json(g.subschema_for::<R>()),
         }
+    }
+
+    /// An operation answering `204 No Content`.
+    pub fn empty() -> Self {
+        OpDoc {
+            request: None,
+            query: None,
+            statuses: vec![204],
+            response: Body::Empty,
+        }
+    }
+
+    /// An operation answering `200` with CSV text.
+    pub fn csv() -> Self {
+        OpDoc {
+            request: None,
+            query: None,
+            statuses: vec![200],
+            response: Body::Csv,
+        }
+    }
+
+    /// Also answers `status` with the same body (e.g. `200` for a create that found the record).
+    pub fn or(mut self, status: u16) -> Self {
+        self.statuses.push(status);
+        self
     }
 
     /// With a JSON body `B`.
@@ -102,13 +139,14 @@ impl Api {
         self.router
     }
 
-    /// The OpenAPI document, with every path under `prefix`.
+    /// The OpenAPI 3.1 document, with every path under `prefix`.
     pub fn document(&self, prefix: &str) -> Value {
         let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
             s.definitions_path = "/components/schemas".into();
         });
         let mut generator = settings.into_generator();
         let mut paths = Map::new();
+        let mut tags: Vec<&str> = Vec::new();
         for op in &self.ops {
             let doc = (op.doc)(&mut generator);
             let mut params: Vec<Value> = path_params(op.path)
@@ -123,32 +161,52 @@ impl Api {
                 if let Some(props) = q.get("properties").and_then(Value::as_object) {
                     for (name, schema) in props {
                         let mut schema = schema.clone();
-                        let description = schema
-                            .as_object_mut()
-                            .and_then(|o| o.remove("description"))
-                            .unwrap_or(Value::Null);
-                        params.push(json!({
+                        let description =
+                            schema.as_object_mut().and_then(|o| o.remove("description"));
+                        let mut p = json!({
                             "name": name, "in": "query", "required": required.contains(&name.as_str()),
-                            "description": description, "schema": schema,
-                        }));
+                            "schema": schema,
+                        });
+                        if let Some(d) = description {
+                            p["description"] = d;
+                        }
+                        params.push(p);
                     }
                 }
             }
+            let tag = tag_of(op.path);
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+            let mut responses = Map::new();
+            for status in &doc.statuses {
+                let body = match &doc.response {
+                    Body::Json(schema) => json!({
+                        "description": status_text(*status),
+                        "content": {"application/json": {"schema": schema}},
+                    }),
+                    Body::Csv => json!({
+                        "description": status_text(*status),
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    }),
+                    Body::Empty => json!({"description": status_text(*status)}),
+                };
+                responses.insert(status.to_string(), body);
+            }
+            responses.insert(
+                "default".into(),
+                json!({
+                    "description": "an RFC 9457 problem (400 bad request, 401 no or bad key, 403 role too low, 404 not found, 409 conflict, 422 refused, 429 too many, 5xx)",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                }),
+            );
             let mut operation = json!({
                 "summary": op.summary,
                 "operationId": operation_id(&op.method, op.path),
+                "tags": [tag],
                 "parameters": params,
                 "x-cpms-access": op.access.label(),
-                "responses": {
-                    doc.status.to_string(): {
-                        "description": "success",
-                        "content": {"application/json": {"schema": doc.response}},
-                    },
-                    "default": {
-                        "description": "an RFC 9457 problem",
-                        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-                    },
-                },
+                "responses": responses,
             });
             if op.access == Access::Public {
                 operation["security"] = json!([]);
@@ -166,20 +224,61 @@ impl Api {
         }
         let _ = generator.subschema_for::<super::Problem>();
         let schemas = Value::Object(generator.take_definitions(true));
-        json!({
+        let mut doc = json!({
             "openapi": "3.1.0",
             "info": {
                 "title": "cpms operator API",
                 "version": env!("CARGO_PKG_VERSION"),
-                "description": "Operate a charger network: sites, chargers, tokens, sessions, commands to chargers, API keys, audit log. Authenticate with `Authorization: Bearer <API key>`; `x-cpms-access` on each operation names the least role it needs.",
+                "description": "Operate a charger network: sites, chargers, tokens, sessions, commands to chargers, tariffs and billing, API keys, audit log. Authenticate with `Authorization: Bearer <API key>`; `x-cpms-access` on each operation names the least role it needs. Errors are RFC 9457 problems.",
             },
+            "servers": [{"url": "/", "description": "this server"}],
+            "tags": tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>(),
             "paths": paths,
             "components": {
                 "schemas": schemas,
                 "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             },
             "security": [{"apiKey": []}],
-        })
+        });
+        super::openapi_fix::tidy(&mut doc);
+        doc
+    }
+}
+
+/// The tag of a path: its first segment, with related resources together.
+fn tag_of(path: &str) -> &'static str {
+    let first = path
+        .trim_start_matches('/')
+        .split(['/', '.'])
+        .next()
+        .unwrap_or("");
+    match first {
+        "tenants" | "api-keys" => "tenants and keys",
+        "sites" => "sites",
+        "settings" => "settings",
+        "chargers" if path.contains("/commands") => "commands",
+        "chargers" if path.contains("/price") => "prices",
+        "chargers" | "connection-attempts" => "chargers",
+        "public" => "prices",
+        "commands" => "commands",
+        "tokens" => "tokens",
+        "sessions" if path.contains("/bill") || path.contains("/cost") => "billing",
+        "sessions" => "sessions",
+        "tariffs" | "tariff-assignments" => "tariffs",
+        "price-preview" => "prices",
+        "cdrs" | "billing-runs" | "invoices" | "statements" | "subscriptions" => "billing",
+        "audit" => "audit",
+        _ => "meta",
+    }
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "created",
+        202 => "accepted: it goes on in the background",
+        204 => "done; no content",
+        _ => "success",
     }
 }
 

@@ -236,7 +236,7 @@ pub(crate) async fn get_subscription(
     }
 }
 
-/// `DELETE /v1/subscriptions/{id}`: ends it now (months already invoiced keep it).
+/// `POST /v1/subscriptions/{id}/end`: ends it now (months already invoiced keep it; it stays readable).
 pub(crate) async fn end_subscription(
     State(st): State<ApiState>,
     p: Principal,

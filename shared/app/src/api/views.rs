@@ -9,6 +9,7 @@ use serde::Serialize;
 
 /// A list page.
 #[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}List")]
 pub(crate) struct List<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.
