@@ -186,6 +186,10 @@ impl Csms {
                 )
                 .await;
         }
+        tracing::info!(
+            charger = %id, version = version.label(), connection = %req.connection_id,
+            peer = req.remote_addr.as_deref().unwrap_or(""), "charger connected"
+        );
         Ok(ConnectOutcome::Accept {
             subprotocol: echo,
             version,
@@ -202,6 +206,7 @@ impl Csms {
                 return;
             }
         };
+        tracing::info!(charger = %info.charger_id, connection = connection_id, "charger disconnected");
         let r = self
             .update_charger(&info.charger_id, |c| {
                 let ours = c.connection.as_ref().is_some_and(|x| x.id == connection_id);
@@ -229,6 +234,10 @@ impl Csms {
     }
 
     async fn record_attempt(&self, req: &ConnectRequest, reason: &str) {
+        tracing::info!(
+            identity = %req.identity.chars().take(48).collect::<String>(),
+            peer = req.remote_addr.as_deref().unwrap_or(""), reason, "connection refused"
+        );
         let attempt = ConnectionAttempt {
             identity: req.identity.chars().take(100).collect(),
             at: self.now(),
@@ -246,6 +255,10 @@ impl Csms {
         req: &ConnectRequest,
         why: &str,
     ) {
+        tracing::info!(
+            charger = %charger.id, peer = req.remote_addr.as_deref().unwrap_or(""), reason = why,
+            "connection refused"
+        );
         let data = json!({"reason": why, "remote_addr": req.remote_addr});
         let summary = format!("connection refused: {why}");
         let _ = self

@@ -57,15 +57,35 @@ impl Csms {
         let reply = match Frame::parse(bytes) {
             Err(bad) => {
                 tracing::info!(charger = %conn.charger_id, error = %bad.error, "unreadable frame");
+                let code = bad.error.code.as_str(conn.version);
+                metrics::counter!("cpms_call_errors_total", "action" => "unreadable", "code" => code)
+                    .increment(1);
                 bad.answerable
                     .then(|| frame::call_error(&bad.message_id, conn.version, &bad.error))
             }
             Ok(parsed) => match parsed.frame {
                 Frame::Call(call) => {
                     let id = call.id.clone();
-                    Some(match self.call(&conn, call, parsed.repaired).await {
+                    let started = std::time::Instant::now();
+                    // Label by action only for actions of the version (bounded cardinality).
+                    let action = match cpms_ocpp::direction(conn.version, &call.action) {
+                        Some(_) => call.action.clone(),
+                        None => "unknown".to_string(),
+                    };
+                    let outcome = self.call(&conn, call, parsed.repaired).await;
+                    let version = conn.version.label();
+                    metrics::counter!("cpms_frames_total", "action" => action.clone(), "version" => version)
+                        .increment(1);
+                    metrics::histogram!("cpms_frame_seconds", "action" => action.clone())
+                        .record(started.elapsed().as_secs_f64());
+                    Some(match outcome {
                         Ok(payload) => frame::call_result(&id, &payload),
-                        Err(e) => frame::call_error(&id, conn.version, &e),
+                        Err(e) => {
+                            let code = e.code.as_str(conn.version);
+                            metrics::counter!("cpms_call_errors_total", "action" => action, "code" => code)
+                                .increment(1);
+                            frame::call_error(&id, conn.version, &e)
+                        }
                     })
                 }
                 Frame::CallResult(r) => {

@@ -197,6 +197,8 @@ impl OutboxRelay {
             }
             _ => {
                 tracing::error!(consumer = %name, seq = s.seq, "an event failed {MAX_ATTEMPTS} times: kept as a dead letter");
+                metrics::counter!("cpms_dead_letters_total", "consumer" => name.clone())
+                    .increment(1);
                 self.store.dead_letter(&name, s.seq).await?;
                 Ok(true)
             }
@@ -228,6 +230,16 @@ impl OutboxRelay {
         Ok(())
     }
 
+    /// Publishes the queue depths: events handed out and not settled, and each consumer's queue.
+    fn gauges(&self) {
+        metrics::gauge!("cpms_outbox_unsettled").set(self.open.len() as f64);
+        metrics::gauge!("cpms_outbox_retrying").set(self.retries.len() as f64);
+        for (name, tx) in self.bus.subscribers() {
+            let depth = tx.max_capacity() - tx.capacity();
+            metrics::gauge!("cpms_consumer_queue_depth", "consumer" => name).set(depth as f64);
+        }
+    }
+
     fn next_retry(&self) -> Option<Instant> {
         self.retries.peek().map(|Reverse((due, _, _))| *due)
     }
@@ -243,6 +255,7 @@ impl OutboxRelay {
             if let Err(e) = self.redeliver_due().await {
                 tracing::warn!(error = %e, "outbox redelivery will retry");
             }
+            self.gauges();
             let retry_at = self
                 .next_retry()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));

@@ -119,19 +119,30 @@ pub(crate) async fn authenticate(
         })
         .map(str::trim)
         .map(str::to_string);
+    let mut caller = None;
     if let Some(k) = presented {
         match principal(&state, &k).await {
             Ok(Some(p)) => {
+                caller = Some(KeyId(format!("{}/{}", p.tenant, p.key_id)));
                 req.extensions_mut().insert(p);
             }
             Ok(None) => {
+                caller = Some(KeyId("bad key".into()));
                 req.extensions_mut().insert(BadKey);
             }
             Err(p) => return p.into_response(),
         }
     }
-    next.run(req).await
+    let mut r = next.run(req).await;
+    if let Some(c) = caller {
+        r.extensions_mut().insert(c);
+    }
+    r
 }
+
+/// Who made a request (tenant and key id, never the secret), for the request log.
+#[derive(Clone)]
+pub(crate) struct KeyId(pub String);
 
 #[derive(Clone)]
 struct BadKey;

@@ -656,6 +656,34 @@ pub fn with_deadline(router: Router, limit: std::time::Duration) -> Router {
     ))
 }
 
+/// Logs every request at info (method, path without its query, status, duration, key id; never a
+/// secret) and counts it.
+async fn log_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().chars().take(200).collect::<String>();
+    let started = std::time::Instant::now();
+    let r = next.run(req).await;
+    let status = r.status().as_u16();
+    let key = r
+        .extensions()
+        .get::<auth::KeyId>()
+        .map_or("none", |k| k.0.as_str());
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    metrics::counter!("cpms_api_requests_total", "method" => method.to_string(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("cpms_api_request_seconds").record(ms / 1000.0);
+    if matches!(path.as_str(), "/health" | "/metrics") {
+        // Polled by load balancers and scrapers: not worth a line each.
+        tracing::debug!(method = %method, path, status, "api request");
+    } else {
+        tracing::info!(method = %method, path, status, ms = format!("{ms:.1}"), key, "api request");
+    }
+    r
+}
+
 /// The operator API.
 pub fn router(state: ApiState) -> Router {
     let v1 = table().into_router();
@@ -680,5 +708,6 @@ pub fn router(state: ApiState) -> Router {
         .fallback(problem::not_found_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

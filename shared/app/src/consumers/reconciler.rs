@@ -51,6 +51,7 @@ pub async fn reconcile(csms: &Csms, ev: &DomainEvent) -> Result<usize, StoreErro
             };
             match sessions.put(write).await {
                 Ok(_) => {
+                    crate::service::sessions::log_session(&updated, &evs);
                     closed += 1;
                     break;
                 }

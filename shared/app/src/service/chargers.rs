@@ -84,6 +84,11 @@ impl Csms {
             .await
             .map_err(internal)?
             .ok_or_else(|| gone(&conn.charger_id))?;
+        tracing::info!(
+            charger = %conn.charger_id, vendor = %info.vendor, model = %info.model,
+            firmware = info.firmware_version.as_deref().unwrap_or(""), status = ?decision.status,
+            "boot"
+        );
         let accepted = decision.status == Registration::Accepted;
         if accepted != conn.accepted || conn.last_seen_written.is_none() {
             let mut info = conn.clone();

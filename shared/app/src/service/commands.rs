@@ -308,7 +308,11 @@ impl Csms {
                     .put(&cmd, Expected::Version(next.version))
                     .await
                 {
-                    Ok(_) | Err(StoreError::Conflict) => continue,
+                    Ok(_) => {
+                        ended(&cmd);
+                        continue;
+                    }
+                    Err(StoreError::Conflict) => continue,
                     Err(e) => return Err(e),
                 }
             }
@@ -327,7 +331,13 @@ impl Csms {
                 Ok(versions) => {
                     let frame = frame::call(&cmd.id, &cmd.action, &cmd.payload);
                     match self.ports.gateway.send(&conn.connection_id, &frame).await {
-                        Ok(()) => return Ok(()),
+                        Ok(()) => {
+                            tracing::info!(
+                                charger = %cmd.charger, command = %cmd.id, action = %cmd.action,
+                                by = %cmd.created_by, "command sent"
+                            );
+                            return Ok(());
+                        }
                         Err(e) => {
                             let reason = match e {
                                 GatewayError::Gone => {
@@ -367,7 +377,9 @@ impl Csms {
             Documents::write_of(&free, lane_expected)?,
             Documents::write_of(cmd, Expected::Version(cmd_version))?,
         ];
-        self.ports.docs.write(&batch).await.map(|_| ())
+        self.ports.docs.write(&batch).await?;
+        ended(cmd);
+        Ok(())
     }
 
     /// A charger's open commands as its queue index lists them, oldest first (the index may lag: read a
@@ -429,7 +441,8 @@ impl Csms {
                 .put(&c.value, Expected::Version(c.version))
                 .await
             {
-                Ok(_) | Err(StoreError::Conflict) => {}
+                Ok(_) => ended(&c.value),
+                Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -593,4 +606,23 @@ impl Csms {
             }
         }
     }
+}
+
+/// What an operator follows of commands: each end, at info, counted by outcome.
+fn ended(cmd: &Command) {
+    let outcome = match cmd.state {
+        CommandState::Answered => "answered",
+        CommandState::Error => "error",
+        CommandState::TimedOut => "timed_out",
+        CommandState::Failed => "failed",
+        CommandState::Queued | CommandState::Sent => return,
+    };
+    metrics::counter!("cpms_commands_total", "outcome" => outcome).increment(1);
+    tracing::info!(
+        charger = %cmd.charger, command = %cmd.id, action = %cmd.action, outcome,
+        status = cmd.status.as_deref().unwrap_or(""),
+        error = cmd.error.as_ref().map(|e| e.code.as_str()).unwrap_or(""),
+        reason = cmd.reason.as_deref().unwrap_or(""),
+        "command ended"
+    );
 }

@@ -6,7 +6,7 @@ pub(crate) mod billing;
 pub(crate) mod billing_runs;
 mod chargers;
 pub(crate) mod commands;
-mod sessions;
+pub(crate) mod sessions;
 mod tokens;
 
 pub(crate) use admission::Admission;

@@ -89,6 +89,7 @@ impl Csms {
                 events: &evs,
             })
             .await?;
+        log_session(&s, &evs);
         Ok(s)
     }
 
@@ -213,5 +214,31 @@ impl Csms {
             })
             .max_by_key(|s| s.started_at);
         Ok(best.map(|s| s.id.transaction))
+    }
+}
+
+/// What an operator follows of sessions: starts and ends, at info, with a counter each.
+pub(crate) fn log_session(s: &Session, evs: &[events::DomainEvent]) {
+    use events::EventBody;
+    for ev in evs {
+        match &ev.body {
+            EventBody::SessionStarted { evse_id, .. } => {
+                metrics::counter!("cpms_sessions_total", "event" => "started", "version" => s.ocpp_version.label())
+                    .increment(1);
+                tracing::info!(charger = %s.id.charger, transaction = %s.id.transaction, evse = ?evse_id, "session started");
+            }
+            EventBody::SessionEnded {
+                status, energy_wh, ..
+            } => {
+                metrics::counter!("cpms_sessions_total", "event" => "ended", "version" => s.ocpp_version.label())
+                    .increment(1);
+                tracing::info!(
+                    charger = %s.id.charger, transaction = %s.id.transaction, status = status.as_str(),
+                    energy_wh = %energy_wh.unwrap_or_default(), reason = s.stop_reason.as_deref().unwrap_or(""),
+                    "session ended"
+                );
+            }
+            _ => {}
+        }
     }
 }

@@ -235,6 +235,21 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         csms: csms.clone(),
         admin_key: Arc::new(cfg.admin_key.clone()),
     });
+    let api = match metrics_handle() {
+        Some(h) => api.route(
+            "/metrics",
+            get(move || {
+                let h = h.clone();
+                async move {
+                    (
+                        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        h.render(),
+                    )
+                }
+            }),
+        ),
+        None => api,
+    };
     let api = cpms_app::api::with_deadline(api, cfg.request_timeout);
     let fds = listener::open_files_limit();
     let (ws_limits, api_limits) = listener::split(fds, cfg.max_unauthenticated, cfg.header_timeout);
@@ -308,4 +323,31 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         stop,
         tasks,
     })
+}
+
+/// The Prometheus recorder of the process (installed once; every server of the process shares it).
+fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+            let latency = [
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0,
+            ];
+            let writes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+            let built = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_writes".into()), &writes))
+                .and_then(|b| b.install_recorder());
+            match built {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no Prometheus metrics");
+                    None
+                }
+            }
+        })
+        .clone()
 }

@@ -105,7 +105,7 @@ pub(crate) async fn upgrade(
         }
         ConnectOutcome::Unsupported { .. } => (None, true),
         ConnectOutcome::Reject { status, reason } => {
-            tracing::info!(peer = %peer, status, reason, "connection refused");
+            tracing::debug!(peer = %peer, status, reason, "handshake refused");
             let mut r = StatusCode::from_u16(status)
                 .unwrap_or(StatusCode::FORBIDDEN)
                 .into_response();
@@ -162,7 +162,9 @@ where
 {
     let (tx, mut rx) = mpsc::channel::<Outbound>(32);
     st.gateway.insert(&id, tx, peer.ip().to_string());
+    metrics::gauge!("cpms_connected_chargers").increment(1.0);
     let mut stop = st.stop.clone();
+    let mut why = "the charger closed it";
     loop {
         tokio::select! {
             frame = socket.next_frame() => {
@@ -172,9 +174,11 @@ where
                         // A frame the peer got wrong: say why before the connection goes (RFC 6455:
                         // 1009 too big, 1002 protocol error, 1007 bad UTF-8). The WebSocket layer queues
                         // its own Close for some errors (1003 for an unknown opcode); that one goes first.
-                        if let Some((code, why)) = close_for(&e) {
+                        why = "the connection was lost";
+                        if let Some((code, text)) = close_for(&e) {
+                            why = text;
                             tracing::info!(peer = %peer, error = %e, "closing a connection that broke the WebSocket protocol");
-                            let send = socket.send(Frame::close(code, why));
+                            let send = socket.send(Frame::close(code, text));
                             let _ = tokio::time::timeout(Duration::from_secs(2), send).await;
                         }
                         break;
@@ -190,6 +194,7 @@ where
                             break;
                         }
                         if out.close {
+                            why = "unknown connection";
                             let _ = socket.send(Frame::close(yawc::close::CloseCode::Policy, b"unknown connection")).await;
                             break;
                         }
@@ -206,20 +211,25 @@ where
                     }
                 }
                 Some(Outbound::Close) | None => {
+                    why = "closed by the CSMS (a newer connection, or the management API)";
                     let _ = socket.send(Frame::close(yawc::close::CloseCode::Normal, b"")).await;
                     break;
                 }
             },
             _ = tokio::time::sleep(st.idle_timeout) => {
+                why = "idle";
                 let _ = socket.send(Frame::close(yawc::close::CloseCode::Away, b"idle")).await;
                 break;
             }
             _ = stop.changed() => {
+                why = "server shutting down";
                 let _ = socket.send(Frame::close(yawc::close::CloseCode::Away, b"server shutting down")).await;
                 break;
             }
         }
     }
+    metrics::gauge!("cpms_connected_chargers").decrement(1.0);
+    tracing::info!(peer = %peer, connection = %id, reason = why, "connection closed");
     st.gateway.remove(&id);
     st.disconnect(&id, peer).await;
 }

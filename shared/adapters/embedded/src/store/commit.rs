@@ -174,6 +174,8 @@ fn writer_loop(sh: &Shared) {
 
 /// Runs a batch in one transaction and tells every write how it ended.
 fn commit_batch(sh: &Shared, batch: Vec<Job>) {
+    let started = std::time::Instant::now();
+    metrics::histogram!("cpms_store_commit_writes").record(batch.len() as f64);
     let mut txn = match sh.db.begin_write() {
         Ok(t) => t,
         Err(e) => {
@@ -200,7 +202,9 @@ fn commit_batch(sh: &Shared, batch: Vec<Job>) {
     } else {
         txn.commit().map_err(|e| unavailable("committing", e))
     };
+    metrics::histogram!("cpms_store_commit_seconds").record(started.elapsed().as_secs_f64());
     if let Err(e) = &outcome {
+        metrics::counter!("cpms_store_commit_failures_total").increment(1);
         tracing::error!(error = %e, "store commit failed");
     }
     for d in done {
