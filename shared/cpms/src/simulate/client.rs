@@ -1,5 +1,6 @@
-//! A minimal OCPP-J client: one connection, one CALL in flight, answers to calls from the CSMS.
-//! It assumes nothing beyond OCPP-J, so it works against any CSMS.
+//! A minimal OCPP-J client: one connection, one CALL in flight, and the CSMS's calls answered at any
+//! time, while it waits for an answer and while it is idle (so WebSocket pings are answered too). It
+//! assumes nothing beyond OCPP-J, so it works against any CSMS.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,23 @@ pub enum Reply {
     Error(String, String),
 }
 
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The CSMS does not know the charger (HTTP 404 at the handshake).
+    #[error("the CSMS does not know this charger (HTTP 404)")]
+    Unknown,
+    /// Wrong credentials (HTTP 401).
+    #[error("the CSMS refused its credentials (HTTP 401)")]
+    Unauthorized,
+    /// Anything else (refused, unreachable, timed out): worth trying again later.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Answers a call of the CSMS: `Ok(payload)` for a CALLRESULT, `Err((code, description))` for a CALLERROR.
+pub type Handler<'a> = dyn FnMut(&str, &Value) -> Result<Value, (String, String)> + Send + 'a;
+
 /// A connected charger.
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -38,9 +56,13 @@ impl Client {
         version: OcppVersion,
         password: Option<&str>,
         timeout: Duration,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, ConnectError> {
         let url = format!("{}/{id}", base_url.trim_end_matches('/'));
-        let mut req = url.as_str().into_client_request().context("charger URL")?;
+        let other = |e: String| ConnectError::Other(e);
+        let mut req = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| other(format!("charger URL {url}: {e}")))?;
         let h = req.headers_mut();
         h.insert(
             "Sec-WebSocket-Protocol",
@@ -48,30 +70,39 @@ impl Client {
         );
         if let Some(p) = password {
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{p}"));
-            h.insert(
-                "Authorization",
-                HeaderValue::from_str(&format!("Basic {token}"))?,
-            );
+            let v = HeaderValue::from_str(&format!("Basic {token}"))
+                .map_err(|e| other(e.to_string()))?;
+            h.insert("Authorization", v);
         }
-        let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(req))
+        let connected = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(req))
             .await
-            .map_err(|_| anyhow!("connect timed out"))?
-            .with_context(|| format!("connecting {url}"))?;
-        Ok(Client {
-            ws,
-            next: 0,
-            timeout,
-        })
+            .map_err(|_| other(format!("connecting {url} timed out")))?;
+        match connected {
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                next: 0,
+                timeout,
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 404 => {
+                Err(ConnectError::Unknown)
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401 => {
+                Err(ConnectError::Unauthorized)
+            }
+            Err(e) => Err(other(format!("connecting {url}: {e}"))),
+        }
     }
 
-    /// Sends a CALL and waits for its answer; returns it with the round-trip time.
+    /// Sends a CALL and waits for its answer, answering the CSMS's calls meanwhile; returns the answer
+    /// with the round-trip time.
     pub async fn call(
         &mut self,
         action: &str,
         payload: Value,
+        handler: &mut Handler<'_>,
     ) -> anyhow::Result<(Reply, Duration)> {
         self.next += 1;
-        let id = self.next.to_string();
+        let id = format!("s{}", self.next);
         let frame = json!([2, id, action, payload]).to_string();
         let started = Instant::now();
         self.ws
@@ -81,21 +112,10 @@ impl Client {
         let deadline = started + self.timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let msg = tokio::time::timeout(left, self.ws.next())
+            let v = tokio::time::timeout(left, self.frame())
                 .await
-                .map_err(|_| anyhow!("{action}: no answer within {:?}", self.timeout))?;
-            let text = match msg {
-                Some(Ok(Message::Text(t))) => t.to_string(),
-                Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
-                Some(Ok(Message::Close(c))) => {
-                    bail!("{action}: connection closed by the CSMS ({c:?})")
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => bail!("{action}: {e}"),
-                None => bail!("{action}: connection closed"),
-            };
-            let v: Value =
-                serde_json::from_str(&text).with_context(|| format!("unreadable frame {text}"))?;
+                .map_err(|_| anyhow!("{action}: no answer within {:?}", self.timeout))?
+                .with_context(|| action.to_string())?;
             match (
                 v.get(0).and_then(Value::as_u64),
                 v.get(1).and_then(Value::as_str),
@@ -108,20 +128,67 @@ impl Client {
                     let desc = v[3].as_str().unwrap_or_default().to_string();
                     return Ok((Reply::Error(code, desc), started.elapsed()));
                 }
-                (Some(2), Some(r)) => {
-                    // A call from the CSMS: this simulator implements no CSMS-initiated action.
-                    let answer = json!([
-                        4,
-                        r,
-                        "NotImplemented",
-                        "not implemented by the simulator",
-                        {}
-                    ]);
-                    self.ws.send(Message::text(answer.to_string())).await?;
-                }
+                (Some(2), Some(_)) => self.answer(&v, handler).await?,
                 _ => {}
             }
         }
+    }
+
+    /// Waits `how_long`, answering the CSMS's calls (and pings) as they come; returns early, with true,
+    /// after a call the handler answered (the caller may have something to do about it).
+    pub async fn idle(
+        &mut self,
+        how_long: Duration,
+        handler: &mut Handler<'_>,
+    ) -> anyhow::Result<bool> {
+        let until = tokio::time::Instant::now() + how_long;
+        loop {
+            let v = tokio::select! {
+                v = self.frame() => v?,
+                _ = tokio::time::sleep_until(until) => return Ok(false),
+            };
+            if v.get(0).and_then(Value::as_u64) == Some(2) {
+                self.answer(&v, handler).await?;
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The next JSON frame (pings are answered on the way).
+    async fn frame(&mut self) -> anyhow::Result<Value> {
+        loop {
+            let text = match self.ws.next().await {
+                Some(Ok(Message::Text(t))) => t.to_string(),
+                Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+                Some(Ok(Message::Ping(_))) => {
+                    // The pong is queued by the library; send it now, not with the next frame.
+                    self.ws.flush().await.context("answering a ping")?;
+                    continue;
+                }
+                Some(Ok(Message::Close(c))) => bail!("connection closed by the CSMS ({c:?})"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => bail!("{e}"),
+                None => bail!("connection closed"),
+            };
+            match serde_json::from_str(&text) {
+                Ok(v) => return Ok(v),
+                Err(_) => continue, // not OCPP-J: nothing to answer
+            }
+        }
+    }
+
+    async fn answer(&mut self, call: &Value, handler: &mut Handler<'_>) -> anyhow::Result<()> {
+        let id = call[1].as_str().unwrap_or("-1");
+        let action = call[2].as_str().unwrap_or("");
+        let payload = call.get(3).cloned().unwrap_or(json!({}));
+        let frame = match handler(action, &payload) {
+            Ok(result) => json!([3, id, result]),
+            Err((code, description)) => json!([4, id, code, description, {}]),
+        };
+        self.ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .context("answering the CSMS")
     }
 
     /// Closes the connection.

@@ -4,9 +4,11 @@
 
 mod charger;
 mod client;
+mod device;
 mod stats;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -21,7 +23,8 @@ pub use stats::Report;
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
     /// WebSocket URL chargers connect to; each appends `/{charger id}`.
-    #[arg(long, default_value = "ws://127.0.0.1:9000/ocpp")]
+    /// (Derived from --api when that is on the default port 8080: the same host on 9000.)
+    #[arg(long, default_value = DEFAULT_URL)]
     pub url: String,
     /// Operator API URL; with --admin-key the chargers and the token are registered there first.
     #[arg(long)]
@@ -41,6 +44,16 @@ pub struct SimulateArgs {
     /// Meter value messages per session.
     #[arg(long, default_value_t = 3)]
     pub meter_values: u64,
+    /// Minutes of charging each meter value stands for (the session's timestamps are simulated time
+    /// ending now, so its energy and CDR are those of a real session).
+    #[arg(long, default_value_t = 5)]
+    pub sample_minutes: u64,
+    /// Seconds a charger keeps trying to connect again when the CSMS goes away (backoff 1 s to 30 s).
+    #[arg(long, default_value_t = 300)]
+    pub reconnect_secs: u64,
+    /// Seconds between progress lines on stderr (0: none).
+    #[arg(long, default_value_t = 5)]
+    pub progress_secs: u64,
     /// Pause between the messages of a session, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub interval_ms: u64,
@@ -59,7 +72,8 @@ pub struct SimulateArgs {
     /// New connections per second while ramping up.
     #[arg(long, default_value_t = 250.0)]
     pub connect_rate: f64,
-    /// Keep chargers connected this many seconds after their sessions (Heartbeat every 60 s).
+    /// Keep chargers connected this many seconds after their sessions, answering the CSMS (a remote
+    /// start runs a session, a reset reboots), with a Heartbeat at the interval the CSMS gave.
     #[arg(long, default_value_t = 0)]
     pub hold_secs: u64,
     /// Seconds to wait for each answer.
@@ -87,6 +101,45 @@ pub struct Plan {
     pub timeout: Duration,
     pub hold: Duration,
     pub heartbeat: Duration,
+    pub sample_minutes: u64,
+    pub reconnect_for: Duration,
+}
+
+/// Live counters of a run, for the progress lines.
+#[derive(Default)]
+pub struct Progress {
+    pub connected: AtomicU64,
+    pub sessions: AtomicU64,
+    pub calls: AtomicU64,
+    pub errors: AtomicU64,
+    pub failures: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub answered: AtomicU64,
+}
+
+/// The default of `--url`.
+const DEFAULT_URL: &str = "ws://127.0.0.1:9000/ocpp";
+
+/// `--url`, or the OCPP endpoint beside `--api` when only that was given and it is on the default API port
+/// (8080: chargers on 9000).
+fn charger_url(args: &SimulateArgs) -> String {
+    if args.url != DEFAULT_URL {
+        return args.url.clone();
+    }
+    let Some(api) = &args.api else {
+        return args.url.clone();
+    };
+    let rest = api.trim_end_matches('/');
+    let (scheme, hostport) = match rest.split_once("://") {
+        Some(("https", h)) => ("wss", h),
+        Some((_, h)) => ("ws", h),
+        None => ("ws", rest),
+    };
+    let hostport = hostport.split('/').next().unwrap_or(hostport);
+    match hostport.rsplit_once(':') {
+        Some((host, "8080")) => format!("{scheme}://{host}:9000/ocpp"),
+        _ => args.url.clone(),
+    }
 }
 
 impl Plan {
@@ -155,7 +208,7 @@ async fn register(args: &SimulateArgs, plan: &Plan) -> anyhow::Result<()> {
 /// Runs a simulation and returns its report.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<Report> {
     let plan = Arc::new(Plan {
-        url: args.url.clone(),
+        url: charger_url(&args),
         version: args.version,
         prefix: args.prefix.clone(),
         password: (!args.no_auth).then(|| args.password.clone()),
@@ -166,14 +219,42 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Report> {
         timeout: Duration::from_secs(args.timeout_secs.max(1)),
         hold: Duration::from_secs(args.hold_secs),
         heartbeat: Duration::from_secs(60),
+        sample_minutes: args.sample_minutes.clamp(1, 60),
+        reconnect_for: Duration::from_secs(args.reconnect_secs),
     });
     register(&args, &plan).await?;
     let started = Instant::now();
+    let progress = Arc::new(Progress::default());
+    let printer = (args.progress_secs > 0).then(|| {
+        let (p, every, n) = (progress.clone(), Duration::from_secs(args.progress_secs), args.chargers);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                eprintln!(
+                    "[{:>4} s] {}/{n} connected, {} sessions done, {} calls ({} CallErrors, {} failed), {} reconnects",
+                    started.elapsed().as_secs(),
+                    g(&p.connected),
+                    g(&p.sessions),
+                    g(&p.calls),
+                    g(&p.errors),
+                    g(&p.failures),
+                    g(&p.reconnects),
+                );
+            }
+        })
+    });
+    eprintln!(
+        "simulating {} OCPP {} charger(s) at {} ({} session(s) each; Ctrl-C to stop)",
+        args.chargers, plan.version, plan.url, plan.sessions
+    );
     let gap = Duration::from_secs_f64(1.0 / args.connect_rate.max(0.1));
     let mut set = JoinSet::new();
     for i in 0..args.chargers {
-        let plan = plan.clone();
-        set.spawn(async move { charger::run(&plan, i, started).await });
+        let (plan, progress) = (plan.clone(), progress.clone());
+        set.spawn(async move { charger::run(&plan, i, started, progress).await });
         if i + 1 < args.chargers {
             tokio::time::sleep(gap).await;
         }
@@ -187,6 +268,9 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Report> {
                 total.note(format!("simulated charger crashed: {e}"));
             }
         }
+    }
+    if let Some(p) = printer {
+        p.abort();
     }
     Ok(Report::of(total, started.elapsed()))
 }

@@ -21,6 +21,16 @@ pub struct Stats {
     pub connect_failures: u64,
     /// Sessions that ran to their stop.
     pub sessions: u64,
+    /// Of those, sessions the CSMS started.
+    pub remote_sessions: u64,
+    /// Calls of the CSMS answered.
+    pub answered: u64,
+    /// Connections made again after one was lost.
+    pub reconnects: u64,
+    /// Reboots the CSMS asked for (Reset).
+    pub reboots: u64,
+    /// Calls cut off by a lost connection (transaction messages among them are sent again).
+    pub interrupted: u64,
     /// Round-trip times in microseconds.
     pub latencies_us: Vec<u32>,
     /// Completion time of each answered call, in milliseconds since the run started.
@@ -39,6 +49,11 @@ impl Stats {
         self.connected += o.connected;
         self.connect_failures += o.connect_failures;
         self.sessions += o.sessions;
+        self.remote_sessions += o.remote_sessions;
+        self.answered += o.answered;
+        self.reconnects += o.reconnects;
+        self.reboots += o.reboots;
+        self.interrupted += o.interrupted;
         self.latencies_us.extend(o.latencies_us);
         self.done_at_ms.extend(o.done_at_ms);
         for s in o.samples {
@@ -62,6 +77,14 @@ pub struct Report {
     pub chargers_connected: u64,
     pub connect_failures: u64,
     pub sessions_completed: u64,
+    /// Sessions the CSMS started (remote start).
+    pub remote_sessions: u64,
+    /// Calls of the CSMS the chargers answered.
+    pub csms_calls_answered: u64,
+    pub reconnects: u64,
+    pub reboots: u64,
+    /// Calls cut off by a lost connection.
+    pub interrupted_calls: u64,
     pub calls: u64,
     pub call_results: u64,
     pub call_errors: u64,
@@ -115,6 +138,11 @@ impl Report {
             chargers_connected: s.connected,
             connect_failures: s.connect_failures,
             sessions_completed: s.sessions,
+            remote_sessions: s.remote_sessions,
+            csms_calls_answered: s.answered,
+            reconnects: s.reconnects,
+            reboots: s.reboots,
+            interrupted_calls: s.interrupted,
             calls: s.calls,
             call_results: s.results,
             call_errors: s.errors,
@@ -140,10 +168,15 @@ impl Report {
     /// Human-readable form.
     pub fn text(&self) -> String {
         let mut out = format!(
-            "chargers connected: {} (failed: {})\nsessions completed: {}\ncalls: {} sent, {} results, {} CallErrors, {} failed\nduration: {:.2} s\nthroughput: {:.0} msgs/s average, {:.0} msgs/s in the busiest 10 s\nlatency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
+            "chargers connected: {} (failed: {})\nsessions completed: {} ({} started by the CSMS)\nCSMS calls answered: {}; reconnects: {}; reboots: {}; calls cut off by a lost connection: {}\ncalls: {} sent, {} results, {} CallErrors, {} failed\nduration: {:.2} s\nthroughput: {:.0} msgs/s average, {:.0} msgs/s in the busiest 10 s\nlatency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
             self.chargers_connected,
             self.connect_failures,
             self.sessions_completed,
+            self.remote_sessions,
+            self.csms_calls_answered,
+            self.reconnects,
+            self.reboots,
+            self.interrupted_calls,
             self.calls,
             self.call_results,
             self.call_errors,
