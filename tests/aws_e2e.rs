@@ -538,14 +538,11 @@ async fn the_local_aws_mode_runs_every_consumer_from_the_tables_stream() {
     )
     .await;
     // Billing, fed from the stream: 1.00 + 4 kWh x 0.25.
-    let mut cdrs = json!(null);
-    for _ in 0..100 {
-        cdrs = stack.get("/v1/cdrs").await.1;
-        if cdrs["items"].as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let cdrs = stack
+        .wait_for("/v1/cdrs", |v| {
+            v["items"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
     assert_eq!(
         cdrs["items"][0]["pricing"]["total_cost"]["excl_vat"],
         json!(2),
@@ -560,14 +557,6 @@ async fn the_local_aws_mode_runs_every_consumer_from_the_tables_stream() {
     cp.call("StartTransaction", start(6000, "2026-11-24T12:00:00Z"))
         .await;
     let path = format!("/v1/sessions/CP-PIPE~{abandoned}");
-    let mut session = json!(null);
-    for _ in 0..100 {
-        session = stack.get(&path).await.1;
-        if session["status"] == "reconciled" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(session["status"], "reconciled", "{session}");
+    stack.wait_for(&path, |s| s["status"] == "reconciled").await;
     stack.stop().await;
 }

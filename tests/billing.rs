@@ -9,15 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn wait_for(stack: &Stack, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..100 {
-        let (_, v) = stack.get(path).await;
-        if check(&v) {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (_, v) = stack.get(path).await;
-    panic!("{path} never reached the expected state: {v}");
+    stack.wait_for(path, check).await
 }
 
 async fn put(stack: &Stack, path: &str, body: Value) -> (u16, Value) {

@@ -6,6 +6,19 @@ use cpms_tests::{Charger, KEY, Stack, python, root};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
+/// Runs a script of tests/python with the test virtualenv's Python.
+async fn run_python(script: &'static str, args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python())
+            .arg(root().join("tests/python").join(script))
+            .args(args)
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_answers_as_its_document_says() {
     let stack = Stack::start().await;
@@ -34,13 +47,11 @@ async fn every_operation_answers_as_its_document_says() {
         "timestamp": "2026-11-30T11:00:00Z"}),
     )
     .await;
-    for _ in 0..100 {
-        let (_, cdrs) = stack.get("/v1/cdrs").await;
-        if cdrs["items"].as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    stack
+        .wait_for("/v1/cdrs", |v| {
+            v["items"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
     // The charger answers whatever the CSMS sends it.
     let answering = tokio::spawn(async move {
         while let Some(frame) = cp.recv().await {
@@ -52,16 +63,18 @@ async fn every_operation_answers_as_its_document_says() {
             }
         }
     });
-    let api = stack.api.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python())
-            .arg(root().join("tests/python/openapi_check.py"))
-            .args(["--api", &api, "--key", KEY, "--charger", "OA-CP"])
-            .output()
-            .expect("python runs")
-    })
-    .await
-    .unwrap();
+    let out = run_python(
+        "openapi_check.py",
+        vec![
+            "--api".into(),
+            stack.api.clone(),
+            "--key".into(),
+            KEY.into(),
+            "--charger".into(),
+            "OA-CP".into(),
+        ],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
@@ -80,19 +93,16 @@ async fn the_api_reference_page_renders_every_operation_in_a_real_browser() {
         .values()
         .map(|p| p.as_object().unwrap().len())
         .sum();
-    let api = stack.api.clone();
     let shot = std::env::temp_dir().join("cpms-docs.png");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python())
-            .arg(root().join("tests/python/docs_page.py"))
-            .args(["--api", &api, "--operations", &operations.to_string()])
-            .arg("--screenshot")
-            .arg(&shot)
-            .output()
-            .expect("python runs")
-    })
-    .await
-    .unwrap();
+    let args = vec![
+        "--api".into(),
+        stack.api.clone(),
+        "--operations".into(),
+        operations.to_string(),
+        "--screenshot".into(),
+        shot.display().to_string(),
+    ];
+    let out = run_python("docs_page.py", args).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

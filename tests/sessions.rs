@@ -1,7 +1,5 @@
 //! Complete sessions over real WebSockets for both versions, read back through the operator API.
 
-use std::time::Duration;
-
 use cpms_tests::{Charger, PASSWORD, Stack};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -9,14 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const TS: &str = "2025-06-01T10:00:00Z";
 
 async fn wait_for(stack: &Stack, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..50 {
-        let (_, v) = stack.get(path).await;
-        if check(&v) {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{path} never reached the expected state");
+    stack.wait_for(path, check).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,6 +118,19 @@ impl Stack {
         send(self.req(reqwest::Method::GET, path)).await
     }
 
+    /// GETs `path` (admin key) until `check` holds of its body, for up to 10 s; returns that body.
+    pub async fn wait_for(&self, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            let (_, v) = self.get(path).await;
+            if check(&v) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (_, v) = self.get(path).await;
+        panic!("{path} never reached the expected state: {v}");
+    }
+
     /// POST JSON with the admin key.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         send(self.req(reqwest::Method::POST, path).json(&body)).await

@@ -3,34 +3,16 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 mod common;
 
-use common::{KEY, Server, free_port, start};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use common::{KEY, Server, Ws, free_port, start};
 
 async fn connect(s: &Server) -> Ws {
-    let mut req = format!("ws://127.0.0.1:{}/ocpp/CRASH1", s.ws)
-        .into_client_request()
-        .unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode("CRASH1:crash-password-0001");
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("ocpp1.6"),
-    );
-    req.headers_mut().insert(
-        "Authorization",
-        HeaderValue::from_str(&format!("Basic {auth}")).unwrap(),
-    );
-    tokio_tungstenite::connect_async(req).await.unwrap().0
+    connect_as(s, "CRASH1", "ocpp1.6").await
 }
 
 async fn call(ws: &mut Ws, id: &str, action: &str, payload: Value) -> Value {
@@ -110,18 +92,9 @@ async fn sigkill_mid_session_loses_nothing_acknowledged() {
 }
 
 async fn connect_as(s: &Server, id: &str, protocol: &'static str) -> Ws {
-    let mut req = format!("ws://127.0.0.1:{}/ocpp/{id}", s.ws)
-        .into_client_request()
-        .unwrap();
-    let auth =
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:crash-password-0001"));
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
-    req.headers_mut().insert(
-        "Authorization",
-        HeaderValue::from_str(&format!("Basic {auth}")).unwrap(),
-    );
-    tokio_tungstenite::connect_async(req).await.unwrap().0
+    common::connect_charger(s.ws, id, "crash-password-0001", protocol)
+        .await
+        .unwrap()
 }
 
 /// One charger's session: started, then (once every charger has started) stopped.

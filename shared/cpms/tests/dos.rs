@@ -5,11 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{KEY, free_port, start_with};
+use common::{KEY, Ws, free_port, start_with};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 async fn open_many(port: u16, n: usize, send: &'static [u8]) -> Vec<TcpStream> {
     let mut out = Vec::with_capacity(n);
@@ -64,20 +63,8 @@ async fn charger_gets_in(ws: u16, api: &str) -> Duration {
         "{}",
         r.status()
     );
-    let mut req = format!("ws://127.0.0.1:{ws}/ocpp/DOS-CP")
-        .into_client_request()
-        .unwrap();
-    use base64::Engine;
-    let auth = base64::engine::general_purpose::STANDARD.encode("DOS-CP:dos-password-00001");
-    req.headers_mut()
-        .insert("Authorization", format!("Basic {auth}").parse().unwrap());
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().unwrap());
-    let connect = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio_tungstenite::connect_async(req),
-    );
-    let (mut socket, _) = connect
+    let connect = common::connect_charger(ws, "DOS-CP", "dos-password-00001", "ocpp1.6");
+    let mut socket = tokio::time::timeout(Duration::from_secs(5), connect)
         .await
         .expect("in time")
         .expect("the charger gets in");
@@ -151,9 +138,6 @@ async fn half_open_connections_and_unfinished_requests_are_reaped() {
     assert!(after < base + 20, "{base} -> {after}");
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn charger(ws: u16, api: &str, id: &str) -> Ws {
     let r = reqwest::Client::new()
         .post(format!("{api}/v1/chargers"))
@@ -163,16 +147,9 @@ async fn charger(ws: u16, api: &str, id: &str) -> Ws {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let mut req = format!("ws://127.0.0.1:{ws}/ocpp/{id}")
-        .into_client_request()
+    let mut s = common::connect_charger(ws, id, "dos-password-00001", "ocpp1.6")
+        .await
         .unwrap();
-    use base64::Engine;
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{id}:dos-password-00001"));
-    req.headers_mut()
-        .insert("Authorization", format!("Basic {auth}").parse().unwrap());
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().unwrap());
-    let (mut s, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let boot =
         json!([2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]);
     roundtrip(&mut s, boot.to_string()).await;

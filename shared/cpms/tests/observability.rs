@@ -8,15 +8,10 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
 
-use base64::Engine;
-use common::{KEY, command, free_port, up};
+use common::{KEY, Ws, command, free_port, up};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn call(ws: &mut Ws, id: &str, action: &str, payload: Value) -> Value {
     ws.send(Message::text(json!([2, id, action, payload]).to_string()))
@@ -58,15 +53,9 @@ async fn logs_and_metrics_tell_an_operator_what_happens() {
         .send()
         .await
         .unwrap();
-    let mut req = format!("ws://127.0.0.1:{wsp}/ocpp/OBS-1")
-        .into_client_request()
+    let mut ws = common::connect_charger(wsp, "OBS-1", password, "ocpp1.6")
+        .await
         .unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("OBS-1:{password}"));
-    req.headers_mut()
-        .insert("Authorization", format!("Basic {auth}").parse().unwrap());
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     call(
         &mut ws,
         "b",

@@ -23,20 +23,11 @@ pub async fn bill(csms: &Csms, ev: &DomainEvent) -> Result<Billed, StoreError> {
     }
 }
 
-/// Runs the billing consumer on a stream of deliveries until it ends. A failure is retried a few times
-/// at once; then the delivery is dropped unsettled and its source delivers it again later (the outbox
-/// relay with a growing delay, SQS after the visibility timeout), so nothing is lost to a passing fault.
-/// A panic on one event does not stop billing for the others.
-pub async fn run_billing(csms: std::sync::Arc<Csms>, mut rx: mpsc::Receiver<Delivery>) {
-    while let Some(d) = rx.recv().await {
-        let ev = d.event.clone();
-        let done = super::with_retries("billing", &ev, || {
-            let (c, e) = (csms.clone(), ev.clone());
-            async move { bill(&c, &e).await.map(|_| ()) }
-        })
-        .await;
-        if done {
-            d.done();
-        }
-    }
+/// Runs the billing consumer on a stream of deliveries until it ends (see [`super::serve`]).
+pub async fn run_billing(csms: std::sync::Arc<Csms>, rx: mpsc::Receiver<Delivery>) {
+    super::serve("billing", rx, move |ev| {
+        let c = csms.clone();
+        async move { bill(&c, &ev).await.map(|_| ()) }
+    })
+    .await
 }

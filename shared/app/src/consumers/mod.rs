@@ -8,7 +8,27 @@ pub use billing::{bill, run_billing};
 pub use reconciler::{reconcile, run_reconciler};
 
 use cpms_domain::events::DomainEvent;
-use cpms_ports::StoreError;
+use cpms_ports::{Delivery, StoreError};
+use tokio::sync::mpsc;
+
+/// Runs a consumer on a stream of deliveries until it ends: each event is handled (retried a few times at
+/// once, in its own task), then settled; one that keeps failing is left unsettled, and its source
+/// delivers it again later (the outbox relay with a growing delay, SQS after the visibility timeout).
+pub(crate) async fn serve<F, Fut>(
+    consumer: &'static str,
+    mut rx: mpsc::Receiver<Delivery>,
+    handle: F,
+) where
+    F: Fn(DomainEvent) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+{
+    while let Some(d) = rx.recv().await {
+        let ev = d.event.clone();
+        if with_retries(consumer, &ev, || handle(ev.clone())).await {
+            d.done();
+        }
+    }
+}
 
 /// Quick attempts at one event before it is left to its source to deliver again.
 const ATTEMPTS: usize = 3;

@@ -63,18 +63,11 @@ pub async fn reconcile(csms: &Csms, ev: &DomainEvent) -> Result<usize, StoreErro
     Ok(closed)
 }
 
-/// Runs the reconciler on a stream of deliveries until it ends (failures as in billing: retried, then
-/// delivered again later by the source).
-pub async fn run_reconciler(csms: std::sync::Arc<Csms>, mut rx: mpsc::Receiver<Delivery>) {
-    while let Some(d) = rx.recv().await {
-        let ev = d.event.clone();
-        let done = super::with_retries("session-reconciler", &ev, || {
-            let (c, e) = (csms.clone(), ev.clone());
-            async move { reconcile(&c, &e).await.map(|_| ()) }
-        })
-        .await;
-        if done {
-            d.done();
-        }
-    }
+/// Runs the reconciler on a stream of deliveries until it ends (see [`super::serve`]).
+pub async fn run_reconciler(csms: std::sync::Arc<Csms>, rx: mpsc::Receiver<Delivery>) {
+    super::serve("session-reconciler", rx, move |ev| {
+        let c = csms.clone();
+        async move { reconcile(&c, &ev).await.map(|_| ()) }
+    })
+    .await
 }

@@ -119,3 +119,29 @@ pub async fn up(mut child: Child, ws: u16, http: u16) -> Server {
     let _ = child.wait();
     panic!("cpms serve did not come up");
 }
+
+/// A WebSocket client connection.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects charger `id` to the server on `ws_port` with Basic auth, offering `protocol`.
+pub async fn connect_charger(
+    ws_port: u16,
+    id: &str,
+    password: &str,
+    protocol: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use base64::Engine;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://127.0.0.1:{ws_port}/ocpp/{id}").into_client_request()?;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{password}"));
+    let h = req.headers_mut();
+    h.insert(
+        "Authorization",
+        format!("Basic {auth}").parse().expect("header"),
+    );
+    h.insert("Sec-WebSocket-Protocol", protocol.parse().expect("header"));
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
+}
