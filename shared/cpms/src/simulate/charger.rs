@@ -65,7 +65,13 @@ impl Sim<'_> {
     /// CallError is recorded; a lost connection drops the client, and a transaction message is kept to
     /// be sent again.
     async fn call(&mut self, action: &str, payload: Value) -> Option<Value> {
-        let client = self.client.as_mut()?;
+        let Some(client) = self.client.as_mut() else {
+            // Offline: a transaction message waits for the next connection, as in a real charger.
+            if TRANSACTION_MESSAGES.contains(&action) {
+                self.unsent.push_back((action.to_string(), payload));
+            }
+            return None;
+        };
         self.stats.calls += 1;
         self.progress.calls.fetch_add(1, Ordering::Relaxed);
         self.last_sent = Instant::now();
