@@ -224,7 +224,7 @@ def fuzz(api, key):
     r = subprocess.run([st, "run", f"{api}/v1/openapi.json", "-H", f"Authorization: Bearer {key}", "--max-examples", "10",
                         "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--no-color",
                         "--seed", "20261201", "--request-timeout", "30"],
-                       capture_output=True, text=True, timeout=900)
+                       capture_output=True, text=True, timeout=900, cwd=tempfile.mkdtemp())
     tail = "\n".join(r.stdout.splitlines()[-40:])
     if r.returncode != 0:
         raise SystemExit(f"schemathesis found failures:\n{r.stdout[-20000:]}\n{r.stderr[-2000:]}")

@@ -33,22 +33,11 @@ async fn sigkill_mid_session_loses_nothing_acknowledged() {
     let mut s = start(dir.path(), wsp, httpp).await;
     let http = reqwest::Client::new();
     let api = format!("http://127.0.0.1:{}", s.http);
-    let r = http
-        .post(format!("{api}/v1/chargers"))
-        .bearer_auth(KEY)
-        .json(&json!({"id": "CRASH1", "password": "crash-password-0001"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let r = http
-        .post(format!("{api}/v1/tokens"))
-        .bearer_auth(KEY)
-        .json(&json!({"id": "ANY"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    common::register_charger(&api, "CRASH1", "crash-password-0001").await;
+    assert_eq!(
+        common::post(&api, "/v1/tokens", json!({"id": "ANY"})).await,
+        201
+    );
     let mut ws = connect(&s).await;
     call(
         &mut ws,
@@ -155,23 +144,12 @@ async fn sigkill_right_after_a_burst_of_stops_loses_no_cdr() {
     let api = format!("http://127.0.0.1:{}", s.http);
     let ids: Vec<(String, bool)> = (0..50).map(|i| (format!("BURST{i}"), i % 2 == 1)).collect();
     for (id, _) in &ids {
-        let r = http
-            .post(format!("{api}/v1/chargers"))
-            .bearer_auth(KEY)
-            .json(&json!({"id": id, "password": "crash-password-0001"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+        common::register_charger(&api, id, "crash-password-0001").await;
     }
-    let r = http
-        .post(format!("{api}/v1/tokens"))
-        .bearer_auth(KEY)
-        .json(&json!({"id": "ANY"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(
+        common::post(&api, "/v1/tokens", json!({"id": "ANY"})).await,
+        201
+    );
     let barrier = tokio::sync::Barrier::new(ids.len());
     let runs: Vec<_> = ids
         .iter()

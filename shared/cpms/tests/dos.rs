@@ -139,14 +139,7 @@ async fn half_open_connections_and_unfinished_requests_are_reaped() {
 }
 
 async fn charger(ws: u16, api: &str, id: &str) -> Ws {
-    let r = reqwest::Client::new()
-        .post(format!("{api}/v1/chargers"))
-        .bearer_auth(KEY)
-        .json(&json!({"id": id, "password": "dos-password-00001"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    common::register_charger(api, id, "dos-password-00001").await;
     let mut s = common::connect_charger(ws, id, "dos-password-00001", "ocpp1.6")
         .await
         .unwrap();

@@ -39,20 +39,11 @@ async fn logs_and_metrics_tell_an_operator_what_happens() {
     let api = s.api();
     let http = reqwest::Client::new();
     let password = "observe-password-0001";
-    let r = http
-        .post(format!("{api}/v1/chargers"))
-        .bearer_auth(KEY)
-        .json(&json!({"id": "OBS-1", "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    http.post(format!("{api}/v1/tokens"))
-        .bearer_auth(KEY)
-        .json(&json!({"id": "OBS-TAG"}))
-        .send()
-        .await
-        .unwrap();
+    common::register_charger(&api, "OBS-1", password).await;
+    assert_eq!(
+        common::post(&api, "/v1/tokens", json!({"id": "OBS-TAG"})).await,
+        201
+    );
     let mut ws = common::connect_charger(wsp, "OBS-1", password, "ocpp1.6")
         .await
         .unwrap();

@@ -145,3 +145,27 @@ pub async fn connect_charger(
         .await
         .map(|(ws, _)| ws)
 }
+
+/// POSTs `body` to the API at `api` with the admin key; the status.
+pub async fn post(api: &str, path: &str, body: serde_json::Value) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{api}{path}"))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await
+        .expect("the API answers")
+        .status()
+        .as_u16()
+}
+
+/// Registers a charger with `password` (201), through the API at `api`.
+pub async fn register_charger(api: &str, id: &str, password: &str) {
+    let status = post(
+        api,
+        "/v1/chargers",
+        serde_json::json!({"id": id, "password": password}),
+    )
+    .await;
+    assert_eq!(status, 201, "registering {id}");
+}
