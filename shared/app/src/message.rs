@@ -68,15 +68,13 @@ impl Csms {
                     let id = call.id.clone();
                     let started = std::time::Instant::now();
                     // Label by action only for actions of the version (bounded cardinality).
-                    let action = match cpms_ocpp::direction(conn.version, &call.action) {
-                        Some(_) => call.action.clone(),
-                        None => "unknown".to_string(),
-                    };
+                    let action =
+                        cpms_ocpp::action_name(conn.version, &call.action).unwrap_or("unknown");
                     let outcome = self.call(&conn, call, parsed.repaired).await;
                     let version = conn.version.label();
-                    metrics::counter!("cpms_frames_total", "action" => action.clone(), "version" => version)
+                    metrics::counter!("cpms_frames_total", "action" => action, "version" => version)
                         .increment(1);
-                    metrics::histogram!("cpms_frame_seconds", "action" => action.clone())
+                    metrics::histogram!("cpms_frame_seconds", "action" => action)
                         .record(started.elapsed().as_secs_f64());
                     Some(match outcome {
                         Ok(payload) => frame::call_result(&id, &payload),

@@ -3,27 +3,14 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
 mod common;
 
-use common::{KEY, Server, Ws, free_port, start};
+use common::{Server, Ws, call, free_port, start};
 
 async fn connect(s: &Server) -> Ws {
     connect_as(s, "CRASH1", "ocpp1.6").await
-}
-
-async fn call(ws: &mut Ws, id: &str, action: &str, payload: Value) -> Value {
-    ws.send(Message::text(json!([2, id, action, payload]).to_string()))
-        .await
-        .unwrap();
-    loop {
-        if let Some(Ok(Message::Text(t))) = ws.next().await {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +18,6 @@ async fn sigkill_mid_session_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let (wsp, httpp) = (free_port(), free_port());
     let mut s = start(dir.path(), wsp, httpp).await;
-    let http = reqwest::Client::new();
     let api = format!("http://127.0.0.1:{}", s.http);
     common::register_charger(&api, "CRASH1", "crash-password-0001").await;
     assert_eq!(
@@ -66,15 +52,7 @@ async fn sigkill_mid_session_loses_nothing_acknowledged() {
     )
     .await;
     assert_eq!(r[0], 3);
-    let session: Value = http
-        .get(format!("{api}/v1/sessions/CRASH1~{tx}"))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = common::get(&api, &format!("/v1/sessions/CRASH1~{tx}")).await;
     assert_eq!(session["sample_count"], 20, "{session}");
     assert_eq!(session["energy_wh"], 2500);
     assert_eq!(session["status"], "completed");
@@ -140,7 +118,6 @@ async fn sigkill_right_after_a_burst_of_stops_loses_no_cdr() {
     let dir = tempfile::tempdir().unwrap();
     let (wsp, httpp) = (free_port(), free_port());
     let mut s = start(dir.path(), wsp, httpp).await;
-    let http = reqwest::Client::new();
     let api = format!("http://127.0.0.1:{}", s.http);
     let ids: Vec<(String, bool)> = (0..50).map(|i| (format!("BURST{i}"), i % 2 == 1)).collect();
     for (id, _) in &ids {
@@ -163,15 +140,7 @@ async fn sigkill_right_after_a_burst_of_stops_loses_no_cdr() {
     let _s = start(dir.path(), wsp, httpp).await;
     let mut cdrs = Value::Null;
     for _ in 0..100 {
-        cdrs = http
-            .get(format!("{api}/v1/cdrs?limit=500"))
-            .bearer_auth(KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        cdrs = common::get(&api, "/v1/cdrs?limit=500").await;
         if cdrs["items"].as_array().is_some_and(|a| a.len() >= 50) {
             break;
         }

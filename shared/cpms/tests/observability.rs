@@ -8,24 +8,8 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{KEY, Ws, command, free_port, up};
-use futures_util::{SinkExt, StreamExt};
+use common::{KEY, call, command, free_port, up};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-async fn call(ws: &mut Ws, id: &str, action: &str, payload: Value) -> Value {
-    ws.send(Message::text(json!([2, id, action, payload]).to_string()))
-        .await
-        .unwrap();
-    loop {
-        if let Some(Ok(Message::Text(t))) = ws.next().await {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v[0] == 3 || v[0] == 4 {
-                return v;
-            }
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_and_metrics_tell_an_operator_what_happens() {

@@ -34,14 +34,21 @@ pub fn schema(
 
 /// Which side sends the CALL of `action`, `None` for an action the version does not define.
 pub fn direction(version: OcppVersion, action: &str) -> Option<Direction> {
-    let table = match version {
-        OcppVersion::V16 => v16::schema::ACTIONS,
-        OcppVersion::V201 => v201::schema::ACTIONS,
-    };
+    action_entry(version, action).map(|(_, d)| d)
+}
+
+/// The version's own name of `action` (a `'static` string, e.g. for metric labels), `None` for an action
+/// the version does not define.
+pub fn action_name(version: OcppVersion, action: &str) -> Option<&'static str> {
+    action_entry(version, action).map(|(n, _)| n)
+}
+
+fn action_entry(version: OcppVersion, action: &str) -> Option<(&'static str, Direction)> {
+    let table = actions(version);
     table
         .binary_search_by(|(name, _)| (*name).cmp(action))
         .ok()
-        .map(|i| table[i].1)
+        .map(|i| table[i])
 }
 
 /// Every action of `version`, sorted by name.

@@ -234,9 +234,15 @@ impl OutboxRelay {
     fn gauges(&self) {
         metrics::gauge!("cpms_outbox_unsettled").set(self.open.len() as f64);
         metrics::gauge!("cpms_outbox_retrying").set(self.retries.len() as f64);
-        for (name, tx) in self.bus.subscribers() {
+        let subs = self
+            .bus
+            .subscribers
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        for (name, tx) in subs.iter() {
             let depth = tx.max_capacity() - tx.capacity();
-            metrics::gauge!("cpms_consumer_queue_depth", "consumer" => name).set(depth as f64);
+            metrics::gauge!("cpms_consumer_queue_depth", "consumer" => name.clone())
+                .set(depth as f64);
         }
     }
 

@@ -169,3 +169,37 @@ pub async fn register_charger(api: &str, id: &str, password: &str) {
     .await;
     assert_eq!(status, 201, "registering {id}");
 }
+
+/// Sends a CALL on `ws` and returns the answer to it (CALLRESULT or CALLERROR; other frames are skipped).
+pub async fn call(
+    ws: &mut Ws,
+    id: &str,
+    action: &str,
+    payload: serde_json::Value,
+) -> serde_json::Value {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let frame = serde_json::json!([2, id, action, payload]).to_string();
+    ws.send(Message::text(frame)).await.expect("send");
+    loop {
+        if let Some(Ok(Message::Text(t))) = ws.next().await {
+            let v: serde_json::Value = serde_json::from_str(&t).expect("JSON");
+            if (v[0] == 3 || v[0] == 4) && v[1] == id {
+                return v;
+            }
+        }
+    }
+}
+
+/// GETs `path` from the API at `api` with the admin key; the JSON body.
+pub async fn get(api: &str, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{api}{path}"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a JSON body")
+}
