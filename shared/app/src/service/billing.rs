@@ -167,6 +167,20 @@ impl Csms {
         let token = s.id_token.as_ref().map(|t| t.value.as_str());
         let ctx = self.pricing_context(tenant, charger, token).await?;
         let samples = self.all_samples(tenant, &s.id).await?;
+        self.price_with(tenant, s, until, agreed, ctx, &samples)
+            .await
+    }
+
+    /// [`Csms::price_session`] from the given samples (all of the session's, or a summary of them).
+    async fn price_with(
+        &self,
+        tenant: &TenantId,
+        s: &Session,
+        until: DateTime<Utc>,
+        agreed: Option<(String, TariffTerms)>,
+        ctx: Context,
+        samples: &[MeterSample],
+    ) -> Result<Cdr, StoreError> {
         let max_kw = ctx.charger.as_ref().and_then(|c| {
             c.evses
                 .iter()
@@ -174,7 +188,7 @@ impl Csms {
                 .flat_map(|e| e.connectors.iter().map(|k| k.max_power_kw))
                 .max()
         });
-        let (usage, mut flags) = Usage::of_session(s, &samples, until, max_kw);
+        let (usage, mut flags) = Usage::of_session(s, samples, until, max_kw);
         let start = usage.start;
         let resolved = match agreed {
             Some((id, terms)) => Some((id, terms)),
@@ -366,18 +380,33 @@ fn with_event(mut w: DocWrite, c: &Cdr) -> DocWrite {
     w
 }
 
-/// The running cost last sent to a 2.0.1 station for a session (kept 30 days).
+/// Where a running 2.0.1 session's cost estimate stands (kept 30 days): when it was last priced, what
+/// was last sent to the station, and the summary of the samples read so far with where reading stopped,
+/// so the next estimate reads only the samples stored since.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CostPush {
     /// Owner.
     pub tenant: TenantId,
     /// The session.
     pub session_id: SessionId,
-    /// When it was sent.
+    /// When it was last priced.
     pub at: DateTime<Utc>,
-    /// What was sent (incl. VAT).
+    /// What was last sent (incl. VAT); meaningful when `sent`.
     #[serde(with = "cpms_ocpp::number")]
     pub total: rust_decimal::Decimal,
+    /// Whether a cost was sent at all.
+    #[serde(default = "yes")]
+    pub sent: bool,
+    /// The session's energy readings read so far, thinned.
+    #[serde(default)]
+    pub summary: cpms_domain::tariff::ReadingSummary,
+    /// Cursor of the last full page of samples read, and how many of the page after it were read.
+    #[serde(default)]
+    pub read_to: (Option<String>, usize),
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl cpms_ports::Record for CostPush {
@@ -408,10 +437,11 @@ impl Csms {
     }
 
     /// Sends a running 2.0.1 session's cost so far to its station (`CostUpdated`, OCPP 2.0.1 use case
-    /// I02) when it changed by at least the currency's minor unit and the last one is older than the
-    /// tenant's `running_cost_interval_s`. Returns what was sent.
-    /// Chargers that are offline or busy with a full queue are skipped (the next meter values try
-    /// again).
+    /// I02) when it changed by at least the currency's minor unit. At most once per the tenant's
+    /// `running_cost_interval_s` the session is priced, from a summary of its readings that is brought
+    /// up to date with the samples stored since the last time (so the work does not grow with the
+    /// session). Returns what was sent. Chargers that are offline or busy with a full queue are skipped
+    /// (the next interval tries again).
     pub async fn push_running_cost(
         &self,
         tenant: &TenantId,
@@ -440,18 +470,88 @@ impl Csms {
         {
             return Ok(None);
         }
-        let cdr = self.price_session(tenant, &s, now, None).await?;
-        if cdr.tariff_id.is_none() {
-            return Ok(None);
-        }
+        let expected = Expected::from_read(&last);
+        let mut state = last.map_or_else(
+            || CostPush {
+                tenant: tenant.clone(),
+                session_id: id.clone(),
+                at: now,
+                total: rust_decimal::Decimal::ZERO,
+                sent: false,
+                summary: Default::default(),
+                read_to: (None, 0),
+            },
+            |l| l.value,
+        );
+        state.at = now;
+        self.read_new_samples(tenant, id, &mut state).await?;
+        let charger = self
+            .ports
+            .chargers
+            .get(&s.id.charger)
+            .await?
+            .map(|c| c.value)
+            .filter(|c| c.tenant == *tenant);
+        let token = s.id_token.as_ref().map(|t| t.value.as_str());
+        let ctx = self.pricing_context(tenant, charger, token).await?;
+        let cdr = self
+            .price_with(tenant, &s, now, None, ctx, &state.summary.samples())
+            .await?;
         let total = cdr.pricing.total_cost.incl();
         let minor = cpms_domain::tariff::money::minor_unit(&cdr.pricing.currency);
-        if last
-            .as_ref()
-            .is_some_and(|l| (total - l.value.total).abs() < minor)
-        {
-            return Ok(None);
+        let changed = !state.sent || (total - state.total).abs() >= minor;
+        let mut sent = None;
+        if cdr.tariff_id.is_some() && changed && self.send_running_cost(tenant, &s, total).await? {
+            state.total = total;
+            state.sent = true;
+            sent = Some(total);
         }
+        match pushes.put(&state, expected).await {
+            Ok(_) | Err(StoreError::Conflict) => Ok(sent),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds the samples stored since `state` last read to its summary.
+    async fn read_new_samples(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+        state: &mut CostPush,
+    ) -> Result<(), StoreError> {
+        const PAGE: usize = 256;
+        let (mut cursor, mut skip) = state.read_to.clone();
+        loop {
+            let page = PageRequest {
+                limit: PAGE,
+                cursor: cursor.clone(),
+            };
+            let p = self.ports.sessions.samples(tenant, id, &page).await?;
+            if p.items.len() > skip {
+                state.summary.add(&p.items[skip..]);
+            }
+            match p.next {
+                Some(n) => {
+                    cursor = Some(n);
+                    skip = 0;
+                }
+                None => {
+                    skip = p.items.len().max(skip);
+                    break;
+                }
+            }
+        }
+        state.read_to = (cursor, skip);
+        Ok(())
+    }
+
+    /// Queues `CostUpdated` for the session's station; `false` when it cannot take it now.
+    async fn send_running_cost(
+        &self,
+        tenant: &TenantId,
+        s: &Session,
+        total: rust_decimal::Decimal,
+    ) -> Result<bool, StoreError> {
         let amount: serde_json::Value =
             serde_json::from_str(&total.to_string()).unwrap_or(serde_json::Value::Null);
         let request = cpms_domain::command::CommandRequest::Raw {
@@ -468,23 +568,12 @@ impl Csms {
             )
             .await
         {
-            Ok(_) => {}
-            Err(crate::SubmitError::Store(e)) => return Err(e),
+            Ok(_) => Ok(true),
+            Err(crate::SubmitError::Store(e)) => Err(e),
             Err(e) => {
-                tracing::info!(error = %e, session = %id, "running cost not sent");
-                return Ok(None);
+                tracing::info!(error = %e, session = %s.id, "running cost not sent");
+                Ok(false)
             }
-        }
-        let push = CostPush {
-            tenant: tenant.clone(),
-            session_id: id.clone(),
-            at: now,
-            total,
-        };
-        let expected = last.map_or(Expected::Absent, |l| Expected::Version(l.version));
-        match pushes.put(&push, expected).await {
-            Ok(_) | Err(StoreError::Conflict) => Ok(Some(total)),
-            Err(e) => Err(e),
         }
     }
 }

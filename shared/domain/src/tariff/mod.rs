@@ -8,6 +8,7 @@ mod check;
 pub mod money;
 mod price;
 mod restriction;
+pub mod running;
 pub mod usage;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use check::{TariffCheck, check};
 pub use money::{Price, round_money, with_vat};
 pub use price::{CdrDimension, ChargingPeriod, Priced, VatLine, components_at, price};
+pub use running::ReadingSummary;
 pub use usage::{Slice, Usage};
 
 use crate::TenantId;
