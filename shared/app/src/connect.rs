@@ -107,12 +107,19 @@ impl Csms {
                 }
                 quirks.push(format!("{what} (allowed for this charger)"));
             }
-            let passwords = charger.acceptable_passwords(now);
-            let Some(which) = passwords
-                .iter()
-                .find(|(_, phc)| self.passwords.verify(id.as_str(), phc, &password))
-                .map(|(which, _)| *which)
-            else {
+            let kept = charger.credential_check.as_deref();
+            let mut matched = None;
+            for (which, phc) in charger.acceptable_passwords(now) {
+                if self
+                    .passwords
+                    .verify(id.as_str(), phc, &password, kept)
+                    .await
+                {
+                    matched = Some((which, self.passwords.check_for(phc, &password)));
+                    break;
+                }
+            }
+            let Some((which, check)) = matched else {
                 self.log_refusal(&charger, req, "wrong password").await;
                 return Ok(reject(401, "wrong password"));
             };
@@ -121,7 +128,7 @@ impl Csms {
                     "connected with its previous password (the new one is not in use yet)".into(),
                 );
             }
-            used = Some(which);
+            used = Some((which, check));
         }
         let (version, echo) = match negotiate(&req.subprotocols, charger.expected_version) {
             Negotiated::Version(v, echo) => (v, echo),
@@ -152,8 +159,9 @@ impl Csms {
         };
         let previous = self
             .update_charger(&id, |c| {
-                if let Some(which) = used {
-                    c.password_used(which, now);
+                if let Some((which, check)) = &used {
+                    c.password_used(*which, now);
+                    c.credential_check.clone_from(check);
                 }
                 let prev = c.connection.replace(conn.clone());
                 c.last_version = Some(version);

@@ -13,7 +13,7 @@ mod service;
 
 use std::sync::Arc;
 
-pub use auth::{PasswordHasher, hash_password};
+pub use auth::{CredentialKey, PasswordHasher, hash_password};
 pub use config::CsmsConfig;
 pub use connect::{ConnectOutcome, ConnectRequest};
 pub use message::MessageOutcome;
@@ -99,6 +99,18 @@ impl Csms {
             passwords: PasswordHasher::default(),
             admission,
         }
+    }
+
+    /// With a credential key: verified passwords are kept with the chargers as a keyed check, so
+    /// reconnects (after a restart too) skip Argon2 (see [`PasswordHasher`]).
+    pub fn with_credential_key(mut self, key: CredentialKey) -> Self {
+        self.passwords = PasswordHasher::new(Some(key));
+        self
+    }
+
+    /// Hashes a charger password (Argon2id) on the bounded blocking pool.
+    pub async fn hash_password(&self, password: String) -> String {
+        self.passwords.hash(password).await
     }
 
     /// The ports (for the runners that host it).

@@ -250,22 +250,12 @@ fn admin_key(
     let key = AdminKey::new(&k);
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    write_private(&file, &key.digest_hex())
+    cpms::serve::write_private(&file, &key.digest_hex())
         .with_context(|| format!("writing {}", file.display()))?;
     let said = format!(
         "{k}  (generated now and shown only this once: note it; set CPMS_ADMIN_KEY to choose one)"
     );
     Ok((key, said))
-}
-
-/// Writes a file only its owner may read.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)?.write_all(text.as_bytes())
 }
 
 /// What to do when the cost model cannot reach DynamoDB.

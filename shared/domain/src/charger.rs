@@ -32,6 +32,11 @@ pub struct Charger {
     /// When the password last changed (rotated, confirmed or set by an admin).
     #[serde(default)]
     pub password_changed_at: Option<DateTime<Utc>>,
+    /// A keyed check of the password last verified at connect (HMAC under the installation's credential
+    /// key, bound to the hash it matched): a reconnect with the same password skips Argon2. A changed
+    /// password never matches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_check: Option<String>,
     /// Let in a Basic-auth user name other than the identity (security profiles 1 and 2 forbid it; only
     /// for firmware that cannot be fixed). Off unless an admin turns it on.
     #[serde(default)]
@@ -250,6 +255,7 @@ impl Charger {
             previous_password_hash: None,
             pending_password: None,
             password_changed_at: None,
+            credential_check: None,
             allow_username_mismatch: false,
             free_charging: false,
             expected_version: None,

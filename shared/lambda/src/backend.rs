@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use cpms_app::{Csms, CsmsConfig, Ports};
+use cpms_app::{CredentialKey, Csms, CsmsConfig, Ports};
 use cpms_aws::{ApiGatewayManagement, DynamoStore, EventBridgePublisher};
 use cpms_embedded::{Durability, EmbeddedStore, MemoryRegistry};
 use cpms_ports::{ChargerGateway, EventPublisher, GatewayError, SystemClock};
@@ -48,6 +48,8 @@ pub struct AwsSettings {
     pub event_bus: Option<String>,
     /// An emulator's endpoint.
     pub endpoint: Option<String>,
+    /// The credential key (64 hex digits) that keys the password checks kept with chargers.
+    pub credential_key: Option<String>,
 }
 
 /// The adapters to run on.
@@ -77,6 +79,16 @@ impl Backend {
                 management_url: get("CPMS_WS_MANAGEMENT_URL"),
                 event_bus: get("CPMS_EVENT_BUS"),
                 endpoint: get("CPMS_AWS_ENDPOINT"),
+                credential_key: match get("CPMS_CREDENTIAL_KEY").filter(|k| !k.trim().is_empty()) {
+                    Some(k) if cpms_app::CredentialKey::from_hex(&k).is_none() => {
+                        return Err(ConfigError::Invalid {
+                            name: "CPMS_CREDENTIAL_KEY",
+                            value: "(secret)".into(),
+                            why: "must be 64 hex digits".into(),
+                        });
+                    }
+                    k => k,
+                },
             })),
             "embedded" => Ok(Backend::Embedded {
                 data_dir: get("CPMS_DATA_DIR")
@@ -169,7 +181,15 @@ pub fn aws_csms_metered(
         gateway,
         Arc::new(SystemClock),
     );
-    (Arc::new(Csms::new(ports, CsmsConfig::default())), meter)
+    let mut csms = Csms::new(ports, CsmsConfig::default());
+    if let Some(key) = s
+        .credential_key
+        .as_deref()
+        .and_then(CredentialKey::from_hex)
+    {
+        csms = csms.with_credential_key(key);
+    }
+    (Arc::new(csms), meter)
 }
 
 /// The gateway of a function configured without a way to reach chargers.

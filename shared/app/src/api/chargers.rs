@@ -14,7 +14,6 @@ use super::auth::Principal;
 use super::extract::{Body, Id, PageQuery, Params};
 use super::views::{ChargerView, List};
 use super::{ApiState, Problem, audit};
-use crate::hash_password;
 
 /// `POST /v1/chargers`.
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -81,10 +80,7 @@ pub(crate) async fn set_password(
         }
         None => (generated_password(), true),
     };
-    let (hash, password) =
-        tokio::task::spawn_blocking(move || (hash_password(&password), password))
-            .await
-            .map_err(|_| Problem::bad_request("could not hash the password"))?;
+    let hash = st.csms.hash_password(password.clone()).await;
     let now = st.csms.now();
     st.csms
         .update_charger(&c.id, |c| {
@@ -141,9 +137,7 @@ pub(crate) async fn create(
     {
         return Err(Problem::bad_request("name must be at most 200 characters"));
     }
-    let hash = tokio::task::spawn_blocking(move || (hash_password(&password), password))
-        .await
-        .map_err(|_| Problem::bad_request("could not hash the password"))?;
+    let hash = (st.csms.hash_password(password.clone()).await, password);
     let csms = &st.csms;
     let now = csms.now();
     let mut c = Charger::register(p.tenant.clone(), id.clone(), now);

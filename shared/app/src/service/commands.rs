@@ -150,9 +150,7 @@ impl Csms {
         if let Some(password) =
             cpms_domain::credentials::password_set_by(version, &command.action, &command.payload)
         {
-            let hash = tokio::task::spawn_blocking(move || crate::hash_password(&password))
-                .await
-                .map_err(|e| SubmitError::Invalid(format!("cannot hash the password: {e}")))?;
+            let hash = self.passwords.hash(password).await;
             let now = self.now();
             self.update_charger(&command.charger, |c| {
                 c.password_sent(hash.clone(), &command.id, now);

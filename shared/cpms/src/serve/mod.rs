@@ -156,7 +156,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                 gateway.clone(),
                 Arc::new(SystemClock),
             );
-            let csms = Arc::new(Csms::new(ports, cfg.csms.clone()));
+            let key = credential_key(data_dir)?;
+            let csms = Arc::new(Csms::new(ports, cfg.csms.clone()).with_credential_key(key));
             let bus = Arc::new(InProcessBus::new());
             let reconciler = bus.subscribe("session-reconciler", 1024);
             tasks.spawn(cpms_app::consumers::run_reconciler(
@@ -350,4 +351,33 @@ fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
             }
         })
         .clone()
+}
+
+/// The installation's credential key, kept in `DATA/credential.key` (made at the first start; only its
+/// owner may read it). It keys the password checks kept with chargers (see `cpms_app::PasswordHasher`):
+/// deleting it only makes every charger's next connect verify with Argon2 again.
+fn credential_key(data_dir: &std::path::Path) -> anyhow::Result<cpms_app::CredentialKey> {
+    let file = data_dir.join("credential.key");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => cpms_app::CredentialKey::from_hex(&text)
+            .with_context(|| format!("{} is not 64 hex digits", file.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = cpms_app::CredentialKey::generate();
+            std::fs::create_dir_all(data_dir)?;
+            write_private(&file, &key.to_hex())
+                .with_context(|| format!("writing {}", file.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+    }
+}
+
+/// Writes a new file only its owner may read.
+pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(text.as_bytes())
 }
