@@ -142,19 +142,19 @@ impl SessionEvent {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LatestMeter {
     /// Active power drawn (W).
-    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
     pub power_w: Option<Decimal>,
     /// Current drawn (A; the highest phase when only per-phase values are sent).
-    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
     pub current_a: Option<Decimal>,
     /// Voltage (V).
-    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
     pub voltage_v: Option<Decimal>,
     /// Battery state of charge (%).
-    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
     pub soc_percent: Option<Decimal>,
     /// When these were sampled.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
 }
 
@@ -183,91 +183,131 @@ pub struct Session {
     /// Where / how it stands.
     pub status: SessionStatus,
     /// EVSE (1.6: connector id).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<u32>,
     /// Connector on the EVSE.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connector_id: Option<u32>,
     /// The token.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<IdToken>,
     /// The authorization decision given at start.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthDecision>,
     /// The authorization decision given for the token presented at stop (1.6).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_auth: Option<AuthDecision>,
     /// Start time (the charger's, or when the CSMS learned of it if the charger's clock was wrong).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
     /// Whether the start message itself was received (false: the start is inferred).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub start_reported: bool,
     /// End time.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Register at start (Wh).
-    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
     pub meter_start_wh: Option<Decimal>,
     /// Register at stop (Wh).
-    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
     pub meter_stop_wh: Option<Decimal>,
     /// Energy delivered so far (Wh).
-    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
     pub energy_wh: Option<Decimal>,
     /// Why it stopped.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
     /// 2.0.1 charging state (`Charging`, `SuspendedEV`, ...).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charging_state: Option<String>,
     /// Latest readings.
     #[serde(default)]
     pub latest: LatestMeter,
     /// First energy register reading of the session.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_register: Option<RegisterReading>,
     /// Last energy register reading of the session.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_register: Option<RegisterReading>,
     /// Number of stored samples.
     #[serde(default)]
     pub sample_count: u32,
     /// Per sample series, the newest sample time stored: a sample not newer than that may be one the
     /// session already holds (see [`Session::may_repeat_samples`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sample_marks: Vec<SeriesMark>,
     /// Whether any of its messages were queued offline.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub offline: bool,
     /// 2.0.1 remoteStartId.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_start_id: Option<i64>,
     /// Reservation it consumed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservation_id: Option<i64>,
     /// Closed by reconciliation rather than by the charger.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub closed_by_reconciliation: bool,
     /// Fingerprint of the 1.6 StartTransaction (a resent start is recognized).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_fingerprint: Option<u64>,
     /// 2.0.1 seqNos received, as inclusive ranges.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seq_seen: Vec<(u64, u64)>,
     /// Highest seqNo applied.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq_max: Option<u64>,
     /// Fingerprints of the last messages applied.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "fingerprints")]
     pub applied: Vec<u64>,
     /// Data anomalies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<Anomaly>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Message fingerprints stored as one base64 text of their 8-byte big-endian values (a third of the
+/// decimal array's size: the session record is written on every message); an array of numbers is read
+/// too (records written before).
+mod fingerprints {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_be_bytes()).collect();
+        s.serialize_str(&STANDARD_NO_PAD.encode(bytes))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Text(String),
+        Numbers(Vec<u64>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        match Stored::deserialize(d)? {
+            Stored::Numbers(v) => Ok(v),
+            Stored::Text(t) => {
+                let bytes = STANDARD_NO_PAD
+                    .decode(t.as_bytes())
+                    .map_err(serde::de::Error::custom)?;
+                Ok(bytes
+                    .chunks_exact(8)
+                    .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
+                    .collect())
+            }
+        }
+    }
 }
 
 /// The newest sample time of one series of a session.

@@ -261,3 +261,34 @@ fn reconciliation_closes_an_abandoned_session_once() {
     s.close_by_reconciliation(t(60), "Superseded", t(61));
     assert_eq!(s, closed);
 }
+
+#[test]
+fn the_stored_record_is_compact_and_reads_back_the_same() {
+    // GIVEN a session that applied 16 messages with samples
+    let mut s = session();
+    for i in 0..16u64 {
+        let mut e = ev(EventKind::Updated, i as i64, u64::MAX - i * 7_919);
+        e.samples = vec![MeterSample {
+            timestamp: t(i as i64),
+            measurand: "Energy.Active.Import.Register".into(),
+            value: Some(Decimal::from(i * 100)),
+            unit: "Wh".into(),
+            phase: None,
+            location: None,
+            context: None,
+            signed_data: None,
+        }];
+        s.apply(&e, t(20));
+    }
+    // WHEN it is stored
+    let json = serde_json::to_string(&s).unwrap();
+    // THEN absent fields are left out, fingerprints are one text, and it reads back equal
+    assert!(!json.contains("null"), "{json}");
+    assert!(json.len() < 900, "{} bytes: {json}", json.len());
+    assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), s);
+    // AND a record written with fingerprints as numbers still reads
+    let mut old: serde_json::Value = serde_json::to_value(&s).unwrap();
+    old["applied"] = serde_json::json!(s.applied);
+    let back: Session = serde_json::from_value(old).unwrap();
+    assert_eq!(back.applied, s.applied);
+}

@@ -6,6 +6,10 @@
 //! 47 µs per round trip measured here, against 20 µs for the commit). While a commit runs, further writes
 //! queue up; the writer thread then takes the whole queue in one transaction and one fsync, and keeps
 //! doing so as long as writes keep arriving. So an idle store answers fast, and a busy one shares fsyncs.
+//!
+//! Some writes need not be durable at once (the outbox relay forgetting events every consumer settled:
+//! if a crash undoes that, the events are only handed out again, and consumers are idempotent). A batch
+//! of only such writes commits without fsync; the next durable commit makes it durable too.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -25,8 +29,14 @@ type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// transaction (then every write of the batch fails and may be retried).
 type Job = Box<dyn FnOnce(&WriteTransaction) -> (Completion, bool) + Send>;
 
+/// A queued write and whether it may wait for a later commit's fsync.
+struct Queued {
+    job: Job,
+    lazy: bool,
+}
+
 struct State {
-    queue: Vec<Job>,
+    queue: Vec<Queued>,
     /// A commit is running (by a caller or the writer thread).
     busy: bool,
     /// The writer thread owns the commits until the queue is empty.
@@ -90,6 +100,23 @@ impl Committer {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
+        self.write_with(f, false).await
+    }
+
+    /// [`Committer::write`] for a write that may be lost in a crash: answered after its commit, which
+    /// waits for the disk only if a durable write shares it.
+    pub(crate) async fn write_lazy<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.write_with(f, true).await
+    }
+
+    async fn write_with<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+        lazy: bool,
+    ) -> Result<R, StoreError> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |txn| {
             let result = f(txn);
@@ -99,7 +126,7 @@ impl Committer {
             });
             (done, spoiled)
         });
-        self.submit(job)?;
+        self.submit(Queued { job, lazy })?;
         rx.await
             .map_err(|_| StoreError::Unavailable("the write was not committed".into()))?
     }
@@ -107,7 +134,7 @@ impl Committer {
 
 impl Committer {
     /// Commits `job` here if nothing is committing, else queues it for the running commits.
-    fn submit(&self, job: Job) -> Result<(), StoreError> {
+    fn submit(&self, job: Queued) -> Result<(), StoreError> {
         let sh = &self.shared;
         let mut s = sh.lock();
         if s.closed {
@@ -173,7 +200,7 @@ fn writer_loop(sh: &Shared) {
 }
 
 /// Runs a batch in one transaction and tells every write how it ended.
-fn commit_batch(sh: &Shared, batch: Vec<Job>) {
+fn commit_batch(sh: &Shared, batch: Vec<Queued>) {
     let started = std::time::Instant::now();
     metrics::histogram!("cpms_store_commit_writes").record(batch.len() as f64);
     let mut txn = match sh.db.begin_write() {
@@ -184,13 +211,16 @@ fn commit_batch(sh: &Shared, batch: Vec<Job>) {
             return;
         }
     };
-    if sh.durability == Durability::NoSync {
+    let lazy = batch.iter().all(|q| q.lazy);
+    if sh.durability == Durability::NoSync || lazy {
         let _ = txn.set_durability(redb::Durability::None);
     }
+    metrics::counter!("cpms_store_commits_total", "fsync" => if lazy { "no" } else { "yes" })
+        .increment(1);
     let mut done = Vec::with_capacity(batch.len());
     let mut spoiled = false;
-    for job in batch {
-        let (completion, bad) = job(&txn);
+    for q in batch {
+        let (completion, bad) = (q.job)(&txn);
         spoiled |= bad;
         done.push(completion);
     }

@@ -149,6 +149,15 @@ impl EmbeddedStore {
         self.inner.committer.write(f).await
     }
 
+    /// Runs `f` in a write transaction that need not survive a crash (see the committer); returns
+    /// once that transaction is committed.
+    pub(crate) async fn write_lazy<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.inner.committer.write_lazy(f).await
+    }
+
     /// Runs `f` on a read transaction.
     pub(crate) fn read<R>(
         &self,

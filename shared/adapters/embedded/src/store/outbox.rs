@@ -50,9 +50,10 @@ impl EmbeddedStore {
         })
     }
 
-    /// Forgets events every consumer has settled.
+    /// Forgets events every consumer has settled. Not waited to be durable: a crash that undoes it only
+    /// hands the events out again.
     pub async fn outbox_ack(&self, seqs: Vec<u64>) -> Result<(), StoreError> {
-        self.write(move |txn| {
+        self.write_lazy(move |txn| {
             let mut t = txn
                 .open_table(OUTBOX)
                 .map_err(|e| unavailable("outbox", e))?;
