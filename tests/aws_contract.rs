@@ -18,7 +18,7 @@ async fn store() -> (cpms_tests::moto::Moto, DynamoStore) {
 async fn dynamodb_honours_the_store_contracts() {
     let (_m, s) = store().await;
     contract::charger_store(&s, "ddb").await;
-    contract::session_store(&s, "ddb").await;
+    contract::session_store(&s, "ddb", contract::FailedWriteSamples::MayRemain).await;
     contract::token_store(&s, "ddb").await;
     contract::log_store(&s, &s, "ddb").await;
 }

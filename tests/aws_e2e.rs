@@ -129,8 +129,10 @@ async fn a_session_through_the_lambda_handlers_reaches_the_consumer_queues() {
                 .send()
                 .await
                 .unwrap();
-            out.item
-                .map(|i| serde_json::from_str::<Value>(i["d"].as_s().unwrap()).unwrap())
+            out.item.map(|i| {
+                serde_json::from_str::<Value>(&cpms_aws::dynamodb::body::json(&i).unwrap().unwrap())
+                    .unwrap()
+            })
         }
     };
     let charger = item("CP#CP-LAMBDA-1", "CP").await.unwrap();

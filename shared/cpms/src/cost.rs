@@ -74,20 +74,31 @@ pub fn month_profile() -> BTreeMap<&'static str, f64> {
 }
 
 /// Domain events published per month by the standard charger (relay -> EventBridge), and the SQS
-/// deliveries they cause (per `events/catalog/routing.json`).
+/// deliveries they cause (per `events/catalog/routing.json`). The standard charger speaks 1.6, whose meter
+/// values publish nothing (`cpms_domain::events::publishes_live_meter`); see [`live_meter_extra`] for a
+/// 2.0.1 charger.
 fn events_and_deliveries(p: &BTreeMap<&str, f64>) -> (f64, f64) {
     let started = p["StartTransaction"];
-    let metered = p["MeterValues"];
     let ended = p["StopTransaction"];
     let status = p["StatusNotification"];
     let conn = p["$connect"] + p["$disconnect"];
     // Each ended session also makes a CDR, whose cdr.created goes to ocpi-push.
-    let events = started + metered + 2.0 * ended + status + conn;
-    // started -> smart, ocpi, reconciler; metered -> smart, ocpi, billing (running cost);
-    // ended -> billing, smart, ocpi; cdr.created -> ocpi; status -> smart, alerts, ocpi;
-    // connected -> alerts; disconnected -> smart, alerts.
-    let deliveries = 3.0 * started + 3.0 * metered + 4.0 * ended + 3.0 * status + 1.5 * conn;
+    let events = started + 2.0 * ended + status + conn;
+    // started -> smart, ocpi, reconciler; ended -> billing, smart, ocpi; cdr.created -> ocpi;
+    // status -> smart, alerts, ocpi; connected -> alerts; disconnected -> smart, alerts.
+    let deliveries = 3.0 * started + 4.0 * ended + 3.0 * status + 1.5 * conn;
     (events, deliveries)
+}
+
+/// What a 2.0.1 charger adds per month (USD): each meter value is published and delivered to billing
+/// (running cost) and smart charging.
+pub fn live_meter_extra() -> f64 {
+    use prices::*;
+    let metered = month_profile()["MeterValues"];
+    let deliveries = 2.0 * metered;
+    metered * EVENTBRIDGE_EVENT
+        + deliveries * 1.2 * SQS_REQUEST
+        + deliveries / 10.0 * LAMBDA_REQUEST
 }
 
 /// Units consumed by one message of each kind, measured.
@@ -368,6 +379,11 @@ impl Model {
         s.push_str(&format!(
             "  {:<52} {:>12} ${:>9.5}\n",
             "total", "", self.total_usd
+        ));
+        s.push_str(&format!(
+            "\nA 2.0.1 charger adds ${:.5} (each meter value published to billing for the running cost \
+             and to smart charging).\n",
+            live_meter_extra()
         ));
         s
     }

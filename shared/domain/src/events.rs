@@ -163,6 +163,44 @@ pub enum EventBody {
     },
 }
 
+impl EventBody {
+    /// The event's type name (`session.ended.v1`, ...), as consumers subscribe to it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::ChargerConnected { .. } => "charger.connected.v1",
+            EventBody::ChargerDisconnected { .. } => "charger.disconnected.v1",
+            EventBody::ChargerBooted { .. } => "charger.booted.v1",
+            EventBody::ConnectorStatusChanged { .. } => "connector.status_changed.v1",
+            EventBody::SessionStarted { .. } => "session.started.v1",
+            EventBody::SessionMetered { .. } => "session.metered.v1",
+            EventBody::SessionEnded { .. } => "session.ended.v1",
+            EventBody::SessionAmended { .. } => "session.amended.v1",
+            EventBody::CdrCreated { .. } => "cdr.created.v1",
+        }
+    }
+}
+
+/// Which consumer receives which event types: `events/catalog/routing.json`, which the stack's
+/// EventBridge rules are made from; the in-process bus of `cpms serve` delivers by the same table.
+pub const ROUTING_JSON: &str = include_str!("../../../events/catalog/routing.json");
+
+static ROUTING: std::sync::LazyLock<std::collections::BTreeMap<String, Vec<String>>> =
+    std::sync::LazyLock::new(|| serde_json::from_str(ROUTING_JSON).unwrap_or_default());
+
+/// The event types `consumer` receives (per [`ROUTING_JSON`]); empty for an unknown consumer.
+pub fn routed_to(consumer: &str) -> &'static [String] {
+    ROUTING.get(consumer).map_or(&[], Vec::as_slice)
+}
+
+/// Whether a running session's new meter data is published (`session.metered.v1`). A MeterValues is most
+/// of a charger's traffic, and each published event is paid for (EventBridge, SQS, a consumer run), so it
+/// is published only where a consumer acts on live data: today the running cost of OCPP 2.0.1 sessions
+/// (`CostUpdated`); smart charging will add the sessions it allocates power to. Ends and amendments
+/// are always published.
+pub fn publishes_live_meter(s: &Session) -> bool {
+    s.ocpp_version == crate::OcppVersion::V201
+}
+
 /// The event a new CDR implies.
 pub fn for_cdr(c: &crate::billing::Cdr) -> DomainEvent {
     DomainEvent {
@@ -283,7 +321,10 @@ pub fn for_session(old: Option<&Session>, new: &Session) -> Vec<DomainEvent> {
             },
         ));
     }
-    if new.ended_at.is_none() && old.is_some_and(|o| o.sample_count < new.sample_count) {
+    if new.ended_at.is_none()
+        && publishes_live_meter(new)
+        && old.is_some_and(|o| o.sample_count < new.sample_count)
+    {
         out.push(ev(
             format!("{}:metered:{}", new.id, new.sample_count),
             EventBody::SessionMetered {
@@ -410,5 +451,54 @@ mod tests {
             let back: DomainEvent = serde_json::from_str(&text).unwrap();
             assert_eq!(back, e, "{text}");
         }
+    }
+
+    #[test]
+    fn live_meter_data_is_published_only_where_a_consumer_acts_on_it() {
+        use crate::meter::MeterSample;
+        use crate::session::{EventKind, SessionEvent};
+        for (version, published) in [(OcppVersion::V16, false), (OcppVersion::V201, true)] {
+            // GIVEN a running session of `version`
+            let id = SessionId::new(ChargerId::new("CP1").unwrap(), "7");
+            let mut old = Session::new(TenantId::default_tenant(), id, version, now());
+            let mut start = SessionEvent::new(EventKind::Started, now(), 1);
+            start.evse = Some((1, 1));
+            old.apply(&start, now());
+            // WHEN meter values arrive
+            let mut new = old.clone();
+            let mut mv = SessionEvent::new(EventKind::Updated, now(), 2);
+            mv.samples = vec![MeterSample {
+                timestamp: now(),
+                measurand: "Energy.Active.Import.Register".into(),
+                value: Some(Decimal::from(500)),
+                unit: "Wh".into(),
+                phase: None,
+                location: None,
+                context: None,
+                signed_data: None,
+            }];
+            new.apply(&mv, now());
+            // THEN a metered event follows only for 2.0.1 (running cost)
+            let types: Vec<_> = for_session(Some(&old), &new)
+                .iter()
+                .map(|e| e.body.type_name())
+                .collect();
+            assert_eq!(
+                types.contains(&"session.metered.v1"),
+                published,
+                "{version:?}"
+            );
+        }
+        assert!(
+            routed_to("billing")
+                .iter()
+                .any(|t| t == "session.metered.v1")
+        );
+        assert!(
+            !routed_to("ocpi-push")
+                .iter()
+                .any(|t| t == "session.metered.v1")
+        );
+        assert!(routed_to("no-such-consumer").is_empty());
     }
 }

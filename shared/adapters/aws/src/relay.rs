@@ -29,15 +29,22 @@ fn image<T: DeserializeOwned>(
     item: &serde_dynamo::Item,
     key: &str,
 ) -> Result<Option<T>, RelayError> {
-    match attr(item, "d") {
-        None => Ok(None),
-        Some(json) => serde_json::from_str(json)
-            .map(Some)
-            .map_err(|e| RelayError {
-                key: key.to_string(),
-                reason: e.to_string(),
-            }),
-    }
+    let err = |reason: String| RelayError {
+        key: key.to_string(),
+        reason,
+    };
+    let inflated;
+    let json = match (attr(item, "d"), item.get("z")) {
+        (Some(json), _) => json,
+        (None, Some(AttributeValue::B(z))) => {
+            inflated = crate::dynamodb::body::inflate(z).map_err(err)?;
+            inflated.as_str()
+        }
+        _ => return Ok(None),
+    };
+    serde_json::from_str(json)
+        .map(Some)
+        .map_err(|e| err(e.to_string()))
 }
 
 /// The events a stream record implies (none for records that are not chargers or sessions, and none for
@@ -103,4 +110,46 @@ pub async fn relay(records: &[EventRecord], publisher: &dyn EventPublisher) -> V
         }
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use chrono::TimeZone;
+    use cpms_domain::session::{EventKind, SessionEvent};
+    use cpms_domain::{ChargerId, OcppVersion, SessionId, TenantId};
+
+    use super::*;
+
+    #[test]
+    fn a_deflated_session_image_in_a_lambda_stream_event_yields_its_events() {
+        // GIVEN a started session stored deflated (as the adapter stores large bodies)
+        let now = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).unwrap();
+        let id = SessionId::new(ChargerId::new("CP1").unwrap(), "7");
+        let mut s = Session::new(TenantId::default_tenant(), id, OcppVersion::V16, now);
+        let mut start = SessionEvent::new(EventKind::Started, now, 1);
+        start.evse = Some((1, 1));
+        s.apply(&start, now);
+        let json = serde_json::to_string(&s).unwrap() + &" ".repeat(400);
+        let (name, value) = crate::dynamodb::body::attribute(json);
+        assert_eq!(name, "z");
+        let aws_sdk_dynamodb::types::AttributeValue::B(z) = value else {
+            panic!("binary")
+        };
+        let b64 = base64::engine::general_purpose::STANDARD.encode(z.as_ref());
+        // WHEN the stream delivers it in the Lambda event's JSON
+        let record: EventRecord = serde_json::from_value(serde_json::json!({
+            "eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+            "dynamodb": {
+                "Keys": {"pk": {"S": "T#default#CP#CP1"}, "sk": {"S": "S#7"}},
+                "NewImage": {"pk": {"S": "T#default#CP#CP1"}, "sk": {"S": "S#7"}, "v": {"N": "1"}, "z": {"B": b64}},
+                "SequenceNumber": "1", "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"
+            }
+        }))
+        .unwrap();
+        // THEN the relay reads it and derives the start
+        let evs = events_of(&record).unwrap();
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].body.type_name(), "session.started.v1");
+    }
 }

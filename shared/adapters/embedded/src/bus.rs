@@ -21,10 +21,26 @@ use crate::EmbeddedStore;
 /// Deliveries of one event to one consumer before it is a dead letter.
 pub const MAX_ATTEMPTS: u32 = 8;
 
-/// Hands every event to every subscribed consumer, each through its own queue.
+/// Hands each event to the consumers subscribed to its type, each through its own queue.
 #[derive(Default)]
 pub struct InProcessBus {
-    subscribers: RwLock<Vec<(String, mpsc::Sender<Delivery>)>>,
+    subscribers: RwLock<Vec<Subscriber>>,
+}
+
+#[derive(Clone)]
+struct Subscriber {
+    name: String,
+    /// The event types it receives; `None`: all.
+    types: Option<Vec<String>>,
+    tx: mpsc::Sender<Delivery>,
+}
+
+impl Subscriber {
+    fn wants(&self, ev: &DomainEvent) -> bool {
+        self.types
+            .as_ref()
+            .is_none_or(|t| t.iter().any(|t| t == ev.body.type_name()))
+    }
 }
 
 impl InProcessBus {
@@ -35,15 +51,38 @@ impl InProcessBus {
 
     /// Adds a consumer with a queue of `capacity`; it receives every event still in the outbox.
     pub fn subscribe(&self, name: &str, capacity: usize) -> mpsc::Receiver<Delivery> {
+        self.add(name, capacity, None)
+    }
+
+    /// Adds a consumer that receives the event types routed to it
+    /// ([`cpms_domain::events::routed_to`], as EventBridge does on AWS).
+    pub fn subscribe_routed(&self, name: &str, capacity: usize) -> mpsc::Receiver<Delivery> {
+        self.add(
+            name,
+            capacity,
+            Some(cpms_domain::events::routed_to(name).to_vec()),
+        )
+    }
+
+    fn add(
+        &self,
+        name: &str,
+        capacity: usize,
+        types: Option<Vec<String>>,
+    ) -> mpsc::Receiver<Delivery> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         self.subscribers
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push((name.to_string(), tx));
+            .push(Subscriber {
+                name: name.to_string(),
+                types,
+                tx,
+            });
         rx
     }
 
-    fn subscribers(&self) -> Vec<(String, mpsc::Sender<Delivery>)> {
+    fn subscribers(&self) -> Vec<Subscriber> {
         self.subscribers
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -128,14 +167,15 @@ impl OutboxRelay {
             for (seq, ev) in batch {
                 self.handed_out = Some(seq);
                 total += 1;
-                if subs.is_empty() {
+                let wanted = subs.iter().filter(|s| s.wants(&ev)).count();
+                if wanted == 0 {
                     unwanted.push(seq);
                     continue;
                 }
-                self.open.insert(seq, subs.len());
-                for (i, (_, tx)) in subs.iter().enumerate() {
+                self.open.insert(seq, wanted);
+                for (i, sub) in subs.iter().enumerate().filter(|(_, s)| s.wants(&ev)) {
                     // Backpressure: a full consumer queue holds the relay (the outbox keeps the rest).
-                    let _ = tx.send(self.delivery(seq, i, ev.clone())).await;
+                    let _ = sub.tx.send(self.delivery(seq, i, ev.clone())).await;
                 }
             }
             if !unwanted.is_empty() {
@@ -186,7 +226,7 @@ impl OutboxRelay {
             .bus
             .subscribers()
             .get(s.consumer)
-            .map(|(n, _)| n.clone())
+            .map(|sub| sub.name.clone())
             .unwrap_or_default();
         match delays.next() {
             Some(d) if *attempts < MAX_ATTEMPTS => {
@@ -215,8 +255,8 @@ impl OutboxRelay {
             self.retries.pop();
             let subs = self.bus.subscribers();
             match (self.store.outbox_get(seq)?, subs.get(consumer)) {
-                (Some(ev), Some((_, tx))) => {
-                    let _ = tx.send(self.delivery(seq, consumer, ev)).await;
+                (Some(ev), Some(sub)) => {
+                    let _ = sub.tx.send(self.delivery(seq, consumer, ev)).await;
                 }
                 _ => {
                     let _ = self.settled_tx.send(Settled {
@@ -239,9 +279,9 @@ impl OutboxRelay {
             .subscribers
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        for (name, tx) in subs.iter() {
-            let depth = tx.max_capacity() - tx.capacity();
-            metrics::gauge!("cpms_consumer_queue_depth", "consumer" => name.clone())
+        for sub in subs.iter() {
+            let depth = sub.tx.max_capacity() - sub.tx.capacity();
+            metrics::gauge!("cpms_consumer_queue_depth", "consumer" => sub.name.clone())
                 .set(depth as f64);
         }
     }

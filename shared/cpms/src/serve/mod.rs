@@ -159,12 +159,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             let key = credential_key(data_dir)?;
             let csms = Arc::new(Csms::new(ports, cfg.csms.clone()).with_credential_key(key));
             let bus = Arc::new(InProcessBus::new());
-            let reconciler = bus.subscribe("session-reconciler", 1024);
+            let reconciler = bus.subscribe_routed("session-reconciler", 1024);
             tasks.spawn(cpms_app::consumers::run_reconciler(
                 csms.clone(),
                 reconciler,
             ));
-            let billing = bus.subscribe("billing", 4096);
+            let billing = bus.subscribe_routed("billing", 4096);
             tasks.spawn(cpms_app::consumers::run_billing(csms.clone(), billing));
             // Expired documents (ended commands after 90 days, running-cost records): what DynamoDB's
             // TTL does on AWS, every hour here.

@@ -33,9 +33,18 @@ struct Consumers {
 #[async_trait]
 impl EventPublisher for Consumers {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError> {
+        let routed = |consumer: &str, ev: &DomainEvent| {
+            cpms_domain::events::routed_to(consumer)
+                .iter()
+                .any(|t| t == ev.body.type_name())
+        };
         for ev in events {
-            cpms_app::consumers::reconcile(&self.csms, ev).await?;
-            cpms_app::consumers::bill(&self.csms, ev).await?;
+            if routed("session-reconciler", ev) {
+                cpms_app::consumers::reconcile(&self.csms, ev).await?;
+            }
+            if routed("billing", ev) {
+                cpms_app::consumers::bill(&self.csms, ev).await?;
+            }
         }
         Ok(())
     }

@@ -142,16 +142,32 @@ impl SessionEvent {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LatestMeter {
     /// Active power drawn (W).
-    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "cpms_ocpp::number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub power_w: Option<Decimal>,
     /// Current drawn (A; the highest phase when only per-phase values are sent).
-    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "cpms_ocpp::number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub current_a: Option<Decimal>,
     /// Voltage (V).
-    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "cpms_ocpp::number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub voltage_v: Option<Decimal>,
     /// Battery state of charge (%).
-    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "cpms_ocpp::number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub soc_percent: Option<Decimal>,
     /// When these were sampled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,13 +223,25 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Register at start (Wh).
-    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "cpms_ocpp::number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub meter_start_wh: Option<Decimal>,
     /// Register at stop (Wh).
-    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "cpms_ocpp::number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub meter_stop_wh: Option<Decimal>,
     /// Energy delivered so far (Wh).
-    #[serde(default, with = "cpms_ocpp::number::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "cpms_ocpp::number::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub energy_wh: Option<Decimal>,
     /// Why it stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@
 //! ([`crate::relay`]) derives the events from the old and new images with the same domain functions the
 //! embedded store's outbox uses. The `events` the ports pass along are therefore not needed.
 
+pub mod body;
 mod chargers;
 pub(crate) mod documents;
 pub mod keys;
@@ -114,64 +115,19 @@ impl DynamoStore {
         }
     }
 
-    /// Writes an item whose `v` is set from `expected` together with an unconditional `companion` item,
-    /// atomically (TransactWriteItems); returns the new version.
-    pub(crate) async fn put_versioned_with(
-        &self,
-        mut item: Item,
-        expected: Expected,
-        companion: Item,
-    ) -> Result<u64, StoreError> {
-        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-        let (version, condition, value) = match expected {
-            Expected::Absent => (1, "attribute_not_exists(pk)", None),
-            Expected::Version(v) => (v + 1, "v = :v", Some(v)),
-        };
-        item.insert("v".into(), AttributeValue::N(version.to_string()));
-        let sizes = (meter::item_size(&item), meter::item_size(&companion));
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
-        let mut put = Put::builder()
-            .table_name(&*self.table)
-            .set_item(Some(item))
-            .condition_expression(condition);
-        if let Some(v) = value {
-            put = put.expression_attribute_values(":v", AttributeValue::N(v.to_string()));
-        }
-        let other = Put::builder()
-            .table_name(&*self.table)
-            .set_item(Some(companion))
-            .build()
-            .map_err(build)?;
+    /// Writes an item without a condition (an item whose key is its content: writing it again
+    /// changes nothing).
+    pub(crate) async fn put_unconditional(&self, item: Item) -> Result<(), StoreError> {
+        let size = meter::item_size(&item);
         let r = self
             .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(put.build().map_err(build)?)
-                    .build(),
-            )
-            .transact_items(TransactWriteItem::builder().put(other).build())
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item))
             .send()
             .await;
-        self.meter.transaction(&[sizes.0, sizes.1]);
-        match r {
-            Ok(_) => Ok(version),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let failed_condition = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
-                    _ => false,
-                };
-                if failed_condition {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(unavailable(e))
-                }
-            }
-        }
+        self.meter.write(size);
+        r.map(|_| ()).map_err(unavailable)
     }
 
     /// Writes an item unconditionally (append-only records).
@@ -375,7 +331,7 @@ pub(crate) fn s(item: &Item, name: &str) -> Option<String> {
     }
 }
 
-/// An item holding a record: keys, extra attributes and the record as JSON in `d`.
+/// An item holding a record: keys, extra attributes and the record as JSON (see [`body`]).
 pub(crate) fn record_item<T: Serialize>(
     key: (String, String),
     extra: Vec<(&'static str, String)>,
@@ -385,7 +341,7 @@ pub(crate) fn record_item<T: Serialize>(
     let mut item = HashMap::from([
         ("pk".to_string(), AttributeValue::S(key.0)),
         ("sk".to_string(), AttributeValue::S(key.1)),
-        ("d".to_string(), AttributeValue::S(json)),
+        body::attribute(json),
     ]);
     for (k, v) in extra {
         item.insert(k.to_string(), AttributeValue::S(v));
@@ -400,7 +356,9 @@ pub(crate) fn record<T: DeserializeOwned>(item: &Item) -> Result<Versioned<T>, S
         key: format!("{}/{}", key.0, key.1),
         reason,
     };
-    let json = s(item, "d").ok_or_else(|| corrupt("no d attribute".into()))?;
+    let json = body::json(item)
+        .ok_or_else(|| corrupt("no body attribute".into()))?
+        .map_err(corrupt)?;
     let version = match item.get("v") {
         Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt(format!("version {n}")))?,
         _ => 0,

@@ -1,8 +1,12 @@
 //! Sessions and their samples on DynamoDB. A session write is one conditional PutItem of the session;
-//! when the message brought samples, they go into their own item (keyed by their content) in the same
-//! TransactWriteItems, so a write that fails its condition leaves nothing behind. Transactional writes
-//! cost twice the units; keeping samples out of the session item keeps that item small (its size is
-//! billed on every message).
+//! when the message brought samples, they go first into their own item, keyed by the session, the first
+//! sample's time and a hash of their content. Writing that item again (a retry, a resent message)
+//! changes nothing, so the two need no transaction (which bills every item twice): a MeterValues is
+//! 1 unit for its samples and 1 for the session (kept under 1 KiB: its size is billed on every message).
+//! If the session write then fails, the samples item stays; the charger, unanswered, sends the message
+//! again and the same item is written again. Only a retry that takes a different subset of the samples
+//! (a concurrent write to the same session took some of them) leaves readings stored twice: the same
+//! reading twice adds nothing to energy or time in pricing.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -77,9 +81,10 @@ impl SessionStore for DynamoStore {
         let samples = Item::from([
             ("pk".to_string(), AttributeValue::S(key.0)),
             ("sk".to_string(), AttributeValue::S(key.1)),
-            ("d".to_string(), AttributeValue::S(json)),
+            super::body::attribute(json),
         ]);
-        self.put_versioned_with(item, w.expected, samples).await
+        self.put_unconditional(samples).await?;
+        self.put_versioned(item, w.expected).await
     }
 
     async fn list(
@@ -203,12 +208,15 @@ impl SessionStore for DynamoStore {
                 .read(batches.iter().map(super::meter::item_size).sum(), true);
             for b in &batches {
                 let sk = super::s(b, "sk").unwrap_or_default();
-                let json = super::s(b, "d").unwrap_or_default();
+                let corrupt = |reason: String| StoreError::Corrupt {
+                    key: format!("{pk}/{sk}"),
+                    reason,
+                };
+                let json = super::body::json(b)
+                    .unwrap_or_else(|| Ok("[]".into()))
+                    .map_err(corrupt)?;
                 let samples: Vec<MeterSample> =
-                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                        key: format!("{pk}/{sk}"),
-                        reason: e.to_string(),
-                    })?;
+                    serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))?;
                 let skip = match &after {
                     Some(a) if a.sk == sk => a.index + 1,
                     _ => 0,

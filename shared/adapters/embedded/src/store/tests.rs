@@ -20,7 +20,7 @@ async fn honours_the_store_contracts() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     contract::charger_store(&store, "emb").await;
-    contract::session_store(&store, "emb").await;
+    contract::session_store(&store, "emb", contract::FailedWriteSamples::Dropped).await;
     contract::token_store(&store, "emb").await;
     contract::document_store(&store, "emb").await;
     contract::log_store(&store, &store, "emb").await;
@@ -241,4 +241,21 @@ async fn expired_documents_are_purged_with_their_index_entries() {
     .unwrap();
     let ids: Vec<&str> = listed.items.iter().map(|d| d.value.id.as_str()).collect();
     assert_eq!(ids, ["kept"]);
+}
+
+#[tokio::test]
+async fn a_consumer_gets_only_the_types_routed_to_it_and_an_event_nobody_wants_leaves_at_once() {
+    // GIVEN the reconciler subscribed by the routing table (it takes session starts only)
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let bus = Arc::new(crate::InProcessBus::new());
+    let mut rx = bus.subscribe_routed("session-reconciler", 16);
+    // WHEN a charger.connected event is committed
+    let (c, evs) = connected(4);
+    store.put(&c, Expected::Absent, &evs).await.unwrap();
+    let mut relay = crate::OutboxRelay::new(store.clone(), bus.clone());
+    assert_eq!(relay.drain_once().await.unwrap(), 1);
+    // THEN the reconciler is not handed it, and the outbox is empty without anyone settling it
+    assert!(rx.try_recv().is_err());
+    assert!(store.outbox_peek(10).unwrap().is_empty());
 }
