@@ -50,21 +50,30 @@ pub mod assume {
     pub const LAMBDA_GB: f64 = 0.25;
     /// Mean invocation duration in seconds.
     pub const LAMBDA_SECONDS: f64 = 0.020;
-    /// Log bytes per invocation (the runtime's report line and one JSON line).
-    pub const LOG_BYTES: f64 = 400.0;
+    /// Log bytes per invocation from the Lambda platform (START, END, REPORT lines): none, since the
+    /// stack sets `SystemLogLevel: WARN` (with `LogFormat: JSON`); the application's own lines are
+    /// measured.
+    pub const PLATFORM_LOG_BYTES: f64 = 0.0;
     /// Stored bytes per charger (record, sessions and samples of a year, connectors, log).
     pub const STORED_BYTES: f64 = 3.0e6;
 }
 
-/// Messages of the standard charger in a 30-day month, per kind.
-pub fn month_profile() -> BTreeMap<&'static str, f64> {
+/// The standard charger's heartbeat interval (s).
+pub const STANDARD_HEARTBEAT_S: f64 = 300.0;
+
+/// The longest heartbeat interval that keeps an idle API Gateway connection open (it closes after 600 s
+/// without a message), with a minute to spare.
+pub const LONGEST_HEARTBEAT_S: f64 = 540.0;
+
+/// Messages of the standard charger in a 30-day month, per kind, with Heartbeats every `heartbeat_s`.
+pub fn month_profile(heartbeat_s: f64) -> BTreeMap<&'static str, f64> {
     let days = 30.0;
     let sessions = 3.0 * days;
     let meter_values_per_session = 4.0 * 60.0 / 3.0;
     BTreeMap::from([
         ("$connect", 12.0 * days),
         ("$disconnect", 12.0 * days),
-        ("Heartbeat", 86_400.0 / 300.0 * days),
+        ("Heartbeat", 86_400.0 / heartbeat_s * days),
         ("Authorize", sessions),
         ("StartTransaction", sessions),
         ("MeterValues", sessions * meter_values_per_session),
@@ -94,7 +103,7 @@ fn events_and_deliveries(p: &BTreeMap<&str, f64>) -> (f64, f64) {
 /// (running cost) and smart charging.
 pub fn live_meter_extra() -> f64 {
     use prices::*;
-    let metered = month_profile()["MeterValues"];
+    let metered = month_profile(STANDARD_HEARTBEAT_S)["MeterValues"];
     let deliveries = 2.0 * metered;
     metered * EVENTBRIDGE_EVENT
         + deliveries * 1.2 * SQS_REQUEST
@@ -112,22 +121,81 @@ pub struct Measured {
     pub write_requests: f64,
     /// Read requests.
     pub read_requests: f64,
+    /// Bytes of JSON log lines at `info` (what the functions write to CloudWatch).
+    pub log_bytes: f64,
 }
 
-/// Sends one frame and returns the units it consumed and the answer.
+/// Counts the bytes of log lines written.
+#[derive(Clone, Default)]
+struct LogCounter(Arc<std::sync::atomic::AtomicU64>);
+
+impl std::io::Write for LogCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCounter {
+    fn bytes(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The functions' log format (`cpms_lambda::init_tracing`) at `info`, into this counter.
+    fn dispatch(&self) -> tracing::Dispatch {
+        let me = self.clone();
+        tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .json()
+                .with_max_level(tracing::Level::INFO)
+                .with_current_span(false)
+                .without_time()
+                .with_writer(move || me.clone())
+                .finish(),
+        )
+    }
+}
+
+/// What one message consumed: units and log bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cost {
+    units: Units,
+    log_bytes: u64,
+}
+
+/// Measures what `work` consumes.
+async fn measured<R>(
+    meter: &Meter,
+    logs: &LogCounter,
+    work: impl std::future::Future<Output = R>,
+) -> (Cost, R) {
+    use tracing::instrument::WithSubscriber;
+    let (before, logged) = (meter.units(), logs.bytes());
+    let r = work.with_subscriber(logs.dispatch()).await;
+    let cost = Cost {
+        units: meter.units() - before,
+        log_bytes: logs.bytes() - logged,
+    };
+    (cost, r)
+}
+
+/// Sends one frame and returns what it consumed and the answer.
 async fn frame(
     csms: &Csms,
-    meter: &Meter,
+    (meter, logs): (&Meter, &LogCounter),
     conn: &str,
     n: &mut u32,
     action: &str,
     payload: serde_json::Value,
-) -> (Units, Option<String>) {
+) -> (Cost, Option<String>) {
     *n += 1;
     let text = json!([2, format!("m{n}"), action, payload]).to_string();
-    let before = meter.units();
-    let reply = csms.message(conn, text.as_bytes()).await.reply;
-    (meter.units() - before, reply)
+    let (cost, out) = measured(meter, logs, csms.message(conn, text.as_bytes())).await;
+    (cost, out.reply)
 }
 
 /// Runs one standard session through `csms` and measures each message kind with `meter`.
@@ -154,27 +222,26 @@ pub async fn measure(
     };
     let _ = csms.ports().tokens.put(&tok, Expected::Absent).await;
 
-    let mut seen: BTreeMap<&'static str, Vec<Units>> = BTreeMap::new();
+    let logs = LogCounter::default();
+    let m = (meter, &logs);
+    let mut seen: BTreeMap<&'static str, Vec<Cost>> = BTreeMap::new();
     let conn = format!("cost-{}", rand::random::<u32>());
     let auth =
         base64::engine::general_purpose::STANDARD.encode(format!("{id}:cost-model-password"));
-    let before = meter.units();
-    csms.connect(ConnectRequest {
+    let connect = csms.connect(ConnectRequest {
         connection_id: conn.clone(),
         identity: id.clone(),
         authorization: Some(format!("Basic {auth}")),
         subprotocols: vec!["ocpp1.6".into()],
         remote_addr: None,
-    })
-    .await;
-    seen.entry("$connect")
-        .or_default()
-        .push(meter.units() - before);
+    });
+    let (cost, _) = measured(meter, &logs, connect).await;
+    seen.entry("$connect").or_default().push(cost);
     let ts = |min: i64| (now + chrono::Duration::minutes(min)).to_rfc3339();
     let mut n = 0;
     frame(
         csms,
-        meter,
+        m,
         &conn,
         &mut n,
         "BootNotification",
@@ -192,11 +259,11 @@ pub async fn measure(
         ("Authorize", json!({"idTag": "COSTTAG"})),
     ];
     for (action, payload) in plan.drain(..) {
-        let (u, _) = frame(csms, meter, &conn, &mut n, action, payload).await;
+        let (u, _) = frame(csms, m, &conn, &mut n, action, payload).await;
         seen.entry(action).or_default().push(u);
     }
     let start = json!({"connectorId": 1, "idTag": "COSTTAG", "meterStart": 0, "timestamp": ts(0)});
-    let (u, reply) = frame(csms, meter, &conn, &mut n, "StartTransaction", start).await;
+    let (u, reply) = frame(csms, m, &conn, &mut n, "StartTransaction", start).await;
     seen.entry("StartTransaction").or_default().push(u);
     let tx = reply
         .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
@@ -219,26 +286,24 @@ pub async fn measure(
     ));
     plan.push(("StatusNotification", json!({"connectorId": 1, "status": "Available", "errorCode": "NoError", "timestamp": ts(22)})));
     for (action, payload) in plan {
-        let (u, _) = frame(csms, meter, &conn, &mut n, action, payload).await;
+        let (u, _) = frame(csms, m, &conn, &mut n, action, payload).await;
         seen.entry(action).or_default().push(u);
     }
-    let before = meter.units();
-    csms.disconnect(&conn).await;
-    seen.entry("$disconnect")
-        .or_default()
-        .push(meter.units() - before);
+    let (cost, _) = measured(meter, &logs, csms.disconnect(&conn)).await;
+    seen.entry("$disconnect").or_default().push(cost);
     Ok(seen
         .into_iter()
         .map(|(k, v)| {
             let n = v.len() as f64;
-            let mean = |f: fn(&Units) -> f64| v.iter().map(f).sum::<f64>() / n;
+            let mean = |f: fn(&Cost) -> f64| v.iter().map(f).sum::<f64>() / n;
             (
                 k,
                 Measured {
-                    reads: mean(|u| u.reads),
-                    writes: mean(|u| u.writes),
-                    write_requests: mean(|u| u.write_requests as f64),
-                    read_requests: mean(|u| u.read_requests as f64),
+                    reads: mean(|c| c.units.reads),
+                    writes: mean(|c| c.units.writes),
+                    write_requests: mean(|c| c.units.write_requests as f64),
+                    read_requests: mean(|c| c.units.read_requests as f64),
+                    log_bytes: mean(|c| c.log_bytes as f64),
                 },
             )
         })
@@ -267,12 +332,22 @@ pub struct Model {
     pub lines: Vec<Line>,
     /// Total USD per charger per month.
     pub total_usd: f64,
+    /// The total with the heartbeat interval at [`LONGEST_HEARTBEAT_S`].
+    pub longest_heartbeat_usd: f64,
 }
 
 /// Prices the standard month with the measured units.
 pub fn model(per_message: BTreeMap<&'static str, Measured>) -> Model {
+    let longest = model_with(per_message.clone(), LONGEST_HEARTBEAT_S).total_usd;
+    let mut m = model_with(per_message, STANDARD_HEARTBEAT_S);
+    m.longest_heartbeat_usd = longest;
+    m
+}
+
+/// Prices the month with Heartbeats every `heartbeat_s`.
+pub fn model_with(per_message: BTreeMap<&'static str, Measured>, heartbeat_s: f64) -> Model {
     use prices::*;
-    let profile = month_profile();
+    let profile = month_profile(heartbeat_s);
     let ocpp: f64 = profile
         .iter()
         .filter(|(k, _)| !k.starts_with('$'))
@@ -280,11 +355,13 @@ pub fn model(per_message: BTreeMap<&'static str, Measured>) -> Model {
         .sum();
     let invocations: f64 = profile.values().sum();
     let (events, deliveries) = events_and_deliveries(&profile);
-    let (mut reads, mut writes) = (0.0, 0.0);
+    let (mut reads, mut writes, mut log_bytes) =
+        (0.0, 0.0, invocations * assume::PLATFORM_LOG_BYTES);
     for (k, n) in &profile {
         if let Some(m) = per_message.get(k) {
             reads += m.reads * n;
             writes += m.writes * n;
+            log_bytes += m.log_bytes * n;
         }
     }
     let minutes = 30.0 * 24.0 * 60.0;
@@ -339,9 +416,9 @@ pub fn model(per_message: BTreeMap<&'static str, Measured>) -> Model {
             usd: deliveries * 1.2 * SQS_REQUEST,
         },
         Line {
-            item: "CloudWatch Logs (GB)".into(),
-            quantity: invocations * assume::LOG_BYTES / 1e9,
-            usd: invocations * assume::LOG_BYTES / 1e9 * LOGS_GB,
+            item: "CloudWatch Logs (GB, measured lines at info)".into(),
+            quantity: log_bytes / 1e9,
+            usd: log_bytes / 1e9 * LOGS_GB,
         },
     ];
     let total_usd = lines.iter().map(|l| l.usd).sum();
@@ -350,6 +427,7 @@ pub fn model(per_message: BTreeMap<&'static str, Measured>) -> Model {
         messages: profile,
         lines,
         total_usd,
+        longest_heartbeat_usd: total_usd,
     }
 }
 
@@ -359,14 +437,20 @@ impl Model {
         let mut s =
             String::from("DynamoDB units per message (measured on the DynamoDB adapter):\n");
         s.push_str(&format!(
-            "  {:<20} {:>12} {:>11} {:>14} {:>13} {:>10}\n",
-            "message", "write units", "read units", "write requests", "read requests", "per month"
+            "  {:<20} {:>12} {:>11} {:>14} {:>13} {:>10} {:>10}\n",
+            "message",
+            "write units",
+            "read units",
+            "write requests",
+            "read requests",
+            "log bytes",
+            "per month"
         ));
         for (k, m) in &self.per_message {
             let n = self.messages.get(k).copied().unwrap_or(0.0);
             s.push_str(&format!(
-                "  {k:<20} {:>12.2} {:>11.2} {:>14.2} {:>13.2} {n:>10.0}\n",
-                m.writes, m.reads, m.write_requests, m.read_requests
+                "  {k:<20} {:>12.2} {:>11.2} {:>14.2} {:>13.2} {:>10.0} {n:>10.0}\n",
+                m.writes, m.reads, m.write_requests, m.read_requests, m.log_bytes
             ));
         }
         s.push_str("\nOne standard charger per month (us-east-1 on-demand prices):\n");
@@ -379,6 +463,11 @@ impl Model {
         s.push_str(&format!(
             "  {:<52} {:>12} ${:>9.5}\n",
             "total", "", self.total_usd
+        ));
+        s.push_str(&format!(
+            "\nHeartbeats are half of a charger's messages: at {LONGEST_HEARTBEAT_S} s instead of \
+             {STANDARD_HEARTBEAT_S} s (HeartbeatIntervalSeconds in the stack) the total is ${:.5}.",
+            self.longest_heartbeat_usd
         ));
         s.push_str(&format!(
             "\nA 2.0.1 charger adds ${:.5} (each meter value published to billing for the running cost \

@@ -50,6 +50,8 @@ pub struct AwsSettings {
     pub endpoint: Option<String>,
     /// The credential key (64 hex digits) that keys the password checks kept with chargers.
     pub credential_key: Option<String>,
+    /// The heartbeat interval given to chargers, s (default 300).
+    pub heartbeat_interval_s: Option<u64>,
 }
 
 /// The adapters to run on.
@@ -88,6 +90,19 @@ impl Backend {
                         });
                     }
                     k => k,
+                },
+                heartbeat_interval_s: match get("CPMS_HEARTBEAT_INTERVAL_S") {
+                    None => None,
+                    Some(v) => match v.trim().parse::<u64>() {
+                        Ok(s) if (10..=570).contains(&s) => Some(s),
+                        _ => {
+                            return Err(ConfigError::Invalid {
+                                name: "CPMS_HEARTBEAT_INTERVAL_S",
+                                value: v,
+                                why: "seconds from 10 to 570 (API Gateway closes connections idle for 600 s)".into(),
+                            });
+                        }
+                    },
                 },
             })),
             "embedded" => Ok(Backend::Embedded {
@@ -181,7 +196,11 @@ pub fn aws_csms_metered(
         gateway,
         Arc::new(SystemClock),
     );
-    let mut csms = Csms::new(ports, CsmsConfig::default());
+    let mut config = CsmsConfig::default();
+    if let Some(secs) = s.heartbeat_interval_s {
+        config.heartbeat_interval = std::time::Duration::from_secs(secs);
+    }
+    let mut csms = Csms::new(ports, config);
     if let Some(key) = s
         .credential_key
         .as_deref()

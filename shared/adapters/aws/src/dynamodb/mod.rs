@@ -65,18 +65,27 @@ impl DynamoStore {
 
     /// Reads an item (strongly consistent: a charger's next message must see its last write).
     pub(crate) async fn get(&self, key: (String, String)) -> Result<Option<Item>, StoreError> {
+        self.get_read(key, true).await
+    }
+
+    /// GetItem, strongly consistent or not (half the read units; may miss a write of the last second).
+    pub(crate) async fn get_read(
+        &self,
+        key: (String, String),
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&*self.table)
             .key("pk", AttributeValue::S(key.0))
             .key("sk", AttributeValue::S(key.1))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(unavailable)?;
         let size = out.item.as_ref().map_or(0, meter::item_size);
-        self.meter.read(size, true);
+        self.meter.read(size, consistent);
         Ok(out.item)
     }
 

@@ -1,5 +1,10 @@
-//! The connection registry on DynamoDB: one item per live connection, read consistently on every
-//! message, expiring by TTL if a `$disconnect` never arrives.
+//! The connection registry on DynamoDB: one item per live connection, read on every message, expiring by
+//! TTL if a `$disconnect` never arrives.
+//!
+//! The read is eventually consistent (half the units, and it is most of a charger's reads): the item
+//! changes only at `$connect` and when the charger's boot is accepted, so a stale copy can only be one
+//! that is missing or not accepted yet, and those two are read again consistently. A stale
+//! `last_seen_written` costs at most one extra last-seen write.
 
 use async_trait::async_trait;
 use cpms_ports::{ConnectionInfo, ConnectionRegistry, StoreError};
@@ -18,10 +23,18 @@ impl ConnectionRegistry for DynamoStore {
     }
 
     async fn get(&self, connection_id: &str) -> Result<Option<ConnectionInfo>, StoreError> {
-        let item = DynamoStore::get(self, keys::connection(connection_id)).await?;
-        item.as_ref()
-            .map(|i| record(i).map(|v| v.value))
-            .transpose()
+        let read = |consistent| async move {
+            let item = self
+                .get_read(keys::connection(connection_id), consistent)
+                .await?;
+            item.as_ref()
+                .map(|i| record::<ConnectionInfo>(i).map(|v| v.value))
+                .transpose()
+        };
+        match read(false).await? {
+            Some(info) if info.accepted => Ok(Some(info)),
+            _ => read(true).await,
+        }
     }
 
     async fn remove(&self, connection_id: &str) -> Result<Option<ConnectionInfo>, StoreError> {
