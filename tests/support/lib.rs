@@ -52,6 +52,7 @@ impl Stack {
         Self::start_with(ServeBackend::Embedded {
             data_dir: dir.to_path_buf(),
             durability: Durability::Immediate,
+            commit_window: std::time::Duration::from_millis(cpms::serve::DEFAULT_COMMIT_WINDOW_MS),
         })
         .await
     }

@@ -117,6 +117,10 @@ struct ServeArgs {
     /// Do not fsync before answering chargers. Loses data on a crash: benchmarks only.
     #[arg(long, hide = true)]
     unsafe_no_fsync: bool,
+    /// Milliseconds a write that finds the store idle waits for others to share its commit (0: commit
+    /// at once). Trades at most this much answer latency for fewer commits at moderate rates.
+    #[arg(long, env = "CPMS_COMMIT_WINDOW_MS", default_value_t = cpms::serve::DEFAULT_COMMIT_WINDOW_MS)]
+    commit_window_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -188,6 +192,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
                 } else {
                     Durability::Immediate
                 },
+                commit_window: Duration::from_millis(a.commit_window_ms.min(100)),
             },
         },
         admin_key,

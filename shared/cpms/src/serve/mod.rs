@@ -28,6 +28,9 @@ use tokio_util::task::TaskTracker;
 pub use gateway::LocalGateway;
 pub use ws::MAX_MESSAGE_BYTES;
 
+/// The default commit window of the embedded store, ms (see `EmbeddedStore::open_with_window`).
+pub const DEFAULT_COMMIT_WINDOW_MS: u64 = 0;
+
 /// Settings of `cpms serve`.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -63,6 +66,8 @@ pub enum ServeBackend {
         data_dir: PathBuf,
         /// fsync before answering (only benchmarks turn this off).
         durability: Durability,
+        /// How long a write arriving at an idle store waits for others to share its commit.
+        commit_window: Duration,
     },
     /// DynamoDB (on AWS or an emulator), with the Lambda functions' handlers behind this gateway; frames to
     /// chargers go through the management API of this server. The table's stream is read and its events
@@ -147,8 +152,9 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         ServeBackend::Embedded {
             data_dir,
             durability,
+            commit_window,
         } => {
-            let store = EmbeddedStore::open(data_dir, *durability)
+            let store = EmbeddedStore::open_with_window(data_dir, *durability, *commit_window)
                 .with_context(|| format!("opening the store in {}", data_dir.display()))?;
             let ports = Ports::with_store(
                 store.clone(),

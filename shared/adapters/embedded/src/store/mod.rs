@@ -84,16 +84,30 @@ struct Inner {
     db: Arc<Database>,
     committer: Committer,
     seq: Arc<Seq>,
+    sessions: Arc<sessions::Cache>,
 }
 
 /// Increasing numbers for the keys of the log, the attempts and the outbox. Kept in memory and taken from
 /// the clock (microseconds) when that is ahead, so they keep increasing across restarts without a counter
 /// written on every use.
-pub(crate) struct Seq(AtomicU64);
+pub(crate) struct Seq(AtomicU64, std::sync::atomic::AtomicBool);
 
 impl Seq {
     fn new(floor: u64) -> Self {
-        Seq(AtomicU64::new(floor))
+        Seq(
+            AtomicU64::new(floor),
+            std::sync::atomic::AtomicBool::new(false),
+        )
+    }
+
+    /// Notes that the running transaction appended to the outbox.
+    pub(crate) fn mark_events(&self) {
+        self.1.store(true, Ordering::Release);
+    }
+
+    /// Whether a transaction appended to the outbox since the last call.
+    pub(crate) fn take_events(&self) -> bool {
+        self.1.swap(false, Ordering::AcqRel)
     }
 
     /// The next number.
@@ -112,8 +126,18 @@ impl Seq {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`; every write commits as soon as it can.
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
+        Self::open_with_window(dir, durability, std::time::Duration::ZERO)
+    }
+
+    /// Opens (or creates) the store in `dir`; a write arriving at an idle store waits up to `window`
+    /// for others to share its commit (see the committer).
+    pub fn open_with_window(
+        dir: &Path,
+        durability: Durability,
+        window: std::time::Duration,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| unavailable("creating the data directory", e))?;
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
@@ -121,17 +145,19 @@ impl EmbeddedStore {
             .map_err(|e| unavailable("opening", e))?;
         let db = Arc::new(db);
         let floor = init_tables(&db)?;
-        let committer = Committer::start(db.clone(), durability)?;
+        let seq = Arc::new(Seq::new(floor));
+        let committer = Committer::start(db.clone(), durability, seq.clone(), window)?;
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {
                 db,
                 committer,
-                seq: Arc::new(Seq::new(floor)),
+                seq,
+                sessions: Arc::default(),
             }),
         })
     }
 
-    /// Signalled after every commit (the outbox relay waits on it).
+    /// Signalled after a commit that appended to the outbox (the outbox relay waits on it).
     pub fn committed(&self) -> Arc<Notify> {
         self.inner.committer.committed()
     }
@@ -147,6 +173,15 @@ impl EmbeddedStore {
         f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         self.inner.committer.write(f).await
+    }
+
+    /// [`EmbeddedStore::write`], calling `settled` with the outcome before the commit is signalled.
+    pub(crate) async fn write_settled<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+        settled: impl FnOnce(Result<&R, &StoreError>) + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.inner.committer.write_settled(f, settled).await
     }
 
     /// Runs `f` in a write transaction that need not survive a crash (see the committer); returns
@@ -251,6 +286,7 @@ pub(crate) fn append_outbox(
         t.insert(seq.next(), json.as_slice())
             .map_err(|e| unavailable("outbox", e))?;
     }
+    seq.mark_events();
     Ok(())
 }
 

@@ -259,3 +259,36 @@ async fn a_consumer_gets_only_the_types_routed_to_it_and_an_event_nobody_wants_l
     assert!(rx.try_recv().is_err());
     assert!(store.outbox_peek(10).unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_commit_window_writes_share_commits_and_keep_every_contract() {
+    // GIVEN a store whose idle writes wait 5 ms for company
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        EmbeddedStore::open_with_window(
+            dir.path(),
+            Durability::Immediate,
+            std::time::Duration::from_millis(5),
+        )
+        .unwrap(),
+    );
+    // THEN the contracts hold (each write is answered after its commit)
+    contract::charger_store(&*store, "win").await;
+    contract::session_store(&*store, "win", contract::FailedWriteSamples::Dropped).await;
+    // AND concurrent writes all land, and survive a reopen
+    let mut tasks = Vec::new();
+    for n in 0..50 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.put(&charger(1000 + n), Expected::Absent, &[]).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Ok(1));
+    }
+    drop(store);
+    let store = open(&dir);
+    for n in 0..50 {
+        assert!(store.get(&charger(1000 + n).id).await.unwrap().is_some());
+    }
+}
