@@ -29,7 +29,7 @@ pub use gateway::LocalGateway;
 pub use ws::MAX_MESSAGE_BYTES;
 
 /// The default commit window of the embedded store, ms (see `EmbeddedStore::open_with_window`).
-pub const DEFAULT_COMMIT_WINDOW_MS: u64 = 0;
+pub const DEFAULT_COMMIT_WINDOW_MS: u64 = 5;
 
 /// Settings of `cpms serve`.
 #[derive(Debug, Clone)]
