@@ -1,8 +1,8 @@
 //! Charger credentials: Argon2id hashes of Basic-auth passwords, and their verification at connect time.
 //!
 //! Argon2 is deliberately costly (about 8 ms and 8 MiB per run), so it never runs on the async workers:
-//! hashing and verification go to tokio's blocking threads, at most [`PasswordHasher::PARALLEL`] at once
-//! (bounded memory; a storm of connects queues there instead of stalling every other charger's frames).
+//! hashing and verification go to [`PasswordHasher::PARALLEL`] threads of its own (bounded memory; a
+//! storm of connects queues there instead of stalling every other charger's frames).
 //!
 //! Chargers reconnect often (API Gateway ends connections after 2 hours; a restart of `cpms serve`
 //! reconnects all of them at once), so a successful verification is remembered twice:
@@ -92,7 +92,44 @@ impl std::fmt::Debug for CredentialKey {
 pub struct PasswordHasher {
     verified: Mutex<HashMap<String, [u8; 32]>>,
     key: Option<CredentialKey>,
-    pool: Arc<Semaphore>,
+    permits: Arc<Semaphore>,
+    workers: std::sync::OnceLock<Workers>,
+}
+
+type Work = Box<dyn FnOnce() + Send>;
+
+/// [`PasswordHasher::PARALLEL`] long-lived threads for Argon2. Each reuses the memory of its last run,
+/// so what the allocator keeps stays at about `PARALLEL` x 8 MiB (on tokio's blocking pool, which
+/// starts threads as it needs them, every new thread kept its own). They end when the hasher is dropped.
+struct Workers {
+    tx: std::sync::mpsc::Sender<Work>,
+    started: usize,
+}
+
+impl Workers {
+    fn start() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Work>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut started = 0;
+        for n in 0..PasswordHasher::PARALLEL {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("cpms-argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(work) = next else { return };
+                        // A panic ends this run only; its caller sees the dropped answer.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+                    }
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a password hashing thread"),
+            }
+        }
+        Workers { tx, started }
+    }
 }
 
 impl Default for PasswordHasher {
@@ -113,7 +150,8 @@ impl PasswordHasher {
         PasswordHasher {
             verified: Mutex::default(),
             key,
-            pool: Arc::new(Semaphore::new(Self::PARALLEL)),
+            permits: Arc::new(Semaphore::new(Self::PARALLEL)),
+            workers: std::sync::OnceLock::new(),
         }
     }
 
@@ -122,13 +160,25 @@ impl PasswordHasher {
         self.blocking(move || hash_password(&password)).await
     }
 
-    /// Runs Argon2 work on a blocking thread once the pool has room.
+    /// Runs Argon2 work on one of the hashing threads once one is free.
     async fn blocking<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
-        let _permit = self.pool.clone().acquire_owned().await;
-        match tokio::task::spawn_blocking(f).await {
-            Ok(r) => r,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        let _permit = self.permits.clone().acquire_owned().await;
+        let workers = self.workers.get_or_init(Workers::start);
+        if workers.started == 0 {
+            // No thread of its own could start: tokio's blocking pool does the work instead.
+            return match tokio::task::spawn_blocking(f).await {
+                Ok(r) => r,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
         }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let work: Work = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        // The threads hold the receiver until the hasher is dropped, so sending cannot fail here.
+        let _ = workers.tx.send(work);
+        rx.await
+            .unwrap_or_else(|_| panic!("password hashing failed (its thread panicked)"))
     }
 
     /// The check to keep with the charger after `presented` matched `phc` (`None` without a key).
