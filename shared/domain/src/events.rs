@@ -467,16 +467,7 @@ mod tests {
             // WHEN meter values arrive
             let mut new = old.clone();
             let mut mv = SessionEvent::new(EventKind::Updated, now(), 2);
-            mv.samples = vec![MeterSample {
-                timestamp: now(),
-                measurand: "Energy.Active.Import.Register".into(),
-                value: Some(Decimal::from(500)),
-                unit: "Wh".into(),
-                phase: None,
-                location: None,
-                context: None,
-                signed_data: None,
-            }];
+            mv.samples = vec![MeterSample::register_wh(now(), Decimal::from(500))];
             new.apply(&mv, now());
             // THEN a metered event follows only for 2.0.1 (running cost)
             let types: Vec<_> = for_session(Some(&old), &new)

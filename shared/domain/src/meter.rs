@@ -61,6 +61,20 @@ pub struct SampleKey {
 }
 
 impl MeterSample {
+    /// An overall `Energy.Active.Import.Register` reading of `wh` at `timestamp`.
+    pub fn register_wh(timestamp: DateTime<Utc>, wh: Decimal) -> Self {
+        MeterSample {
+            timestamp,
+            measurand: ENERGY_IMPORT_REGISTER.into(),
+            value: Some(wh),
+            unit: "Wh".into(),
+            phase: None,
+            location: None,
+            context: None,
+            signed_data: None,
+        }
+    }
+
     /// The sample's identity.
     pub fn key(&self) -> SampleKey {
         let value = match (&self.value, &self.signed_data) {

@@ -80,16 +80,7 @@ pub async fn charger_store(store: &dyn ChargerStore, run: &str) {
 }
 
 fn sample(at: i64, wh: i64) -> MeterSample {
-    MeterSample {
-        timestamp: t(at),
-        measurand: "Energy.Active.Import.Register".into(),
-        value: Some(Decimal::from(wh)),
-        unit: "Wh".into(),
-        phase: None,
-        location: None,
-        context: None,
-        signed_data: None,
-    }
+    MeterSample::register_wh(t(at), Decimal::from(wh))
 }
 
 fn session(tenant: &TenantId, charger: &ChargerId, tx: &str, created: i64) -> Session {

@@ -157,6 +157,14 @@ impl Csms {
         until: DateTime<Utc>,
         agreed: Option<(String, TariffTerms)>,
     ) -> Result<Cdr, StoreError> {
+        let ctx = self.session_context(tenant, s).await?;
+        let samples = self.all_samples(tenant, &s.id).await?;
+        self.price_with(tenant, s, until, agreed, ctx, &samples)
+            .await
+    }
+
+    /// The pricing context of a session: its charger (when of `tenant`) and its token.
+    async fn session_context(&self, tenant: &TenantId, s: &Session) -> Result<Context, StoreError> {
         let charger = self
             .ports
             .chargers
@@ -165,10 +173,7 @@ impl Csms {
             .map(|c| c.value)
             .filter(|c| c.tenant == *tenant);
         let token = s.id_token.as_ref().map(|t| t.value.as_str());
-        let ctx = self.pricing_context(tenant, charger, token).await?;
-        let samples = self.all_samples(tenant, &s.id).await?;
-        self.price_with(tenant, s, until, agreed, ctx, &samples)
-            .await
+        self.pricing_context(tenant, charger, token).await
     }
 
     /// [`Csms::price_session`] from the given samples (all of the session's, or a summary of them).
@@ -485,15 +490,7 @@ impl Csms {
         );
         state.at = now;
         self.read_new_samples(tenant, id, &mut state).await?;
-        let charger = self
-            .ports
-            .chargers
-            .get(&s.id.charger)
-            .await?
-            .map(|c| c.value)
-            .filter(|c| c.tenant == *tenant);
-        let token = s.id_token.as_ref().map(|t| t.value.as_str());
-        let ctx = self.pricing_context(tenant, charger, token).await?;
+        let ctx = self.session_context(tenant, &s).await?;
         let cdr = self
             .price_with(tenant, &s, now, None, ctx, &state.summary.samples())
             .await?;

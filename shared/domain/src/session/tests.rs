@@ -268,16 +268,10 @@ fn the_stored_record_is_compact_and_reads_back_the_same() {
     let mut s = session();
     for i in 0..16u64 {
         let mut e = ev(EventKind::Updated, i as i64, u64::MAX - i * 7_919);
-        e.samples = vec![MeterSample {
-            timestamp: t(i as i64),
-            measurand: "Energy.Active.Import.Register".into(),
-            value: Some(Decimal::from(i * 100)),
-            unit: "Wh".into(),
-            phase: None,
-            location: None,
-            context: None,
-            signed_data: None,
-        }];
+        e.samples = vec![MeterSample::register_wh(
+            t(i as i64),
+            Decimal::from(i * 100),
+        )];
         s.apply(&e, t(20));
     }
     // WHEN it is stored

@@ -71,16 +71,7 @@ impl ReadingSummary {
     pub fn samples(&self) -> Vec<MeterSample> {
         self.readings
             .iter()
-            .map(|(t, wh)| MeterSample {
-                timestamp: *t,
-                measurand: ENERGY_IMPORT_REGISTER.into(),
-                value: Some(*wh),
-                unit: "Wh".into(),
-                phase: None,
-                location: None,
-                context: None,
-                signed_data: None,
-            })
+            .map(|(t, wh)| MeterSample::register_wh(*t, *wh))
             .collect()
     }
 }
@@ -91,16 +82,7 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     fn reg(t: DateTime<Utc>, wh: i64) -> MeterSample {
-        MeterSample {
-            timestamp: t,
-            measurand: ENERGY_IMPORT_REGISTER.into(),
-            value: Some(Decimal::from(wh)),
-            unit: "Wh".into(),
-            phase: None,
-            location: None,
-            context: None,
-            signed_data: None,
-        }
+        MeterSample::register_wh(t, Decimal::from(wh))
     }
 
     #[test]

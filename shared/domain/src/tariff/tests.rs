@@ -494,16 +494,7 @@ mod usage_rules {
     }
 
     fn reading(min: i64, wh: i64) -> MeterSample {
-        MeterSample {
-            timestamp: t(min),
-            measurand: "Energy.Active.Import.Register".into(),
-            value: Some(Decimal::from(wh)),
-            unit: "Wh".into(),
-            phase: None,
-            location: None,
-            context: None,
-            signed_data: None,
-        }
+        MeterSample::register_wh(t(min), Decimal::from(wh))
     }
 
     /// A session from `start` to `end` (minutes) with the given start and stop meter values.
