@@ -122,18 +122,7 @@ impl Committer {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        self.write_with(f, false, |_| {}).await
-    }
-
-    /// [`Committer::write`], calling `settled` with the result once the commit has ended and before
-    /// anyone is told of it (the outbox relay is woken after it): how a cache of what the store holds
-    /// stays ahead of every reader the commit wakes.
-    pub(crate) async fn write_settled<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
-        settled: impl FnOnce(Result<&R, &StoreError>) + Send + 'static,
-    ) -> Result<R, StoreError> {
-        self.write_with(f, false, settled).await
+        self.write_with(f, false).await
     }
 
     /// [`Committer::write`] for a write that may be lost in a crash: answered after its commit, which
@@ -142,23 +131,20 @@ impl Committer {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        self.write_with(f, true, |_| {}).await
+        self.write_with(f, true).await
     }
 
     async fn write_with<R: Send + 'static>(
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
         lazy: bool,
-        settled: impl FnOnce(Result<&R, &StoreError>) + Send + 'static,
     ) -> Result<R, StoreError> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |txn| {
             let result = f(txn);
             let spoiled = matches!(&result, Err(e) if *e != StoreError::Conflict);
             let done: Completion = Box::new(move |commit| {
-                let result = commit.and(result);
-                settled(result.as_ref());
-                let _ = tx.send(result);
+                let _ = tx.send(commit.and(result));
             });
             (done, spoiled)
         });

@@ -84,7 +84,6 @@ struct Inner {
     db: Arc<Database>,
     committer: Committer,
     seq: Arc<Seq>,
-    sessions: Arc<sessions::Cache>,
 }
 
 /// Increasing numbers for the keys of the log, the attempts and the outbox. Kept in memory and taken from
@@ -148,12 +147,7 @@ impl EmbeddedStore {
         let seq = Arc::new(Seq::new(floor));
         let committer = Committer::start(db.clone(), durability, seq.clone(), window)?;
         Ok(EmbeddedStore {
-            inner: Arc::new(Inner {
-                db,
-                committer,
-                seq,
-                sessions: Arc::default(),
-            }),
+            inner: Arc::new(Inner { db, committer, seq }),
         })
     }
 
@@ -173,15 +167,6 @@ impl EmbeddedStore {
         f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         self.inner.committer.write(f).await
-    }
-
-    /// [`EmbeddedStore::write`], calling `settled` with the outcome before the commit is signalled.
-    pub(crate) async fn write_settled<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
-        settled: impl FnOnce(Result<&R, &StoreError>) + Send + 'static,
-    ) -> Result<R, StoreError> {
-        self.inner.committer.write_settled(f, settled).await
     }
 
     /// Runs `f` in a write transaction that need not survive a crash (see the committer); returns

@@ -1,8 +1,4 @@
 //! Sessions and their samples in the embedded store.
-//!
-//! A running session is read and written again on every message of its charger, so the store keeps the
-//! sessions it last read or wrote, decoded, in memory (written through on every write: this process is
-//! the only writer of the file). A hit saves the read transaction and the JSON decode.
 
 use std::ops::Bound;
 
@@ -20,55 +16,6 @@ use super::{
     append_outbox, check, cursor, encode_events, from_json, read_versioned, to_json, unavailable,
 };
 
-/// How many sessions the cache holds before it starts over (about 1.5 KB each).
-const CACHED_SESSIONS: usize = 8192;
-
-/// Recently read or written sessions, by `tenant\0charger\0transaction`.
-#[derive(Default)]
-pub(crate) struct Cache(std::sync::Mutex<std::collections::HashMap<String, Versioned<Session>>>);
-
-impl Cache {
-    fn key(tenant: &str, charger: &str, tx: &str) -> String {
-        let mut k = String::with_capacity(tenant.len() + charger.len() + tx.len() + 2);
-        for (i, part) in [tenant, charger, tx].into_iter().enumerate() {
-            if i > 0 {
-                k.push('\0');
-            }
-            k.push_str(part);
-        }
-        k
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Versioned<Session>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self, key: &str) -> Option<Versioned<Session>> {
-        self.lock().get(key).cloned()
-    }
-
-    fn put(&self, key: String, value: Option<Versioned<Session>>) {
-        let mut m = self.lock();
-        match value {
-            Some(v) => {
-                // Versions only go up: a write or read that finishes late never puts back an older one.
-                if m.get(&key).is_some_and(|c| c.version > v.version) {
-                    return;
-                }
-                if m.len() >= CACHED_SESSIONS && !m.contains_key(&key) {
-                    m.clear();
-                }
-                m.insert(key, v);
-            }
-            None => {
-                m.remove(&key);
-            }
-        }
-    }
-}
-
 /// Newest-first order of a session: later creation sorts first.
 fn order(s: &Session) -> u64 {
     u64::MAX - s.created_at.timestamp_millis().max(0) as u64
@@ -85,23 +32,15 @@ impl SessionStore for EmbeddedStore {
         tenant: &TenantId,
         id: &SessionId,
     ) -> Result<Option<Versioned<Session>>, StoreError> {
-        let cached = Cache::key(tenant.as_str(), id.charger.as_str(), &id.transaction);
-        if let Some(v) = self.inner.sessions.get(&cached) {
-            return Ok(Some(v));
-        }
-        let found = self.read(|txn| {
+        self.read(|txn| {
             let t = txn.open_table(SESSIONS).map_err(e)?;
             let key = (
                 tenant.as_str(),
                 id.charger.as_str(),
                 id.transaction.as_str(),
             );
-            read_versioned::<_, Session>(&t, key, &id.to_string())
-        })?;
-        if let Some(v) = &found {
-            self.inner.sessions.put(cached, Some(v.clone()));
-        }
-        Ok(found)
+            read_versioned(&t, key, &id.to_string())
+        })
     }
 
     async fn put(&self, w: SessionWrite<'_>) -> Result<u64, StoreError> {
@@ -122,53 +61,39 @@ impl SessionStore for EmbeddedStore {
             encode_events(w.events)?,
         );
         let seq = self.seq();
-        let cached = Cache::key(&tenant, &charger, &tx);
-        let (cache, value) = (self.inner.sessions.clone(), w.session.clone());
-        // The cache takes the new version before the commit wakes anyone (a consumer of its events
-        // reads the session next); a failed write leaves what is not known here, so the entry goes.
-        let settled = move |r: Result<&u64, &StoreError>| {
-            let now = r.ok().map(|version| Versioned {
-                value,
-                version: *version,
-            });
-            cache.put(cached, now);
-        };
-        self.write_settled(
-            move |txn| {
-                let key = (tenant.as_str(), charger.as_str(), tx.as_str());
-                let mut t = txn.open_table(SESSIONS).map_err(e)?;
-                let current = t.get(key).map_err(e)?.map(|g| g.value().0);
-                let version = check(expected, current)?;
-                t.insert(key, (version, json.as_slice())).map_err(e)?;
-                drop(t);
-                if current.is_none() {
-                    let mut by_time = txn.open_table(SESSIONS_BY_TIME).map_err(e)?;
-                    by_time.insert((key.0, ord, key.1, key.2), ()).map_err(e)?;
-                    drop(by_time);
-                    let mut by_charger = txn.open_table(SESSIONS_BY_CHARGER).map_err(e)?;
-                    by_charger
-                        .insert((key.0, key.1, ord, key.2), ())
-                        .map_err(e)?;
-                }
-                // The active set changes rarely: touch it only when it must change.
-                let mut act = txn.open_table(SESSIONS_ACTIVE).map_err(e)?;
-                let listed = act.get(key).map_err(e)?.is_some();
-                if active && !listed {
-                    act.insert(key, ()).map_err(e)?;
-                } else if !active && listed {
-                    act.remove(key).map_err(e)?;
-                }
-                drop(act);
-                if let Some(bytes) = &samples {
-                    let mut st = txn.open_table(SAMPLES).map_err(e)?;
-                    st.insert((key.0, key.1, key.2, version as u32), bytes.as_slice())
-                        .map_err(e)?;
-                }
-                append_outbox(txn, &seq, &events)?;
-                Ok(version)
-            },
-            settled,
-        )
+        self.write(move |txn| {
+            let key = (tenant.as_str(), charger.as_str(), tx.as_str());
+            let mut t = txn.open_table(SESSIONS).map_err(e)?;
+            let current = t.get(key).map_err(e)?.map(|g| g.value().0);
+            let version = check(expected, current)?;
+            t.insert(key, (version, json.as_slice())).map_err(e)?;
+            drop(t);
+            if current.is_none() {
+                let mut by_time = txn.open_table(SESSIONS_BY_TIME).map_err(e)?;
+                by_time.insert((key.0, ord, key.1, key.2), ()).map_err(e)?;
+                drop(by_time);
+                let mut by_charger = txn.open_table(SESSIONS_BY_CHARGER).map_err(e)?;
+                by_charger
+                    .insert((key.0, key.1, ord, key.2), ())
+                    .map_err(e)?;
+            }
+            // The active set changes rarely: touch it only when it must change.
+            let mut act = txn.open_table(SESSIONS_ACTIVE).map_err(e)?;
+            let listed = act.get(key).map_err(e)?.is_some();
+            if active && !listed {
+                act.insert(key, ()).map_err(e)?;
+            } else if !active && listed {
+                act.remove(key).map_err(e)?;
+            }
+            drop(act);
+            if let Some(bytes) = &samples {
+                let mut st = txn.open_table(SAMPLES).map_err(e)?;
+                st.insert((key.0, key.1, key.2, version as u32), bytes.as_slice())
+                    .map_err(e)?;
+            }
+            append_outbox(txn, &seq, &events)?;
+            Ok(version)
+        })
         .await
     }
 
