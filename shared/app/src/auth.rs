@@ -48,7 +48,7 @@ pub fn hash_password(password: &str) -> String {
 }
 
 /// A secret of the installation that keys the credential checks kept with chargers.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct CredentialKey([u8; 32]);
 
 impl CredentialKey {

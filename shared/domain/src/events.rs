@@ -192,6 +192,11 @@ pub fn routed_to(consumer: &str) -> &'static [String] {
     ROUTING.get(consumer).map_or(&[], Vec::as_slice)
 }
 
+/// Whether `consumer` receives `ev` (per [`ROUTING_JSON`]).
+pub fn is_routed(consumer: &str, ev: &DomainEvent) -> bool {
+    routed_to(consumer).iter().any(|t| t == ev.body.type_name())
+}
+
 /// Whether a running session's new meter data is published (`session.metered.v1`). A MeterValues is most
 /// of a charger's traffic, and each published event is paid for (EventBridge, SQS, a consumer run), so it
 /// is published only where a consumer acts on live data: today the running cost of OCPP 2.0.1 sessions

@@ -48,8 +48,9 @@ pub struct AwsSettings {
     pub event_bus: Option<String>,
     /// An emulator's endpoint.
     pub endpoint: Option<String>,
-    /// The credential key (64 hex digits) that keys the password checks kept with chargers.
-    pub credential_key: Option<String>,
+    /// The credential key (`CPMS_CREDENTIAL_KEY`, 64 hex digits) that keys the password checks kept
+    /// with chargers.
+    pub credential_key: Option<CredentialKey>,
     /// The heartbeat interval given to chargers, s (default 300).
     pub heartbeat_interval_s: Option<u64>,
 }
@@ -82,14 +83,12 @@ impl Backend {
                 event_bus: get("CPMS_EVENT_BUS"),
                 endpoint: get("CPMS_AWS_ENDPOINT"),
                 credential_key: match get("CPMS_CREDENTIAL_KEY").filter(|k| !k.trim().is_empty()) {
-                    Some(k) if cpms_app::CredentialKey::from_hex(&k).is_none() => {
-                        return Err(ConfigError::Invalid {
-                            name: "CPMS_CREDENTIAL_KEY",
-                            value: "(secret)".into(),
-                            why: "must be 64 hex digits".into(),
-                        });
-                    }
-                    k => k,
+                    None => None,
+                    Some(k) => Some(CredentialKey::from_hex(&k).ok_or(ConfigError::Invalid {
+                        name: "CPMS_CREDENTIAL_KEY",
+                        value: "(secret)".into(),
+                        why: "must be 64 hex digits".into(),
+                    })?),
                 },
                 heartbeat_interval_s: match get("CPMS_HEARTBEAT_INTERVAL_S") {
                     None => None,
@@ -201,12 +200,8 @@ pub fn aws_csms_metered(
         config.heartbeat_interval = std::time::Duration::from_secs(secs);
     }
     let mut csms = Csms::new(ports, config);
-    if let Some(key) = s
-        .credential_key
-        .as_deref()
-        .and_then(CredentialKey::from_hex)
-    {
-        csms = csms.with_credential_key(key);
+    if let Some(key) = &s.credential_key {
+        csms = csms.with_credential_key(key.clone());
     }
     (Arc::new(csms), meter)
 }

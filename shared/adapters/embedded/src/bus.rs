@@ -30,16 +30,14 @@ pub struct InProcessBus {
 #[derive(Clone)]
 struct Subscriber {
     name: String,
-    /// The event types it receives; `None`: all.
-    types: Option<Vec<String>>,
+    /// It receives only the types routed to its name; otherwise all.
+    routed: bool,
     tx: mpsc::Sender<Delivery>,
 }
 
 impl Subscriber {
     fn wants(&self, ev: &DomainEvent) -> bool {
-        self.types
-            .as_ref()
-            .is_none_or(|t| t.iter().any(|t| t == ev.body.type_name()))
+        !self.routed || cpms_domain::events::is_routed(&self.name, ev)
     }
 }
 
@@ -51,32 +49,23 @@ impl InProcessBus {
 
     /// Adds a consumer with a queue of `capacity`; it receives every event still in the outbox.
     pub fn subscribe(&self, name: &str, capacity: usize) -> mpsc::Receiver<Delivery> {
-        self.add(name, capacity, None)
+        self.add(name, capacity, false)
     }
 
     /// Adds a consumer that receives the event types routed to it
     /// ([`cpms_domain::events::routed_to`], as EventBridge does on AWS).
     pub fn subscribe_routed(&self, name: &str, capacity: usize) -> mpsc::Receiver<Delivery> {
-        self.add(
-            name,
-            capacity,
-            Some(cpms_domain::events::routed_to(name).to_vec()),
-        )
+        self.add(name, capacity, true)
     }
 
-    fn add(
-        &self,
-        name: &str,
-        capacity: usize,
-        types: Option<Vec<String>>,
-    ) -> mpsc::Receiver<Delivery> {
+    fn add(&self, name: &str, capacity: usize, routed: bool) -> mpsc::Receiver<Delivery> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         self.subscribers
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(Subscriber {
                 name: name.to_string(),
-                types,
+                routed,
                 tx,
             });
         rx

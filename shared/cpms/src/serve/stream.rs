@@ -33,11 +33,7 @@ struct Consumers {
 #[async_trait]
 impl EventPublisher for Consumers {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError> {
-        let routed = |consumer: &str, ev: &DomainEvent| {
-            cpms_domain::events::routed_to(consumer)
-                .iter()
-                .any(|t| t == ev.body.type_name())
-        };
+        use cpms_domain::events::is_routed as routed;
         for ev in events {
             if routed("session-reconciler", ev) {
                 cpms_app::consumers::reconcile(&self.csms, ev).await?;

@@ -88,25 +88,29 @@ struct Inner {
 
 /// Increasing numbers for the keys of the log, the attempts and the outbox. Kept in memory and taken from
 /// the clock (microseconds) when that is ahead, so they keep increasing across restarts without a counter
-/// written on every use.
-pub(crate) struct Seq(AtomicU64, std::sync::atomic::AtomicBool);
+/// written on every use. It also notes whether a transaction appended to the outbox, so that only
+/// commits with events wake the outbox relay.
+pub(crate) struct Seq {
+    last: AtomicU64,
+    events: std::sync::atomic::AtomicBool,
+}
 
 impl Seq {
     fn new(floor: u64) -> Self {
-        Seq(
-            AtomicU64::new(floor),
-            std::sync::atomic::AtomicBool::new(false),
-        )
+        Seq {
+            last: AtomicU64::new(floor),
+            events: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// Notes that the running transaction appended to the outbox.
     pub(crate) fn mark_events(&self) {
-        self.1.store(true, Ordering::Release);
+        self.events.store(true, Ordering::Release);
     }
 
     /// Whether a transaction appended to the outbox since the last call.
     pub(crate) fn take_events(&self) -> bool {
-        self.1.swap(false, Ordering::AcqRel)
+        self.events.swap(false, Ordering::AcqRel)
     }
 
     /// The next number.
@@ -115,7 +119,7 @@ impl Seq {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
         let prev = self
-            .0
+            .last
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
                 Some(v.saturating_add(1).max(now))
             })
