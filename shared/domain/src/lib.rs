@@ -3,6 +3,7 @@
 //! Pure: no I/O; time is passed in by the caller, who reads it from the injected clock.
 
 pub mod access;
+pub mod allocation;
 pub mod audit;
 pub mod billing;
 pub mod charger;
