@@ -6,6 +6,7 @@ pub(crate) mod billing;
 pub(crate) mod billing_runs;
 mod chargers;
 pub(crate) mod commands;
+pub(crate) mod profile_reports;
 pub(crate) mod sessions;
 mod tokens;
 

@@ -6,6 +6,7 @@
 //! charger, or the charger went away before answering).
 
 mod ocpp;
+pub mod profile;
 mod request;
 
 use chrono::{DateTime, Duration, Utc};
@@ -14,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use ocpp::to_ocpp;
+pub use profile::{
+    ChargingProfile, ProfileKind, ProfilePurpose, RateUnit, Recurrency, SchedulePeriod,
+};
 pub use request::{CommandRequest, ListUpdate, LocalListEntry, ResetKind, ResetWhen};
 
 use crate::{ChargerId, OcppVersion, TenantId};
@@ -111,12 +115,22 @@ impl Command {
         self.deadline = Some(now + Duration::seconds(i64::from(self.timeout_s)));
     }
 
-    /// Records the charger's CALLRESULT.
-    pub fn answered(&mut self, payload: Value, now: DateTime<Utc>) {
+    /// Records the charger's CALLRESULT. Reports collected before it (a charger may send its
+    /// ReportChargingProfiles before the CSMS has read the answer) are kept.
+    pub fn answered(&mut self, mut payload: Value, now: DateTime<Utc>) {
         self.status = payload
             .get("status")
             .and_then(Value::as_str)
             .map(str::to_string);
+        if let (Some(Value::Object(before)), Value::Object(answer)) =
+            (self.result.take(), &mut payload)
+        {
+            for key in ["reports", "reports_complete"] {
+                if let Some(v) = before.get(key) {
+                    answer.insert(key.to_string(), v.clone());
+                }
+            }
+        }
         self.result = Some(payload);
         self.end(CommandState::Answered, now);
     }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
+use super::profile;
 use super::request::{CommandRequest, ListUpdate, LocalListEntry, ResetKind, ResetWhen};
 use crate::{DomainError, OcppVersion};
 
@@ -83,7 +84,10 @@ pub fn to_ocpp(
     let (action, payload) = match (req, version) {
         (
             C::StartSession {
-                id_token, evse_id, ..
+                id_token,
+                evse_id,
+                charging_profile,
+                ..
             },
             V16,
         ) => (
@@ -91,6 +95,10 @@ pub fn to_ocpp(
             obj(vec![
                 ("idTag", v(id_token)),
                 ("connectorId", evse_id.map(Value::from)),
+                (
+                    "chargingProfile",
+                    start_profile(charging_profile, *evse_id, version)?,
+                ),
             ]),
         ),
         (
@@ -98,6 +106,7 @@ pub fn to_ocpp(
                 id_token,
                 id_token_type,
                 evse_id,
+                charging_profile,
             },
             V201,
         ) => (
@@ -109,8 +118,138 @@ pub fn to_ocpp(
                 ),
                 ("remoteStartId", v(request_id)),
                 ("evseId", evse_id.map(Value::from)),
+                (
+                    "chargingProfile",
+                    start_profile(charging_profile, *evse_id, version)?,
+                ),
             ]),
         ),
+        (C::SetChargingProfile { evse_id, profile }, _) => {
+            profile.validate(*evse_id, false)?;
+            let p = profile.to_ocpp(version)?;
+            match version {
+                V16 => (
+                    "SetChargingProfile",
+                    json!({"connectorId": evse_id, "csChargingProfiles": p}),
+                ),
+                V201 => (
+                    "SetChargingProfile",
+                    json!({"evseId": evse_id, "chargingProfile": p}),
+                ),
+            }
+        }
+        (
+            C::ClearChargingProfile {
+                id,
+                evse_id,
+                purpose,
+                stack_level,
+            },
+            V16,
+        ) => (
+            "ClearChargingProfile",
+            obj(vec![
+                ("id", id.map(Value::from)),
+                ("connectorId", evse_id.map(Value::from)),
+                (
+                    "chargingProfilePurpose",
+                    purpose.map(|p| profile::purpose_name(p, version).into()),
+                ),
+                ("stackLevel", stack_level.map(Value::from)),
+            ]),
+        ),
+        (
+            C::ClearChargingProfile {
+                id,
+                evse_id,
+                purpose,
+                stack_level,
+            },
+            V201,
+        ) => {
+            let criteria =
+                (evse_id.is_some() || purpose.is_some() || stack_level.is_some()).then(|| {
+                    obj(vec![
+                        ("evseId", evse_id.map(Value::from)),
+                        (
+                            "chargingProfilePurpose",
+                            purpose.map(|p| profile::purpose_name(p, version).into()),
+                        ),
+                        ("stackLevel", stack_level.map(Value::from)),
+                    ])
+                });
+            (
+                "ClearChargingProfile",
+                obj(vec![
+                    ("chargingProfileId", id.map(Value::from)),
+                    ("chargingProfileCriteria", criteria),
+                ]),
+            )
+        }
+        (
+            C::GetCompositeSchedule {
+                evse_id,
+                duration_s,
+                rate_unit,
+            },
+            _,
+        ) => {
+            if *duration_s == 0 || *duration_s > 7 * 24 * 3600 {
+                return Err(refuse("duration_s", "1 s to 7 days"));
+            }
+            let evse_key = if version == V16 {
+                "connectorId"
+            } else {
+                "evseId"
+            };
+            (
+                "GetCompositeSchedule",
+                obj(vec![
+                    (evse_key, v(evse_id)),
+                    ("duration", v(duration_s)),
+                    ("chargingRateUnit", rate_unit.map(|u| u.as_str().into())),
+                ]),
+            )
+        }
+        (C::GetChargingProfiles { .. }, V16) => {
+            return Err(refuse(
+                "type",
+                "OCPP 1.6 has no GetChargingProfiles: use get_composite_schedule, or the CSMS's own \
+                 record of the charger's profiles",
+            ));
+        }
+        (
+            C::GetChargingProfiles {
+                evse_id,
+                purpose,
+                stack_level,
+                ids,
+            },
+            V201,
+        ) => {
+            if ids.len() > 100 {
+                return Err(refuse("ids", "at most 100 profile ids"));
+            }
+            let criterion = obj(vec![
+                (
+                    "chargingProfilePurpose",
+                    purpose.map(|p| profile::purpose_name(p, version).into()),
+                ),
+                ("stackLevel", stack_level.map(Value::from)),
+                (
+                    "chargingProfileId",
+                    (!ids.is_empty()).then(|| v(ids)).flatten(),
+                ),
+            ]);
+            (
+                "GetChargingProfiles",
+                obj(vec![
+                    ("requestId", v(request_id)),
+                    ("evseId", evse_id.map(Value::from)),
+                    ("chargingProfile", Some(criterion)),
+                ]),
+            )
+        }
         (C::StopSession { transaction_id }, V16) => {
             let id: i64 = transaction_id.parse().map_err(|_| {
                 refuse(
@@ -538,6 +677,31 @@ pub fn to_ocpp(
         }
     };
     Ok((action.to_string(), payload))
+}
+
+/// The transaction profile sent with a remote start, checked.
+fn start_profile(
+    p: &Option<profile::ChargingProfile>,
+    evse_id: Option<u32>,
+    version: OcppVersion,
+) -> Result<Option<Value>, DomainError> {
+    let Some(p) = p else {
+        return Ok(None);
+    };
+    if p.purpose != profile::ProfilePurpose::Tx {
+        return Err(refuse(
+            "charging_profile",
+            "a profile sent with start_session is a transaction profile (purpose tx)",
+        ));
+    }
+    if p.transaction_id.is_some() {
+        return Err(refuse(
+            "charging_profile",
+            "the transaction does not exist yet: leave transaction_id out",
+        ));
+    }
+    p.validate(evse_id.unwrap_or(0), true)?;
+    p.to_ocpp(version).map(Some)
 }
 
 fn update_type(u: ListUpdate) -> &'static str {

@@ -7,6 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::profile::{ChargingProfile, ProfilePurpose, RateUnit};
+
 /// A command an operator sends to a charger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -21,6 +23,58 @@ pub enum CommandRequest {
         /// Where (the charger chooses when absent; 2.0.1 chargers may require it).
         #[serde(default)]
         evse_id: Option<u32>,
+        /// A transaction profile (purpose `tx`, no transaction id) to charge the session with.
+        #[serde(default)]
+        charging_profile: Option<ChargingProfile>,
+    },
+    /// Install a charging profile (SetChargingProfile). `evse_id` 0 is the whole charger.
+    SetChargingProfile {
+        /// The EVSE (1.6 connectorId); 0 for a charger maximum or a charger-wide default.
+        evse_id: u32,
+        /// The profile.
+        profile: ChargingProfile,
+    },
+    /// Remove charging profiles (ClearChargingProfile): by id, or by EVSE, purpose and stack level
+    /// (all given criteria must match; none clears every profile the CSMS may clear).
+    ClearChargingProfile {
+        /// The profile id.
+        #[serde(default)]
+        id: Option<i32>,
+        /// The EVSE (1.6 connectorId).
+        #[serde(default)]
+        evse_id: Option<u32>,
+        /// The purpose.
+        #[serde(default)]
+        purpose: Option<ProfilePurpose>,
+        /// The stack level.
+        #[serde(default)]
+        stack_level: Option<u32>,
+    },
+    /// Ask for the schedule an EVSE will follow (GetCompositeSchedule).
+    GetCompositeSchedule {
+        /// The EVSE (1.6 connectorId); 0: the charger's total.
+        evse_id: u32,
+        /// How far ahead, in seconds.
+        duration_s: u32,
+        /// The unit wanted (the charger's choice when absent).
+        #[serde(default)]
+        rate_unit: Option<RateUnit>,
+    },
+    /// 2.0.1: ask for the installed profiles (GetChargingProfiles); the ReportChargingProfiles that
+    /// follow are collected into the command's result under `reports`.
+    GetChargingProfiles {
+        /// Only this EVSE (0: the charger's own).
+        #[serde(default)]
+        evse_id: Option<u32>,
+        /// Only this purpose.
+        #[serde(default)]
+        purpose: Option<ProfilePurpose>,
+        /// Only this stack level.
+        #[serde(default)]
+        stack_level: Option<u32>,
+        /// Only these ids.
+        #[serde(default)]
+        ids: Vec<i32>,
     },
     /// Stop a session (1.6 RemoteStopTransaction, 2.0.1 RequestStopTransaction).
     StopSession {
@@ -240,6 +294,10 @@ impl CommandRequest {
         match self {
             CommandRequest::StartSession { .. } => "start_session",
             CommandRequest::StopSession { .. } => "stop_session",
+            CommandRequest::SetChargingProfile { .. } => "set_charging_profile",
+            CommandRequest::ClearChargingProfile { .. } => "clear_charging_profile",
+            CommandRequest::GetCompositeSchedule { .. } => "get_composite_schedule",
+            CommandRequest::GetChargingProfiles { .. } => "get_charging_profiles",
             CommandRequest::Reset { .. } => "reset",
             CommandRequest::UnlockConnector { .. } => "unlock_connector",
             CommandRequest::ChangeAvailability { .. } => "change_availability",

@@ -3,6 +3,7 @@
 mod authorize;
 mod boot_notification;
 mod certificates;
+mod charging_profiles;
 mod data_transfer;
 mod heartbeat;
 mod meter_values;
@@ -41,6 +42,7 @@ pub(crate) async fn dispatch(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
         "SignCertificate" | "Get15118EVCertificate" | "GetCertificateStatus" => {
             certificates::handle(ctx).await
         }
+        "ReportChargingProfiles" => charging_profiles::report(ctx).await,
         "ClearedChargingLimit"
         | "NotifyChargingLimit"
         | "NotifyCustomerInformation"
@@ -49,7 +51,6 @@ pub(crate) async fn dispatch(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
         | "NotifyEVChargingSchedule"
         | "NotifyMonitoringReport"
         | "PublishFirmwareStatusNotification"
-        | "ReportChargingProfiles"
         | "ReservationStatusUpdate" => notifications::handle(ctx).await,
         other => Err(CallError::new(
             ErrorCode::NotSupported,
