@@ -196,6 +196,8 @@ async fn a_session_through_the_lambda_handlers_reaches_the_consumer_queues() {
     assert_eq!(
         smart,
         [
+            "charger.booted.v1",
+            "charger.connected.v1",
             "charger.disconnected.v1",
             "connector.status_changed.v1",
             "session.ended.v1",

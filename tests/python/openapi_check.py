@@ -165,6 +165,25 @@ def walk(a, charger):
     a.call("patch", "/v1/chargers/OA-2", {"site_id": "oa-site"})
     a.call("put", "/v1/chargers/OA-2/password", {})
     a.call("get", f"/v1/chargers/{charger}/events")
+    tree = {"nodes": [{"id": "grid", "kind": "grid", "limit_a": 63},
+                      {"id": "board", "parent": "grid", "kind": "board", "limit_kw": 40},
+                      {"id": "oa-2", "parent": "board", "kind": "charger", "charger_id": "OA-2"},
+                      {"id": "oa-2-1", "parent": "oa-2", "kind": "evse", "evse_id": 1, "limit_a": 32, "phases": 1,
+                       "phase_rotation": "L2"}]}
+    policy = {"schedules": [{"node": "grid", "days": ["Mon", "Tue"], "from": "17:00:00", "to": "21:00:00", "limit_kw": 20}],
+              "price_caps": [{"node": "grid", "at_or_above": 0.35, "limit_kw": 11}]}
+    a.call("put", "/v1/sites/oa-site/electrical", {"tree": tree, "policy": policy})
+    a.call("get", "/v1/sites/oa-site/electrical")
+    a.call("put", "/v1/sites/oa-site/price-curve", {"points": [
+        {"from": "2026-12-01T16:00:00Z", "to": "2026-12-01T17:00:00Z", "price_per_kwh": 0.42}]})
+    a.call("post", "/v1/sites/oa-site/external-limits",
+           {"id": "dso-1", "node": "grid", "source": "dso", "limit_a": 40, "until": "2099-01-01T00:00:00Z"})
+    a.call("post", "/v1/sites/oa-site/readings", {"node": "board", "current_a": [3, 4, 5.5], "at": "2026-12-01T12:00:00Z"})
+    a.call("get", "/v1/sites/oa-site/conditions")
+    a.call("get", "/v1/sites/oa-site/allocation")
+    a.call("post", "/v1/sites/oa-site/allocation/preview",
+           {"demands": [{"charger": "OA-2", "evse_id": 1, "arrived_at": "2026-12-01T12:00:00Z", "car_max_a": 16}]})
+    a.call("get", "/v1/chargers/OA-2/charging-profiles")
     a.call("get", "/v1/connection-attempts")
     _, cmd = a.call("post", f"/v1/chargers/{charger}/commands?wait=5", {"type": "clear_cache"})
     a.call("get", "/v1/commands")

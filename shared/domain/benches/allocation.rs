@@ -73,6 +73,7 @@ fn site() -> (ElectricalTree, Vec<Demand>) {
                     car_min_a: None,
                     measured_a: (k.is_multiple_of(9)).then(|| Decimal::from(5)),
                     previous_limit_a: (k.is_multiple_of(9)).then(|| Decimal::from(16)),
+                    fixed_a: None,
                 });
             }
         }

@@ -75,6 +75,19 @@ pub enum EventBody {
         /// Previous normalized status, if known.
         previous: Option<ConnectorStatus>,
     },
+    /// Smart charging found a charger it cannot control: it refused a profile, or it draws above its
+    /// limit. It is reserved at its rating (or what it draws) until it complies again.
+    #[serde(rename = "charger.noncompliant.v1")]
+    ChargerNoncompliant {
+        /// The charger.
+        charger_id: ChargerId,
+        /// The EVSE, when one EVSE was seen over its limit.
+        evse_id: Option<u32>,
+        /// `profile_rejected` or `limit_ignored`.
+        reason: String,
+        /// In words.
+        detail: String,
+    },
     /// A session began.
     #[serde(rename = "session.started.v1")]
     SessionStarted {
@@ -171,6 +184,7 @@ impl EventBody {
             EventBody::ChargerDisconnected { .. } => "charger.disconnected.v1",
             EventBody::ChargerBooted { .. } => "charger.booted.v1",
             EventBody::ConnectorStatusChanged { .. } => "connector.status_changed.v1",
+            EventBody::ChargerNoncompliant { .. } => "charger.noncompliant.v1",
             EventBody::SessionStarted { .. } => "session.started.v1",
             EventBody::SessionMetered { .. } => "session.metered.v1",
             EventBody::SessionEnded { .. } => "session.ended.v1",
@@ -200,10 +214,30 @@ pub fn is_routed(consumer: &str, ev: &DomainEvent) -> bool {
 /// Whether a running session's new meter data is published (`session.metered.v1`). A MeterValues is most
 /// of a charger's traffic, and each published event is paid for (EventBridge, SQS, a consumer run), so it
 /// is published only where a consumer acts on live data: today the running cost of OCPP 2.0.1 sessions
-/// (`CostUpdated`); smart charging will add the sessions it allocates power to. Ends and amendments
-/// are always published.
+/// (`CostUpdated`). For 1.6 sessions a meter value is published only when the draw changed
+/// ([`draw_changed`]), which is what smart charging follows. Ends and amendments are always published.
 pub fn publishes_live_meter(s: &Session) -> bool {
     s.ocpp_version == crate::OcppVersion::V201
+}
+
+/// Whether what a car draws changed enough for smart charging to look again: the current by 1 A or
+/// more, the power by 10 % (at least 500 W), the phases it draws on, or a reading appearing. A steady
+/// charge publishes nothing, so a 1.6 charger's MeterValues cost no event while nothing changes.
+pub fn draw_changed(old: &crate::session::LatestMeter, new: &crate::session::LatestMeter) -> bool {
+    let moved = |a: Option<Decimal>, b: Option<Decimal>, min: Decimal, share: Decimal| match (a, b)
+    {
+        (Some(a), Some(b)) => (a - b).abs() >= min.max(a.abs() * share),
+        (None, None) => false,
+        _ => true,
+    };
+    moved(old.current_a, new.current_a, Decimal::ONE, Decimal::ZERO)
+        || moved(
+            old.power_w,
+            new.power_w,
+            Decimal::from(500),
+            Decimal::new(1, 1),
+        )
+        || old.current_phases != new.current_phases
 }
 
 /// The event a new CDR implies.
@@ -327,8 +361,10 @@ pub fn for_session(old: Option<&Session>, new: &Session) -> Vec<DomainEvent> {
         ));
     }
     if new.ended_at.is_none()
-        && publishes_live_meter(new)
-        && old.is_some_and(|o| o.sample_count < new.sample_count)
+        && old.is_some_and(|o| {
+            o.sample_count < new.sample_count
+                && (publishes_live_meter(new) || draw_changed(&o.latest, &new.latest))
+        })
     {
         out.push(ev(
             format!("{}:metered:{}", new.id, new.sample_count),

@@ -105,6 +105,15 @@ fn examples() -> Vec<DomainEvent> {
             },
         ),
         ev(
+            "CP-00001:noncompliant:limit_ignored:1:1764583805000",
+            EventBody::ChargerNoncompliant {
+                charger_id: cp.clone(),
+                evse_id: Some(1),
+                reason: "limit_ignored".into(),
+                detail: "EVSE 1 drew 31 A for 3 readings while limited to 16 A".into(),
+            },
+        ),
+        ev(
             "CP-00001~f3a9c2d1:ended",
             EventBody::SessionEnded {
                 session_id: sid,
@@ -127,6 +136,7 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::ChargerDisconnected { .. }
         | EventBody::ChargerBooted { .. }
         | EventBody::ConnectorStatusChanged { .. }
+        | EventBody::ChargerNoncompliant { .. }
         | EventBody::SessionStarted { .. }
         | EventBody::SessionMetered { .. }
         | EventBody::SessionEnded { .. }

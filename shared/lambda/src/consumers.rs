@@ -67,6 +67,37 @@ where
     r
 }
 
+/// The smart-charging function's batch: its events are handled together, so each site they touch is
+/// computed once; when that fails, every message of the batch is retried (handling them again is
+/// idempotent).
+pub async fn smart_charging(event: &SqsEvent, csms: &cpms_app::Csms) -> SqsBatchResponse {
+    let mut events = Vec::new();
+    for m in &event.records {
+        match m.body.as_deref().map(domain_event) {
+            Some(Ok(ev)) => events.push(ev),
+            Some(Err(e)) => {
+                let id = m.message_id.clone().unwrap_or_default();
+                tracing::error!(message_id = %id, error = %e, "dropping an unreadable message");
+            }
+            None => {}
+        }
+    }
+    let mut r = SqsBatchResponse::default();
+    if let Err(e) = cpms_app::consumers::smart_charge(csms, &events).await {
+        tracing::warn!(error = %e, "smart-charging batch will be retried");
+        r.batch_item_failures = event
+            .records
+            .iter()
+            .map(|m| {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = m.message_id.clone().unwrap_or_default();
+                f
+            })
+            .collect();
+    }
+    r
+}
+
 /// The message the monthly schedule puts on the billing queue.
 pub const BILLING_RUN_DUE: &str = "billing.run_due.v1";
 

@@ -88,6 +88,20 @@ pub async fn run_billing() -> Result<(), Error> {
     .await
 }
 
+/// The body of the smart-charging function: each batch's events, each site they touch computed once
+/// (see [`consumers::smart_charging`]).
+pub async fn run_smart_charging() -> Result<(), Error> {
+    init_tracing();
+    let csms = Backend::from_env()?.csms().await?;
+    lambda_runtime::run(service_fn(
+        move |e: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| {
+            let csms = csms.clone();
+            async move { Ok::<_, Error>(consumers::smart_charging(&e.payload, &csms).await) }
+        },
+    ))
+    .await
+}
+
 /// The body of an SQS consumer function: every domain event of a batch to `handler`.
 pub async fn run_consumer<F, Fut>(handler: F) -> Result<(), Error>
 where

@@ -114,6 +114,24 @@ pub mod option_vec {
     }
 }
 
+/// The same for `[Decimal; 3]` (a value per phase).
+pub mod array3 {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer, de::Error};
+
+    /// Writes three numbers.
+    pub fn serialize<S: Serializer>(v: &[Decimal; 3], s: S) -> Result<S::Ok, S::Error> {
+        super::vec::serialize(v, s)
+    }
+
+    /// Reads three numbers.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Decimal; 3], D::Error> {
+        let v = super::vec::deserialize(d)?;
+        v.try_into()
+            .map_err(|v: Vec<Decimal>| D::Error::invalid_length(v.len(), &"three numbers"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal::Decimal;

@@ -314,3 +314,59 @@ impl Record for cpms_domain::billing::Subscription {
         self.id.clone()
     }
 }
+
+impl Record for cpms_domain::allocation::SiteGrid {
+    const KIND: &'static str = "site-grid";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.site_id.clone()
+    }
+}
+
+impl Record for cpms_domain::allocation::SiteConditions {
+    const KIND: &'static str = "site-conditions";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.site_id.clone()
+    }
+}
+
+/// Index slot of site allocations by when they are due again (a schedule boundary).
+pub const ALLOCATIONS_DUE: usize = 0;
+/// The one partition of that index.
+pub const DUE: &str = "due";
+
+impl Record for cpms_domain::allocation::SiteAllocation {
+    const KIND: &'static str = "site-allocation";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.site_id.clone()
+    }
+    fn index(&self) -> [Option<IndexKey>; INDEX_SLOTS] {
+        let due = self.next_change.map(|t| IndexKey {
+            partition: DUE.into(),
+            sort: format!(
+                "{}#{}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                self.site_id
+            ),
+        });
+        [due, None]
+    }
+}
+
+impl Record for cpms_domain::allocation::ChargerProfiles {
+    const KIND: &'static str = "charger-profiles";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.charger.to_string()
+    }
+}

@@ -19,6 +19,7 @@ mod registry;
 mod sessions;
 mod settings;
 mod sites;
+mod smart_charging;
 mod subscriptions;
 mod tariffs;
 mod tokens;
@@ -597,6 +598,93 @@ fn table() -> Api {
             "End a subscription now (it stays readable: invoices refer to it)",
             |g| OpDoc::returns::<subscriptions::SubscriptionView>(g, 200),
             subscriptions::end_subscription,
+        )
+        .op(
+            put.clone(),
+            "/sites/{id}/electrical",
+            ADMIN,
+            "Set a site's electrical tree and smart-charging rules (the site is computed again)",
+            |g| {
+                OpDoc::returns::<smart_charging::GridView>(g, 200)
+                    .body::<smart_charging::GridBody>(g)
+            },
+            smart_charging::put_grid,
+        )
+        .op(
+            get.clone(),
+            "/sites/{id}/electrical",
+            VIEWER,
+            "A site's electrical tree and smart-charging rules, with warnings",
+            |g| OpDoc::returns::<smart_charging::GridView>(g, 200),
+            smart_charging::get_grid,
+        )
+        .op(
+            put.clone(),
+            "/sites/{id}/price-curve",
+            OPERATOR,
+            "Post energy prices by interval (they replace the curve from the first one's start)",
+            |g| {
+                OpDoc::returns::<smart_charging::ConditionsView>(g, 200)
+                    .body::<smart_charging::PriceCurveBody>(g)
+            },
+            smart_charging::put_price_curve,
+        )
+        .op(
+            post.clone(),
+            "/sites/{id}/external-limits",
+            OPERATOR,
+            "Post a limit set from outside (a grid operator's signal) until it lapses; the same id replaces it",
+            |g| {
+                OpDoc::returns::<smart_charging::ConditionsView>(g, 200)
+                    .body::<cpms_domain::allocation::ExternalLimit>(g)
+            },
+            smart_charging::post_external_limit,
+        )
+        .op(
+            post.clone(),
+            "/sites/{id}/readings",
+            OPERATOR,
+            "Post a reading of a node's other loads (a building meter)",
+            |g| {
+                OpDoc::returns::<smart_charging::ConditionsView>(g, 200)
+                    .body::<cpms_domain::allocation::LoadReading>(g)
+            },
+            smart_charging::post_reading,
+        )
+        .op(
+            get.clone(),
+            "/sites/{id}/conditions",
+            VIEWER,
+            "A site's price curve, external limits and readings",
+            |g| OpDoc::returns::<smart_charging::ConditionsView>(g, 200),
+            smart_charging::get_conditions,
+        )
+        .op(
+            get.clone(),
+            "/sites/{id}/allocation",
+            VIEWER,
+            "A site's live allocation: per connector its limit, what bound it, and what it draws",
+            |g| OpDoc::returns::<smart_charging::AllocationView>(g, 200),
+            smart_charging::get_allocation,
+        )
+        .op(
+            post.clone(),
+            "/sites/{id}/allocation/preview",
+            VIEWER,
+            "Allocate a site for hypothetical connectors (nothing is sent)",
+            |g| {
+                OpDoc::returns::<cpms_domain::allocation::Allocation>(g, 200)
+                    .body::<smart_charging::PreviewBody>(g)
+            },
+            smart_charging::preview,
+        )
+        .op(
+            get.clone(),
+            "/chargers/{id}/charging-profiles",
+            VIEWER,
+            "A charger's charging profiles as the CSMS believes them installed and as it last reported them",
+            |g| OpDoc::returns::<smart_charging::ChargerProfilesView>(g, 200),
+            smart_charging::charger_profiles,
         )
         .op(
             get.clone(),

@@ -3,9 +3,11 @@
 
 mod billing;
 mod reconciler;
+mod smart_charging;
 
 pub use billing::{bill, run_billing};
 pub use reconciler::{reconcile, run_reconciler};
+pub use smart_charging::{run_smart_charging, smart_charge};
 
 use cpms_domain::events::DomainEvent;
 use cpms_ports::{Delivery, StoreError};

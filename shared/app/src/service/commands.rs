@@ -377,6 +377,11 @@ impl Csms {
         ];
         self.ports.docs.write(&batch).await?;
         ended(cmd);
+        if cmd.created_by == super::smart_charging::ACTOR
+            && let Err(e) = self.profile_outcome(cmd).await
+        {
+            tracing::warn!(command = %cmd.id, error = %e, "smart charging could not record a profile's outcome");
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@ mod chargers;
 pub(crate) mod commands;
 pub(crate) mod profile_reports;
 pub(crate) mod sessions;
+pub mod smart_charging;
 mod tokens;
 
 pub(crate) use admission::Admission;

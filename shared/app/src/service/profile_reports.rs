@@ -85,3 +85,39 @@ impl Csms {
         Err(StoreError::Conflict)
     }
 }
+
+impl Csms {
+    /// The result of the charger's newest answered GetChargingProfiles or GetCompositeSchedule (what it
+    /// last said about its profiles), with the command's id and time.
+    pub(crate) async fn last_profile_report(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<Option<Value>, StoreError> {
+        let docs: Documents<Command> = self.records();
+        let q = Documents::<Command>::by_index(
+            COMMANDS_OF_CHARGER,
+            commands_of(charger.as_str()),
+            PageRequest::first(SEARCH),
+        )
+        .descending();
+        let page = docs.query(tenant, &q).await?;
+        Ok(page
+            .items
+            .into_iter()
+            .find(|c| {
+                matches!(
+                    c.value.action.as_str(),
+                    "GetChargingProfiles" | "GetCompositeSchedule"
+                ) && c.value.result.is_some()
+            })
+            .map(|c| {
+                json!({
+                    "command_id": c.value.id,
+                    "action": c.value.action,
+                    "at": c.value.completed_at,
+                    "result": c.value.result,
+                })
+            }))
+    }
+}

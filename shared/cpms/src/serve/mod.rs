@@ -172,6 +172,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             ));
             let billing = bus.subscribe_routed("billing", 4096);
             tasks.spawn(cpms_app::consumers::run_billing(csms.clone(), billing));
+            let smart = bus.subscribe_routed("smart-charging", 4096);
+            tasks.spawn(cpms_app::consumers::run_smart_charging(csms.clone(), smart));
             // Expired documents (ended commands after 90 days, running-cost records): what DynamoDB's
             // TTL does on AWS, every hour here.
             let (purger, mut s4) = (store.clone(), stop_rx.clone());
@@ -299,6 +301,22 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                     }
                 }
                 _ = s2.changed() => return,
+            }
+        }
+    });
+    // Sites whose limits change (a schedule boundary, a lapsing external limit) are computed again; on
+    // AWS the command-sweeper's one-minute schedule does this.
+    let (allocator, mut s5) = (csms.clone(), stop_rx.clone());
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = allocator.recompute_all_due_sites().await {
+                        tracing::warn!(error = %e, "recomputing sites at their schedule boundaries failed");
+                    }
+                }
+                _ = s5.changed() => return,
             }
         }
     });

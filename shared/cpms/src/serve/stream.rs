@@ -1,6 +1,6 @@
 //! `cpms serve --backend aws`: the table's stream read the way Lambda reads it for the event-relay
 //! function, and the events it carries handed to the consumers the AWS stack runs (billing, the session
-//! reconciler), so the local AWS mode is the whole pipeline: charger message, table, stream, relay,
+//! reconciler, smart charging), so the local AWS mode is the whole pipeline: charger message, table, stream, relay,
 //! consumer, CDR. The relay code is the event-relay function's; the consumers are the functions'
 //! handlers.
 //!
@@ -41,6 +41,14 @@ impl EventPublisher for Consumers {
             if routed("billing", ev) {
                 cpms_app::consumers::bill(&self.csms, ev).await?;
             }
+        }
+        let smart: Vec<DomainEvent> = events
+            .iter()
+            .filter(|e| routed("smart-charging", e))
+            .cloned()
+            .collect();
+        if !smart.is_empty() {
+            cpms_app::consumers::smart_charge(&self.csms, &smart).await?;
         }
         Ok(())
     }

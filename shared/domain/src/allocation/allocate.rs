@@ -69,6 +69,11 @@ pub struct Demand {
     #[serde(default, with = "cpms_ocpp::number::option")]
     #[schemars(with = "Option<f64>")]
     pub previous_limit_a: Option<Decimal>,
+    /// Not controllable and reserved at exactly this, in A (an offline charger keeps its last
+    /// allocation).
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub fixed_a: Option<Decimal>,
 }
 
 fn yes() -> bool {
@@ -184,6 +189,7 @@ pub struct NodeLoad {
     pub node: String,
     /// Current per grid phase L1, L2, L3 (connectors and other loads), in A.
     #[schemars(with = "Vec<f64>")]
+    #[serde(with = "cpms_ocpp::number::array3")]
     pub current_a: [Decimal; 3],
     /// Power, in kW.
     #[serde(with = "cpms_ocpp::number")]
@@ -473,7 +479,9 @@ pub fn allocate(
             continue;
         }
         let seen = d.measured_a.map(to_ma).unwrap_or(0);
-        if it.cap >= HUGE {
+        if let Some(f) = d.fixed_a {
+            it.cap = to_ma(f.max(Decimal::ZERO));
+        } else if it.cap >= HUGE {
             // Rated only together with other EVSEs of its charger: the charger's rating.
             it.cap = it
                 .constraints
@@ -488,7 +496,11 @@ pub fn allocate(
                 .min()
                 .unwrap_or_else(|| to_ma(settings.default_rating_a));
         }
-        it.value = it.cap.max(seen);
+        it.value = if d.fixed_a.is_some() {
+            it.cap
+        } else {
+            it.cap.max(seen)
+        };
         it.state = Some(ConnectorState::Reserved);
         it.binding = Some(Why::Uncontrollable);
         for &(k, coef) in &it.constraints {

@@ -76,6 +76,14 @@ pub struct SitePolicy {
     #[serde(default = "one", with = "cpms_ocpp::number")]
     #[schemars(with = "f64")]
     pub resend_threshold_a: Decimal,
+    /// While a car draws above its limit, the site is looked at again after this many seconds (a
+    /// steady draw sends no meter event); 1 to 3600, default 30.
+    #[serde(default = "thirty")]
+    pub recheck_s: u32,
+}
+
+fn thirty() -> u32 {
+    30
 }
 
 fn six() -> Decimal {
@@ -96,6 +104,7 @@ impl Default for SitePolicy {
             min_current_a: six(),
             reading_stale_after_s: five_minutes(),
             resend_threshold_a: one(),
+            recheck_s: thirty(),
         }
     }
 }
@@ -144,7 +153,7 @@ pub struct LoadReading {
     /// The node.
     pub node: String,
     /// Current per phase L1, L2, L3, in A.
-    #[serde(default)]
+    #[serde(default, with = "cpms_ocpp::number::option_vec")]
     #[schemars(with = "Option<Vec<f64>>")]
     pub current_a: Option<Vec<Decimal>>,
     /// Power, in kW.
@@ -186,6 +195,7 @@ pub struct NodeLimits {
     pub limit_kw_by: Option<String>,
     /// Other loads per grid phase L1, L2, L3, in A.
     #[schemars(with = "Vec<f64>")]
+    #[serde(with = "cpms_ocpp::number::array3")]
     pub other_a: [Decimal; 3],
     /// Other loads, in kW (beyond `other_a`).
     #[serde(with = "cpms_ocpp::number")]
@@ -284,6 +294,9 @@ impl SitePolicy {
         }
         if self.resend_threshold_a < Decimal::ZERO || self.resend_threshold_a > Decimal::from(100) {
             return Err(invalid("resend_threshold_a", "0 to 100 A"));
+        }
+        if !(1..=3600).contains(&self.recheck_s) {
+            return Err(invalid("recheck_s", "1 to 3600 s"));
         }
         if self.schedules.len() + self.price_caps.len() > 500 {
             return Err(invalid("schedules", "at most 500 schedules and price caps"));

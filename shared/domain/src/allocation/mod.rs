@@ -4,6 +4,7 @@
 
 pub mod allocate;
 pub mod limits;
+pub mod state;
 pub mod tree;
 pub mod units;
 
@@ -17,6 +18,10 @@ pub use allocate::{
 pub use limits::{
     Conditions, Effective, ExternalLimit, LoadReading, NodeLimits, PriceCap, PricePoint,
     ScheduledLimit, SitePolicy, effective,
+};
+pub use state::{
+    ChargerLimit, ChargerProfiles, EvNeeds, InstalledProfile, OverLimit, ProfileState,
+    SiteAllocation, SiteConditions, SiteGrid,
 };
 pub use tree::{ElectricalTree, GridNode, NodeKind, ResolvedTree};
 pub use units::{Phase, Rotation};

@@ -69,6 +69,7 @@ fn demand(charger: &str, minutes: i64) -> Demand {
         car_min_a: None,
         measured_a: None,
         previous_limit_a: None,
+        fixed_a: None,
     }
 }
 

@@ -334,6 +334,15 @@ impl Session {
         let per_phase = s.phase.is_some();
         let l = &mut self.latest;
         let fresh = l.at != Some(s.timestamp);
+        if fresh {
+            l.current_phases = 0;
+        }
+        if s.measurand == meter::CURRENT_IMPORT
+            && v >= Decimal::ONE
+            && let Some(bit) = s.phase.as_deref().and_then(phase_bit)
+        {
+            l.current_phases |= bit;
+        }
         match s.measurand.as_str() {
             meter::POWER_IMPORT if !per_phase => l.power_w = Some(v),
             meter::POWER_IMPORT if fresh || l.power_w.is_none() => l.power_w = Some(v),
@@ -375,6 +384,16 @@ impl Session {
         } else {
             SessionStatus::Reconciled
         };
+    }
+}
+
+/// The bit of a phase label (`L1`, `L2-N`, ...); line-to-line labels name no single phase.
+fn phase_bit(p: &str) -> Option<u8> {
+    match p {
+        "L1" | "L1-N" => Some(1),
+        "L2" | "L2-N" => Some(2),
+        "L3" | "L3-N" => Some(4),
+        _ => None,
     }
 }
 

@@ -172,6 +172,21 @@ pub struct LatestMeter {
     /// When these were sampled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
+    /// The phases (bit 0 = L1, 1 = L2, 2 = L3) that carried at least 1 A in the latest per-phase
+    /// current readings (smart charging counts the phases a car draws on).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub current_phases: u8,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
+}
+
+impl LatestMeter {
+    /// How many phases the car draws on, when per-phase currents were reported.
+    pub fn phases_drawing(&self) -> Option<u8> {
+        (self.current_phases != 0).then(|| self.current_phases.count_ones() as u8)
+    }
 }
 
 /// Something odd about a session's data, kept for support and billing review.

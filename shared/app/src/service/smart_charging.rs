@@ -1,0 +1,768 @@
+//! Smart charging: for a site with an electrical tree, the connectors that charge become demands, the
+//! domain allocator shares the site's capacity among them, the allocation is stored (a conditional write
+//! on the site's allocation: one computation per site wins, a concurrent one starts over on fresh
+//! state), and each controllable charger whose limit moved by more than the site's threshold gets a
+//! TxProfile through the command path. The CSMS keeps what it believes installed per charger; a charger
+//! that refuses a profile, or draws above its limit for several readings, is reserved at its rating (or
+//! draw) from then on and reported with `charger.noncompliant.v1`. At every connect and boot a charger
+//! gets a TxDefaultProfile with a fail-safe share: what keeps the site within its limits if every EVSE
+//! charged at once without the CSMS.
+
+use chrono::{DateTime, Duration, Utc};
+use cpms_domain::allocation::{
+    self, Allocation, ChargerProfiles, ConnectorState, Demand, InstalledProfile, ProfileState,
+    ResolvedTree, Settings, SiteAllocation, SiteConditions, SiteGrid,
+};
+use cpms_domain::command::{
+    ChargingProfile, Command, CommandRequest, ProfileKind, ProfilePurpose, RateUnit, SchedulePeriod,
+};
+use cpms_domain::events::{DomainEvent, EventBody};
+use cpms_domain::{ChargerId, TenantId};
+use cpms_ports::records::{ALLOCATIONS_DUE, DUE, TenantRecord};
+use cpms_ports::{Documents, Expected, PageRequest, StoreError, Versioned};
+use rust_decimal::Decimal;
+
+use super::commands::SubmitError;
+use super::{RETRIES, backoff};
+use crate::Csms;
+
+/// Who smart charging's commands are from.
+pub const ACTOR: &str = "smart-charging";
+/// Id of the TxProfile of EVSE `e`: this plus `e`.
+pub const TX_PROFILE_BASE: i32 = 900_000;
+/// Stack level of smart charging's TxProfiles.
+pub const TX_STACK_LEVEL: u32 = 2;
+/// Id of the fail-safe TxDefaultProfile.
+pub const FAILSAFE_PROFILE_ID: i32 = 899_999;
+/// Stack level of the fail-safe TxDefaultProfile.
+pub const FAILSAFE_STACK_LEVEL: u32 = 1;
+/// A car drawing more than its limit plus this (A) is over it.
+const OVER_TOLERANCE_A: i64 = 2;
+/// Readings over the limit in a row before a charger counts as ignoring it...
+const OVER_READINGS: u32 = 2;
+/// ...spanning at least this many seconds of the charger's clock.
+const OVER_FOR_S: i64 = 60;
+/// A profile sent without an answer for this long is sent again.
+const RESEND_AFTER_S: i64 = 120;
+/// Seconds a charger has to answer a profile.
+const PROFILE_TIMEOUT_S: u32 = 30;
+
+/// Where a demand came from: what delivery needs to reach it.
+#[derive(Debug, Clone)]
+pub struct DemandSource {
+    /// Its charger is connected.
+    pub online: bool,
+    /// The OCPP transaction id.
+    pub transaction: String,
+    /// A DC EVSE (profiles in W).
+    pub dc: bool,
+}
+
+/// An allocation with what it was computed from.
+#[derive(Debug, Clone)]
+pub struct Computed {
+    /// The demands.
+    pub demands: Vec<Demand>,
+    /// Per demand, where it came from (empty for a preview).
+    pub sources: Vec<DemandSource>,
+    /// The result.
+    pub allocation: Allocation,
+    /// The next change of the site's limits.
+    pub next_change: Option<DateTime<Utc>>,
+}
+
+fn tz_of(site: Option<&cpms_domain::site::Site>) -> chrono_tz::Tz {
+    site.and_then(|s| s.time_zone.parse().ok())
+        .unwrap_or(chrono_tz::UTC)
+}
+
+impl Csms {
+    pub(crate) fn site_grids(&self) -> Documents<SiteGrid> {
+        self.records()
+    }
+
+    pub(crate) fn site_conditions(&self) -> Documents<SiteConditions> {
+        self.records()
+    }
+
+    pub(crate) fn site_allocations(&self) -> Documents<SiteAllocation> {
+        self.records()
+    }
+
+    pub(crate) fn charger_profiles(&self) -> Documents<ChargerProfiles> {
+        self.records()
+    }
+
+    /// The site whose tree smart charging uses for a charger, when it has one.
+    pub async fn smart_site_of(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(c) = self.ports.chargers.get(charger).await? else {
+            return Ok(None);
+        };
+        if &c.value.tenant != tenant {
+            return Ok(None);
+        }
+        let Some(site) = c.value.site_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .site_grids()
+            .get(tenant, &site)
+            .await?
+            .map(|g| g.value.site_id))
+    }
+
+    fn allocation_settings(grid: &SiteGrid) -> Settings {
+        Settings {
+            min_current_a: grid.policy.min_current_a,
+            ..Settings::default()
+        }
+    }
+
+    /// The demands of a site now: one per running session on a charger of its tree. Also counts each
+    /// new reading against the limit the charger was given, and marks (with an event) a charger that
+    /// keeps drawing above it.
+    async fn site_demands(
+        &self,
+        tenant: &TenantId,
+        tree: &ResolvedTree,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Demand>, Vec<DemandSource>), StoreError> {
+        let mut demands = Vec::new();
+        let mut sources = Vec::new();
+        let mut chargers: Vec<&ChargerId> = tree.chargers().collect();
+        chargers.sort();
+        for charger in chargers {
+            let Some(c) = self.ports.chargers.get(charger).await? else {
+                continue;
+            };
+            if &c.value.tenant != tenant {
+                continue;
+            }
+            let online = c.value.connection.is_some();
+            let sessions = self.ports.sessions.active(tenant, charger).await?;
+            if sessions.is_empty() {
+                continue;
+            }
+            let mut cp = self
+                .charger_profiles()
+                .get(tenant, charger.as_str())
+                .await?;
+            let mut profiles = cp
+                .as_ref()
+                .map(|v| v.value.clone())
+                .unwrap_or_else(|| ChargerProfiles::new(tenant.clone(), charger.clone(), now));
+            let mut flagged = None;
+            for s in &sessions {
+                let Some(evse) = s.evse_id else {
+                    continue;
+                };
+                let given = profiles
+                    .installed_for(evse, ProfilePurpose::Tx)
+                    .filter(|p| p.state == ProfileState::Accepted)
+                    .map(|p| p.limit_a);
+                if let (Some(limit), Some(drawn), true) =
+                    (given, s.latest.current_a, profiles.controllable())
+                    && profiles.observe(
+                        evse,
+                        s.sample_count,
+                        s.latest.at.unwrap_or(now),
+                        drawn,
+                        limit,
+                        Decimal::from(OVER_TOLERANCE_A),
+                        OVER_READINGS,
+                        OVER_FOR_S,
+                    )
+                {
+                    profiles.ignores_limits = true;
+                    flagged = Some((evse, drawn, limit));
+                }
+                let needs = profiles.needs.iter().find(|n| n.evse_id == evse);
+                let external_a = profiles
+                    .external
+                    .iter()
+                    .filter(|l| l.evse_id == evse || l.evse_id == 0)
+                    .filter_map(|l| l.limit_a)
+                    .min();
+                let car_max_a = match (needs.and_then(|n| n.max_current_a), external_a) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let previous = profiles
+                    .installed_for(evse, ProfilePurpose::Tx)
+                    .map(|p| p.limit_a);
+                let node = tree.evse(charger, evse);
+                let dc = node.is_some_and(|i| tree.nodes[i].node.dc_efficiency.is_some());
+                demands.push(Demand {
+                    charger: charger.clone(),
+                    evse_id: evse,
+                    session_id: Some(s.id.to_string()),
+                    controllable: online && profiles.controllable(),
+                    priority: 0,
+                    arrived_at: s.started_at.unwrap_or(s.created_at),
+                    phases_in_use: s.latest.phases_drawing(),
+                    car_max_a,
+                    car_max_w: needs.and_then(|n| n.max_power_w),
+                    car_min_a: needs.and_then(|n| n.min_current_a),
+                    measured_a: s.latest.current_a,
+                    previous_limit_a: previous,
+                    // Offline: its last limit stays reserved (or its rating, when it never had one).
+                    fixed_a: if online { None } else { previous },
+                });
+                sources.push(DemandSource {
+                    online,
+                    transaction: s.id.transaction.clone(),
+                    dc,
+                });
+            }
+            if profiles.over_limit
+                != cp
+                    .as_ref()
+                    .map(|v| v.value.over_limit.clone())
+                    .unwrap_or_default()
+                || flagged.is_some()
+            {
+                profiles.updated_at = now;
+                let mut w = Documents::write_of(&profiles, expected(cp.as_ref()))?;
+                if let Some((evse, drawn, limit)) = flagged {
+                    w.events.push(noncompliant(
+                        &profiles,
+                        Some(evse),
+                        "limit_ignored",
+                        format!(
+                            "EVSE {evse} drew {drawn} A for {OVER_READINGS} readings over {OVER_FOR_S} s or more while limited to {limit} A"
+                        ),
+                        now,
+                    ));
+                }
+                match self.ports.docs.write(&[w]).await {
+                    Ok(_) | Err(StoreError::Conflict) => {}
+                    Err(e) => return Err(e),
+                }
+                cp = None;
+            }
+            drop(cp);
+        }
+        Ok((demands, sources))
+    }
+
+    /// Allocates a site for `demands` (a preview), or for its running sessions, at `at`.
+    pub async fn compute_site(
+        &self,
+        tenant: &TenantId,
+        site_id: &str,
+        demands: Option<Vec<Demand>>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Computed>, StoreError> {
+        let Some(grid) = self.site_grids().get(tenant, site_id).await? else {
+            return Ok(None);
+        };
+        let grid = grid.value;
+        let Ok(tree) = grid.tree.resolve() else {
+            return Ok(None);
+        };
+        let site = self
+            .records::<cpms_domain::site::Site>()
+            .get(tenant, site_id)
+            .await?;
+        let conditions = self
+            .site_conditions()
+            .get(tenant, site_id)
+            .await?
+            .map(|c| c.value.conditions)
+            .unwrap_or_default();
+        let limits = allocation::effective(
+            &tree,
+            &grid.policy,
+            &conditions,
+            tz_of(site.as_ref().map(|s| &s.value)),
+            at,
+        );
+        let (demands, sources) = match demands {
+            Some(d) => (d, Vec::new()),
+            None => self.site_demands(tenant, &tree, at).await?,
+        };
+        let allocation =
+            allocation::allocate(&tree, &limits, &demands, &Self::allocation_settings(&grid));
+        Ok(Some(Computed {
+            demands,
+            sources,
+            allocation,
+            next_change: limits.next_change,
+        }))
+    }
+
+    /// Computes a site's allocation, stores it and sends the limits that changed. `None` when the site
+    /// has no (valid) tree.
+    pub async fn recompute_site(
+        &self,
+        tenant: &TenantId,
+        site_id: &str,
+        trigger: &str,
+    ) -> Result<Option<SiteAllocation>, StoreError> {
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let before = self.site_allocations().get(tenant, site_id).await?;
+            let now = self.now();
+            let Some(computed) = self.compute_site(tenant, site_id, None, now).await? else {
+                return Ok(None);
+            };
+            // A controllable car above its limit is looked at again soon: a steady draw sends no event.
+            let over = computed
+                .demands
+                .iter()
+                .zip(&computed.allocation.connectors)
+                .any(|(d, c)| {
+                    d.controllable
+                        && d.measured_a.is_some_and(|m| {
+                            m > d.previous_limit_a.unwrap_or(c.limit_a)
+                                + Decimal::from(OVER_TOLERANCE_A)
+                        })
+                });
+            let recheck_s = self
+                .site_grids()
+                .get(tenant, site_id)
+                .await?
+                .map_or(30, |g| g.value.policy.recheck_s);
+            let recheck = over.then(|| now + Duration::seconds(i64::from(recheck_s)));
+            let next_change = match (computed.next_change, recheck) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let record = SiteAllocation {
+                tenant: tenant.clone(),
+                site_id: site_id.to_string(),
+                computed_at: now,
+                trigger: trigger.to_string(),
+                allocation: computed.allocation.clone(),
+                next_change,
+            };
+            match self
+                .site_allocations()
+                .put(&record, expected(before.as_ref()))
+                .await
+            {
+                Ok(_) => {}
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+            let threshold = self
+                .site_grids()
+                .get(tenant, site_id)
+                .await?
+                .map_or(Decimal::ONE, |g| g.value.policy.resend_threshold_a);
+            self.deliver(tenant, &computed, threshold, now).await?;
+            return Ok(Some(record));
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Sends each controllable, connected charger the TxProfile of its new limit, where it moved by
+    /// more than `threshold` (or was never sent, or is unanswered for too long).
+    async fn deliver(
+        &self,
+        tenant: &TenantId,
+        c: &Computed,
+        threshold: Decimal,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for ((d, src), result) in c
+            .demands
+            .iter()
+            .zip(&c.sources)
+            .zip(&c.allocation.connectors)
+        {
+            if !src.online || !d.controllable || result.state == ConnectorState::Reserved {
+                continue;
+            }
+            let limit = result.limit_a;
+            let cp = self
+                .charger_profiles()
+                .get(tenant, d.charger.as_str())
+                .await?;
+            let installed = cp
+                .as_ref()
+                .and_then(|v| v.value.installed_for(d.evse_id, ProfilePurpose::Tx));
+            let due = match installed {
+                None => true,
+                Some(p) if p.profile.transaction_id.as_deref() != Some(&src.transaction) => true,
+                Some(p) if p.state == ProfileState::Sent => {
+                    now - p.sent_at > Duration::seconds(RESEND_AFTER_S)
+                }
+                Some(p) => (p.limit_a - limit).abs() > threshold,
+            };
+            if !due {
+                continue;
+            }
+            let (unit, value) = if src.dc {
+                (RateUnit::W, result.limit_w)
+            } else {
+                (RateUnit::A, limit)
+            };
+            let profile = ChargingProfile {
+                id: TX_PROFILE_BASE + d.evse_id as i32,
+                stack_level: TX_STACK_LEVEL,
+                purpose: ProfilePurpose::Tx,
+                kind: ProfileKind::Relative,
+                recurrency: None,
+                valid_from: None,
+                valid_to: None,
+                transaction_id: Some(src.transaction.clone()),
+                start: None,
+                duration_s: None,
+                rate_unit: unit,
+                periods: vec![SchedulePeriod {
+                    start_s: 0,
+                    limit: value,
+                    phases: (!src.dc).then_some(result.phases),
+                }],
+                min_rate: None,
+            };
+            self.send_profile(tenant, &d.charger, d.evse_id, profile, limit)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a profile through the command path and records it as sent.
+    async fn send_profile(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+        evse_id: u32,
+        profile: ChargingProfile,
+        limit_a: Decimal,
+    ) -> Result<(), StoreError> {
+        let request = CommandRequest::SetChargingProfile {
+            evse_id,
+            profile: profile.clone(),
+        };
+        let cmd = match self
+            .submit_command(tenant, charger.as_str(), request, PROFILE_TIMEOUT_S, ACTOR)
+            .await
+        {
+            Ok(cmd) => cmd,
+            Err(SubmitError::Store(e)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(charger = %charger, error = %e, "charging profile not sent");
+                return Ok(());
+            }
+        };
+        let now = self.now();
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let read = self
+                .charger_profiles()
+                .get(tenant, charger.as_str())
+                .await?;
+            let mut p = read
+                .as_ref()
+                .map(|v| v.value.clone())
+                .unwrap_or_else(|| ChargerProfiles::new(tenant.clone(), charger.clone(), now));
+            let state = match cmd.state {
+                cpms_domain::command::CommandState::Answered
+                    if cmd.status.as_deref() == Some("Accepted") =>
+                {
+                    ProfileState::Accepted
+                }
+                s if s.is_open() => ProfileState::Sent,
+                _ => ProfileState::Rejected,
+            };
+            p.sent(InstalledProfile {
+                evse_id,
+                profile: profile.clone(),
+                state,
+                command_id: cmd.id.clone(),
+                sent_at: now,
+                limit_a,
+            });
+            p.updated_at = now;
+            match self
+                .charger_profiles()
+                .put(&p, expected(read.as_ref()))
+                .await
+            {
+                Ok(_) => break,
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        // The charger may have answered before the profile was recorded: its outcome was not found
+        // then, so it is applied now (applying it twice changes nothing).
+        let now_cmd = self.records::<Command>().get(tenant, &cmd.id).await?;
+        if let Some(c) = now_cmd.filter(|c| !c.value.state.is_open()) {
+            self.profile_outcome(&c.value).await?;
+        }
+        Ok(())
+    }
+
+    /// A smart-charging command ended: the profile it carried is accepted or refused. A refusal makes
+    /// the charger uncontrollable (reserved at its rating) and is reported (`charger.noncompliant.v1`,
+    /// which also brings the smart-charging consumer back to compute the site again).
+    pub(crate) async fn profile_outcome(&self, cmd: &Command) -> Result<(), StoreError> {
+        if cmd.created_by != ACTOR || cmd.action != "SetChargingProfile" {
+            return Ok(());
+        }
+        let accepted = cmd.state == cpms_domain::command::CommandState::Answered
+            && cmd.status.as_deref() == Some("Accepted");
+        let now = self.now();
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let Some(read) = self
+                .charger_profiles()
+                .get(&cmd.tenant, cmd.charger.as_str())
+                .await?
+            else {
+                return Ok(());
+            };
+            let mut p = read.value.clone();
+            let Some(i) = p.installed.iter().position(|x| x.command_id == cmd.id) else {
+                return Ok(());
+            };
+            p.installed[i].state = if accepted {
+                ProfileState::Accepted
+            } else {
+                ProfileState::Rejected
+            };
+            let mut events = Vec::new();
+            if accepted {
+                p.refuses_profiles = false;
+            } else if !p.refuses_profiles {
+                p.refuses_profiles = true;
+                let why = cmd
+                    .status
+                    .clone()
+                    .or_else(|| cmd.error.as_ref().map(|e| e.code.clone()))
+                    .or_else(|| cmd.reason.clone())
+                    .unwrap_or_default();
+                events.push(noncompliant(
+                    &p,
+                    Some(p.installed[i].evse_id),
+                    "profile_rejected",
+                    format!("the charger answered {why} to a charging profile"),
+                    now,
+                ));
+            }
+            p.updated_at = now;
+            let mut w = Documents::write_of(&p, Expected::Version(read.version))?;
+            w.events = events;
+            match self.ports.docs.write(&[w]).await {
+                Ok(_) => break,
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a charger its fail-safe TxDefaultProfile: the share of every node's limit it would get if
+    /// every EVSE of the site charged at once, so the site stays within its limits without the CSMS.
+    pub async fn send_fail_safe(
+        &self,
+        tenant: &TenantId,
+        site_id: &str,
+        charger: &ChargerId,
+    ) -> Result<(), StoreError> {
+        let Some(grid) = self.site_grids().get(tenant, site_id).await? else {
+            return Ok(());
+        };
+        let Ok(tree) = grid.value.tree.resolve() else {
+            return Ok(());
+        };
+        let cp = self
+            .charger_profiles()
+            .get(tenant, charger.as_str())
+            .await?;
+        if cp.as_ref().is_some_and(|p| !p.value.controllable()) {
+            return Ok(());
+        }
+        let now = self.now();
+        // Every EVSE of the tree at once, in a fixed order, with no limits of its own.
+        let mut all: Vec<Demand> = tree
+            .nodes
+            .iter()
+            .filter(|r| r.node.kind == allocation::NodeKind::Evse)
+            .filter_map(|r| {
+                let parent = &tree.nodes[r.parent?].node;
+                Some(Demand {
+                    charger: parent.charger_id.clone()?,
+                    evse_id: r.node.evse_id?,
+                    session_id: None,
+                    controllable: true,
+                    priority: 0,
+                    arrived_at: DateTime::<Utc>::UNIX_EPOCH,
+                    phases_in_use: None,
+                    car_max_a: None,
+                    car_max_w: None,
+                    car_min_a: None,
+                    measured_a: None,
+                    previous_limit_a: None,
+                    fixed_a: None,
+                })
+            })
+            .collect();
+        if !all.iter().any(|d| &d.charger == charger) {
+            // A charger without EVSE nodes: one EVSE.
+            all.push(Demand {
+                charger: charger.clone(),
+                evse_id: 1,
+                session_id: None,
+                controllable: true,
+                priority: 0,
+                arrived_at: DateTime::<Utc>::UNIX_EPOCH,
+                phases_in_use: None,
+                car_max_a: None,
+                car_max_w: None,
+                car_min_a: None,
+                measured_a: None,
+                previous_limit_a: None,
+                fixed_a: None,
+            });
+        }
+        // Static limits only (a schedule may tighten them later; the fail-safe must hold at all times):
+        // the lowest of the static limit and every scheduled limit of each node.
+        let mut policy = grid.value.policy.clone();
+        let mut strictest = tree.clone();
+        for r in &mut strictest.nodes {
+            for s in policy.schedules.iter().filter(|s| s.node == r.node.id) {
+                r.node.limit_a = min_opt(r.node.limit_a, s.limit_a);
+                r.node.limit_kw = min_opt(r.node.limit_kw, s.limit_kw);
+            }
+        }
+        policy.schedules.clear();
+        policy.price_caps.clear();
+        let limits = allocation::effective(
+            &strictest,
+            &policy,
+            &allocation::Conditions::default(),
+            chrono_tz::UTC,
+            now,
+        );
+        let a = allocation::allocate(
+            &strictest,
+            &limits,
+            &all,
+            &Self::allocation_settings(&grid.value),
+        );
+        let share = a
+            .connectors
+            .iter()
+            .filter(|c| &c.charger == charger)
+            .map(|c| c.limit_a)
+            .min()
+            .unwrap_or_default();
+        if cp
+            .as_ref()
+            .and_then(|p| p.value.installed_for(0, ProfilePurpose::TxDefault))
+            .is_some_and(|p| p.limit_a == share && p.state == ProfileState::Accepted)
+        {
+            return Ok(());
+        }
+        let profile = ChargingProfile {
+            id: FAILSAFE_PROFILE_ID,
+            stack_level: FAILSAFE_STACK_LEVEL,
+            purpose: ProfilePurpose::TxDefault,
+            kind: ProfileKind::Relative,
+            recurrency: None,
+            valid_from: None,
+            valid_to: None,
+            transaction_id: None,
+            start: None,
+            duration_s: None,
+            rate_unit: RateUnit::A,
+            periods: vec![SchedulePeriod {
+                start_s: 0,
+                limit: share,
+                phases: None,
+            }],
+            min_rate: None,
+        };
+        self.send_profile(tenant, charger, 0, profile, share).await
+    }
+
+    /// Computes again every site of `tenant` whose limits change by `now` (schedule boundaries, lapsing
+    /// external limits, stale readings).
+    pub async fn recompute_due_sites(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let due = format!(
+            "{}#~",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+        let mut n = 0;
+        let q =
+            Documents::<SiteAllocation>::by_index(ALLOCATIONS_DUE, DUE, PageRequest::first(500))
+                .range(None, Some(due));
+        let found = self.site_allocations().query(tenant, &q).await?;
+        for a in &found.items {
+            self.recompute_site(tenant, &a.value.site_id, "schedule boundary")
+                .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// [`Self::recompute_due_sites`] for every tenant.
+    pub async fn recompute_all_due_sites(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let mut n = self
+            .recompute_due_sites(&self.config.default_tenant, now)
+            .await?;
+        let tenants = self.records::<TenantRecord>();
+        let platform = cpms_domain::access::platform_tenant();
+        let mut page = PageRequest::first(100);
+        loop {
+            let found = tenants
+                .query(&platform, &Documents::<TenantRecord>::by_id(page.clone()))
+                .await?;
+            for t in &found.items {
+                n += self.recompute_due_sites(&t.value.0.id, now).await?;
+            }
+            match found.next {
+                Some(next) => page.cursor = Some(next),
+                None => return Ok(n),
+            }
+        }
+    }
+}
+
+fn min_opt(a: Option<Decimal>, b: Option<Decimal>) -> Option<Decimal> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn expected<T>(v: Option<&Versioned<T>>) -> Expected {
+    v.map_or(Expected::Absent, |v| Expected::Version(v.version))
+}
+
+fn noncompliant(
+    p: &ChargerProfiles,
+    evse_id: Option<u32>,
+    reason: &str,
+    detail: String,
+    now: DateTime<Utc>,
+) -> DomainEvent {
+    DomainEvent {
+        id: format!(
+            "{}:noncompliant:{reason}:{}:{}",
+            p.charger,
+            evse_id.unwrap_or(0),
+            now.timestamp_millis()
+        ),
+        tenant: p.tenant.clone(),
+        occurred_at: now,
+        body: EventBody::ChargerNoncompliant {
+            charger_id: p.charger.clone(),
+            evse_id,
+            reason: reason.to_string(),
+            detail,
+        },
+    }
+}

@@ -1,0 +1,289 @@
+//! What smart charging keeps: a site's electrical model and rules, the conditions posted for it, its
+//! latest allocation, and per charger the profiles the CSMS believes installed and whether the charger
+//! can be controlled at all.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::allocate::Allocation;
+use super::limits::{Conditions, SitePolicy};
+use super::tree::ElectricalTree;
+use crate::command::ChargingProfile;
+use crate::{ChargerId, TenantId};
+
+/// A site's electrical model and its standing rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteGrid {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The site.
+    pub site_id: String,
+    /// The tree.
+    pub tree: ElectricalTree,
+    /// Schedules, price caps, settings.
+    #[serde(default)]
+    pub policy: SitePolicy,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What was posted for a site: its price curve, external limits, readings of other loads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteConditions {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The site.
+    pub site_id: String,
+    /// The conditions.
+    #[serde(flatten)]
+    pub conditions: Conditions,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Most price intervals kept per site.
+pub const MAX_PRICE_POINTS: usize = 2000;
+/// Most external limits per site.
+pub const MAX_EXTERNAL_LIMITS: usize = 100;
+/// Readings kept per node (the newest).
+pub const READINGS_PER_NODE: usize = 1;
+
+impl SiteConditions {
+    /// Drops what no longer matters at `now`: lapsed external limits, price intervals over for more
+    /// than a day, all but the newest reading per node.
+    pub fn prune(&mut self, now: DateTime<Utc>) {
+        let c = &mut self.conditions;
+        c.external_limits.retain(|e| e.until > now);
+        c.price_curve
+            .retain(|p| p.to > now - chrono::Duration::days(1));
+        c.price_curve.sort_by_key(|p| p.from);
+        c.readings
+            .sort_by(|a, b| (&a.node, b.at).cmp(&(&b.node, a.at)));
+        c.readings.dedup_by(|a, b| a.node == b.node);
+    }
+}
+
+/// A site's latest allocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteAllocation {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The site.
+    pub site_id: String,
+    /// When it was computed.
+    pub computed_at: DateTime<Utc>,
+    /// What triggered it.
+    pub trigger: String,
+    /// The result.
+    pub allocation: Allocation,
+    /// When the site's limits change next (a schedule boundary, a lapsing limit): it is computed again
+    /// then.
+    pub next_change: Option<DateTime<Utc>>,
+}
+
+/// How a profile the CSMS sent fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileState {
+    /// Sent, no answer yet.
+    Sent,
+    /// The charger accepted it.
+    Accepted,
+    /// The charger refused it, or answered with an error, or not at all.
+    Rejected,
+}
+
+/// A profile as the CSMS believes it installed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InstalledProfile {
+    /// EVSE (0: the charger).
+    pub evse_id: u32,
+    /// The profile.
+    pub profile: ChargingProfile,
+    /// How it fared.
+    pub state: ProfileState,
+    /// The command that carried it.
+    pub command_id: String,
+    /// Sent.
+    pub sent_at: DateTime<Utc>,
+    /// The limit it carries, in A per phase (for the resend threshold).
+    #[serde(with = "cpms_ocpp::number")]
+    #[schemars(with = "f64")]
+    pub limit_a: Decimal,
+}
+
+/// What the car asked for (2.0.1 NotifyEVChargingNeeds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EvNeeds {
+    /// EVSE.
+    pub evse_id: u32,
+    /// When the driver leaves.
+    #[serde(default)]
+    pub departure: Option<DateTime<Utc>>,
+    /// Energy wanted, in Wh.
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub energy_wh: Option<Decimal>,
+    /// The car's most current per phase, in A (AC).
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub max_current_a: Option<Decimal>,
+    /// The car's least current per phase, in A (AC).
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub min_current_a: Option<Decimal>,
+    /// The car's most power, in W (DC).
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub max_power_w: Option<Decimal>,
+    /// Reported.
+    pub at: DateTime<Utc>,
+}
+
+/// A limit set on the charger by someone else (2.0.1 NotifyChargingLimit), until cleared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChargerLimit {
+    /// EVSE (0: the charger).
+    pub evse_id: u32,
+    /// Who set it (`EMS`, `SO`, `Other`).
+    pub source: String,
+    /// The lowest limit of its schedule, in A per phase, when given in A.
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub limit_a: Option<Decimal>,
+    /// The same in W, when given in W.
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub limit_w: Option<Decimal>,
+    /// Reported.
+    pub at: DateTime<Utc>,
+}
+
+/// How long an EVSE has drawn above its limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OverLimit {
+    /// The EVSE.
+    pub evse_id: u32,
+    /// Readings above the limit in a row.
+    pub count: u32,
+    /// The session's sample count at the last reading counted (a reading is counted once).
+    pub sample_count: u32,
+    /// When (the charger's clock) the first reading of this run above the limit was taken.
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Smart charging's view of one charger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChargerProfiles {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The charger.
+    pub charger: ChargerId,
+    /// Profiles as the CSMS believes them installed (the newest per EVSE and purpose).
+    #[serde(default)]
+    pub installed: Vec<InstalledProfile>,
+    /// Set when the charger refused a profile: it is reserved at its rating until it accepts one.
+    #[serde(default)]
+    pub refuses_profiles: bool,
+    /// Consecutive readings above its limit plus the tolerance, per EVSE.
+    #[serde(default)]
+    pub over_limit: Vec<OverLimit>,
+    /// Set when it was seen above its limit for several readings: it is reserved at what it draws.
+    #[serde(default)]
+    pub ignores_limits: bool,
+    /// What the cars asked for.
+    #[serde(default)]
+    pub needs: Vec<EvNeeds>,
+    /// Limits set by others on the charger.
+    #[serde(default)]
+    pub external: Vec<ChargerLimit>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ChargerProfiles {
+    /// An empty record.
+    pub fn new(tenant: TenantId, charger: ChargerId, now: DateTime<Utc>) -> Self {
+        ChargerProfiles {
+            tenant,
+            charger,
+            installed: Vec::new(),
+            refuses_profiles: false,
+            over_limit: Vec::new(),
+            ignores_limits: false,
+            needs: Vec::new(),
+            external: Vec::new(),
+            updated_at: now,
+        }
+    }
+
+    /// Whether the CSMS can limit it.
+    pub fn controllable(&self) -> bool {
+        !self.refuses_profiles && !self.ignores_limits
+    }
+
+    /// The profile installed for an EVSE with a purpose, if any.
+    pub fn installed_for(
+        &self,
+        evse_id: u32,
+        purpose: crate::command::ProfilePurpose,
+    ) -> Option<&InstalledProfile> {
+        self.installed
+            .iter()
+            .find(|p| p.evse_id == evse_id && p.profile.purpose == purpose)
+    }
+
+    /// Records a profile sent (replacing the one of the same EVSE and purpose).
+    pub fn sent(&mut self, p: InstalledProfile) {
+        self.installed
+            .retain(|x| !(x.evse_id == p.evse_id && x.profile.purpose == p.profile.purpose));
+        self.installed.push(p);
+        self.installed.sort_by_key(|x| (x.evse_id, x.profile.id));
+    }
+
+    /// Counts a reading of `drawn_a` taken at `at` (the session's `sample_count`-th; a reading already
+    /// counted is not counted again) against the EVSE's limit; returns true when the EVSE has been
+    /// above `limit + tolerance` for `readings` readings in a row spanning at least `for_s` seconds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn observe(
+        &mut self,
+        evse_id: u32,
+        sample_count: u32,
+        at: DateTime<Utc>,
+        drawn_a: Decimal,
+        limit_a: Decimal,
+        tolerance_a: Decimal,
+        readings: u32,
+        for_s: i64,
+    ) -> bool {
+        let over = drawn_a > limit_a + tolerance_a;
+        let i = match self.over_limit.iter().position(|o| o.evse_id == evse_id) {
+            Some(i) => i,
+            None => {
+                self.over_limit.push(OverLimit {
+                    evse_id,
+                    count: 0,
+                    sample_count: 0,
+                    since: None,
+                });
+                self.over_limit.len() - 1
+            }
+        };
+        let o = &mut self.over_limit[i];
+        if o.sample_count == sample_count {
+            return false;
+        }
+        o.sample_count = sample_count;
+        if !over {
+            o.count = 0;
+            o.since = None;
+            return false;
+        }
+        o.count += 1;
+        let since = *o.since.get_or_insert(at);
+        o.count >= readings && (at - since).num_seconds() >= for_s
+    }
+}

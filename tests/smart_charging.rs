@@ -1,0 +1,345 @@
+//! Smart charging through the local stack over real sockets: a site's tree is posted, chargers of it
+//! connect (each gets its fail-safe default profile), sessions start and end, and each time the chargers
+//! get TxProfiles that keep the grid connection within its limit; a charger that refuses a profile is
+//! reserved at its rating and one that draws above its limit is found and reported. Bad trees and
+//! conditions are refused with problems.
+
+use std::collections::VecDeque;
+
+use cpms_tests::{Charger, Stack};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A charger that answers the CSMS's calls as the test tells it and keeps those it has not looked at.
+struct Cp {
+    c: Charger,
+    n: u64,
+    calls: VecDeque<Value>,
+}
+
+impl Cp {
+    async fn connect(stack: &Stack, id: &str) -> Cp {
+        let mut c = Charger::connect(stack, id, "ocpp1.6").await.unwrap();
+        c.boot(false).await;
+        Cp {
+            c,
+            n: 0,
+            calls: VecDeque::new(),
+        }
+    }
+
+    /// Sends a CALL; CSMS calls that arrive before its answer are kept.
+    async fn call(&mut self, action: &str, payload: Value) -> Value {
+        self.n += 1;
+        let id = format!("m{}", self.n);
+        self.c
+            .send(Message::text(json!([2, id, action, payload]).to_string()))
+            .await;
+        loop {
+            let f = self.c.recv().await.expect("a frame");
+            if f[0] == 2 {
+                self.calls.push_back(f);
+                continue;
+            }
+            assert_eq!(f[1], id, "{f}");
+            return f;
+        }
+    }
+
+    /// The next SetChargingProfile (other calls are answered Accepted), answered with `status`.
+    async fn profile(&mut self, status: &str) -> Value {
+        loop {
+            let f = match self.calls.pop_front() {
+                Some(f) => f,
+                None => self.c.recv().await.expect("a CALL from the CSMS"),
+            };
+            if f[0] != 2 {
+                continue;
+            }
+            self.c
+                .send(Message::text(
+                    json!([3, f[1], {"status": status}]).to_string(),
+                ))
+                .await;
+            if f[2] == "SetChargingProfile" {
+                return f[3].clone();
+            }
+        }
+    }
+
+    async fn start(&mut self) -> i64 {
+        let r = self
+            .call(
+                "StartTransaction",
+                json!({"connectorId": 1, "idTag": "SCTAG", "meterStart": 0, "timestamp": now()}),
+            )
+            .await;
+        r[2]["transactionId"].as_i64().unwrap()
+    }
+
+    async fn meter(&mut self, tx: i64, amps: f64, at: &str) {
+        let r = self
+            .call(
+                "MeterValues",
+                json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": at, "sampledValue": [
+                    {"value": format!("{amps}"), "measurand": "Current.Import", "unit": "A", "phase": "L1"},
+                    {"value": format!("{amps}"), "measurand": "Current.Import", "unit": "A", "phase": "L2"},
+                    {"value": format!("{amps}"), "measurand": "Current.Import", "unit": "A", "phase": "L3"}]}]}),
+            )
+            .await;
+        assert_eq!(r[0], 3, "{r}");
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn limit_of(p: &Value) -> f64 {
+    p["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+        .as_f64()
+        .unwrap()
+}
+
+fn purpose_of(p: &Value) -> &str {
+    p["csChargingProfiles"]["chargingProfilePurpose"]
+        .as_str()
+        .unwrap()
+}
+
+fn tree(grid_a: u32, chargers: &[&str]) -> Value {
+    let mut nodes = vec![json!({"id": "grid", "kind": "grid", "limit_a": grid_a})];
+    for c in chargers {
+        nodes.push(json!({"id": c, "parent": "grid", "kind": "charger", "charger_id": c}));
+        nodes.push(json!({"id": format!("{c}-1"), "parent": c, "kind": "evse", "evse_id": 1, "limit_a": 32}));
+    }
+    json!({"nodes": nodes})
+}
+
+async fn site(stack: &Stack, chargers: &[&str]) {
+    site_with(stack, chargers, json!({"recheck_s": 1})).await
+}
+
+async fn site_with(stack: &Stack, chargers: &[&str], policy: Value) {
+    let site = json!({"id": "s1", "name": "Depot", "address": {"street": "1 Road", "city": "Utrecht", "country": "NLD"},
+        "coordinates": {"latitude": 52.1, "longitude": 5.1}, "time_zone": "Europe/Amsterdam"});
+    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
+    for c in chargers {
+        stack.register(c).await;
+        let (s, b) = cpms_tests::send(
+            stack
+                .req(Method::PATCH, &format!("/v1/chargers/{c}"))
+                .json(&json!({"site_id": "s1"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, b) = cpms_tests::send(
+        stack
+            .req(Method::PUT, "/v1/sites/s1/electrical")
+            .json(&json!({"tree": tree(40, chargers), "policy": policy})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_is_shared_and_kept_under_its_limit() {
+    let stack = Stack::start().await;
+    stack.token("SCTAG").await;
+    site(&stack, &["SC-A", "SC-B"]).await;
+
+    // A connects: its fail-safe default is half the grid (two EVSEs could charge at once).
+    let mut a = Cp::connect(&stack, "SC-A").await;
+    let p = a.profile("Accepted").await;
+    assert_eq!(purpose_of(&p), "TxDefaultProfile");
+    assert_eq!(limit_of(&p), 20.0);
+    assert_eq!(p["connectorId"], 0);
+    // Alone, A's car gets its EVSE's 32 A.
+    let tx_a = a.start().await;
+    let p = a.profile("Accepted").await;
+    assert_eq!(purpose_of(&p), "TxProfile");
+    assert_eq!(p["csChargingProfiles"]["transactionId"], tx_a);
+    assert_eq!(limit_of(&p), 32.0);
+
+    // B connects and starts: the two share the 40 A.
+    let mut b = Cp::connect(&stack, "SC-B").await;
+    assert_eq!(limit_of(&b.profile("Accepted").await), 20.0);
+    let tx_b = b.start().await;
+    assert_eq!(limit_of(&b.profile("Accepted").await), 20.0);
+    assert_eq!(limit_of(&a.profile("Accepted").await), 20.0);
+    let alloc = stack
+        .wait_for("/v1/sites/s1/allocation", |v| {
+            v["connectors"].as_array().is_some_and(|c| c.len() == 2)
+        })
+        .await;
+    assert_eq!(
+        alloc["nodes"][0]["current_a"],
+        json!([40, 40, 40]),
+        "{alloc}"
+    );
+    assert_eq!(alloc["connectors"][0]["binding"]["node"], "grid", "{alloc}");
+
+    // A draws 25 A for three minutes while limited to 20: it ignores its limit, is reported, and is
+    // reserved at its rating (32 A: it may draw that at any time); B gets the 8 A left.
+    // (Readings of the last three minutes: a steady draw publishes no event, so the site is looked at
+    // again every 30 s, and `cpms serve` looks at due sites every 5 s.)
+    for ago in [180, 120, 0] {
+        let at = chrono::Utc::now() - chrono::Duration::seconds(ago);
+        a.meter(
+            tx_a,
+            25.0,
+            &at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )
+        .await;
+    }
+    let cp = stack
+        .wait_for("/v1/chargers/SC-A/charging-profiles", |v| {
+            v["ignores_limits"] == true
+        })
+        .await;
+    assert_eq!(cp["installed"].as_array().unwrap().len(), 2, "{cp}");
+    assert_eq!(limit_of(&b.profile("Accepted").await), 8.0);
+    let (_, log) = stack.get("/v1/chargers/SC-A").await;
+    assert_eq!(log["id"], "SC-A");
+
+    // B's session ends: nothing more for B; the site's record shows A reserved.
+    let r = b
+        .call(
+            "StopTransaction",
+            json!({"transactionId": tx_b, "meterStop": 1000, "timestamp": now(), "reason": "EVDisconnected"}),
+        )
+        .await;
+    assert_eq!(r[0], 3);
+    let alloc = stack
+        .wait_for("/v1/sites/s1/allocation", |v| {
+            v["connectors"].as_array().is_some_and(|c| c.len() == 1)
+        })
+        .await;
+    assert_eq!(alloc["connectors"][0]["state"], "reserved", "{alloc}");
+    assert_eq!(alloc["connectors"][0]["compliant"], false, "{alloc}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charger_that_refuses_profiles_is_reserved_at_its_rating() {
+    let stack = Stack::start().await;
+    stack.token("SCTAG").await;
+    site(&stack, &["SC-C", "SC-D"]).await;
+    let mut c = Cp::connect(&stack, "SC-C").await;
+    assert_eq!(limit_of(&c.profile("Accepted").await), 20.0);
+    let mut d = Cp::connect(&stack, "SC-D").await;
+    // D refuses its profiles.
+    d.profile("Rejected").await;
+    let _tx_d = d.start().await;
+    let _tx_c = c.start().await;
+    // D is reserved at its EVSE's 32 A: C gets the 8 A left.
+    let got = loop {
+        let l = limit_of(&c.profile("Accepted").await);
+        if l <= 8.0 {
+            break l;
+        }
+    };
+    assert_eq!(got, 8.0);
+    let cp = stack.get("/v1/chargers/SC-D/charging-profiles").await.1;
+    assert_eq!(cp["refuses_profiles"], true, "{cp}");
+    let alloc = stack.get("/v1/sites/s1/allocation").await.1;
+    let reserved: Vec<&Value> = alloc["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["state"] == "reserved")
+        .collect();
+    assert_eq!(reserved.len(), 1, "{alloc}");
+    assert_eq!(reserved[0]["limit_a"], 32);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trees_and_conditions_are_checked_and_previews_computed() {
+    let stack = Stack::start().await;
+    site(&stack, &["SC-E"]).await;
+    let put = |body: Value| {
+        cpms_tests::send(
+            stack
+                .req(Method::PUT, "/v1/sites/s1/electrical")
+                .json(&body),
+        )
+    };
+    // A cycle, a second root, an unknown parent, junk.
+    let mut cyc = tree(40, &["SC-E"]);
+    cyc["nodes"][0]["parent"] = json!("SC-E");
+    for bad in [
+        cyc,
+        json!({"tree": {"nodes": []}}),
+        json!({"tree": {"nodes": [{"id": "grid", "kind": "grid"}, {"id": "x", "parent": "nope", "kind": "board"}]}}),
+        json!({"tree": {"nodes": [{"id": "grid", "kind": "grid", "phases": 2}]}}),
+        json!({"tree": {"nodes": [{"id": "grid", "kind": "grid", "limit_a": "lots"}]}}),
+        json!({"tree": "no"}),
+    ] {
+        let body = if bad.get("tree").is_some() {
+            bad
+        } else {
+            json!({"tree": bad})
+        };
+        let (s, p) = put(body.clone()).await;
+        assert!(s == 422 || s == 400, "{s} {p} for {body}");
+        assert!(p["detail"].is_string(), "{p}");
+    }
+    // A child above its parent is allowed, with a warning.
+    let mut warn = tree(40, &["SC-E"]);
+    warn["nodes"][2]["limit_a"] = json!(63);
+    let (s, v) = put(json!({"tree": warn})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1, "{v}");
+    // Conditions: an unknown node, overlapping prices, a reading without values.
+    let (s, p) = stack
+        .post(
+            "/v1/sites/s1/readings",
+            json!({"node": "elsewhere", "power_kw": 3, "at": now()}),
+        )
+        .await;
+    assert_eq!(s, 400, "{p}");
+    let (s, _) = stack
+        .post(
+            "/v1/sites/s1/readings",
+            json!({"node": "grid", "at": now()}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, p) = cpms_tests::send(stack.req(Method::PUT, "/v1/sites/s1/price-curve").json(
+        &json!({"points": [
+        {"from": "2026-12-01T10:00:00Z", "to": "2026-12-01T11:00:00Z", "price_per_kwh": 0.3},
+        {"from": "2026-12-01T10:30:00Z", "to": "2026-12-01T12:00:00Z", "price_per_kwh": 0.4}]}),
+    ))
+    .await;
+    assert_eq!(s, 400, "{p}");
+    let (s, v) = stack
+        .post(
+            "/v1/sites/s1/external-limits",
+            json!({"id": "dso-1", "node": "grid", "limit_a": 16, "until": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // A preview under the external limit: two cars share 16 A, one is paused (6 A minimum each fits
+    // twice; a third does not).
+    let d = |cp: &str, e: u32| json!({"charger": cp, "evse_id": e, "arrived_at": now()});
+    let (s, v) = stack
+        .post(
+            "/v1/sites/s1/allocation/preview",
+            json!({"demands": [d("SC-E", 1), d("ELSEWHERE", 1)]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["connectors"][0]["limit_a"], 16, "{v}");
+    assert_eq!(v["connectors"][1]["state"], "paused", "{v}");
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1, "{v}");
+    let (s, _) = stack
+        .post("/v1/sites/s1/allocation/preview", json!({"demands": "x"}))
+        .await;
+    assert!(s == 422 || s == 400);
+    let (s, _) = stack.get("/v1/sites/nope/allocation").await;
+    assert_eq!(s, 404);
+    stack.stop().await;
+}
