@@ -42,6 +42,11 @@ impl PyCharger {
             stdin,
             lines,
         };
+        if version == "2.0.1" {
+            // Not in a site smart charging manages: the car's needs are declined.
+            assert_eq!(c.next()["status"], "Rejected");
+            assert_eq!(c.next()["status"], "Accepted");
+        }
         assert_eq!(c.next()["ready"], true, "the charger booted");
         c
     }

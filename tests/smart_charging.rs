@@ -20,8 +20,13 @@ struct Cp {
 
 impl Cp {
     async fn connect(stack: &Stack, id: &str) -> Cp {
-        let mut c = Charger::connect(stack, id, "ocpp1.6").await.unwrap();
-        c.boot(false).await;
+        Cp::connect_as(stack, id, false).await
+    }
+
+    async fn connect_as(stack: &Stack, id: &str, v201: bool) -> Cp {
+        let proto = if v201 { "ocpp2.0.1" } else { "ocpp1.6" };
+        let mut c = Charger::connect(stack, id, proto).await.unwrap();
+        c.boot(v201).await;
         Cp {
             c,
             n: 0,
@@ -341,5 +346,70 @@ async fn trees_and_conditions_are_checked_and_previews_computed() {
     assert!(s == 422 || s == 400);
     let (s, _) = stack.get("/v1/sites/nope/allocation").await;
     assert_eq!(s, 404);
+    stack.stop().await;
+}
+
+fn limit_201(p: &Value) -> f64 {
+    p["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"]
+        .as_f64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2_0_1_car_s_needs_and_a_local_limit_are_respected() {
+    let stack = Stack::start().await;
+    stack.token("SCTAG").await;
+    site(&stack, &["SC-F", "SC-G"]).await;
+    let mut f = Cp::connect_as(&stack, "SC-F", true).await;
+    let p = f.profile("Accepted").await;
+    assert_eq!(p["evseId"], 0);
+    assert_eq!(
+        p["chargingProfile"]["chargingProfilePurpose"],
+        "TxDefaultProfile"
+    );
+    assert_eq!(limit_201(&p), 20.0);
+    let r = f
+        .call(
+            "TransactionEvent",
+            json!({"eventType": "Started", "timestamp": now(), "triggerReason": "Authorized", "seqNo": 0,
+                "transactionInfo": {"transactionId": "tx-f1", "chargingState": "Charging"},
+                "idToken": {"idToken": "SCTAG", "type": "ISO14443"}, "evse": {"id": 1, "connectorId": 1}}),
+        )
+        .await;
+    assert_eq!(r[0], 3, "{r}");
+    let p = f.profile("Accepted").await;
+    assert_eq!(p["chargingProfile"]["transactionId"], "tx-f1");
+    assert_eq!(limit_201(&p), 32.0);
+    // The car needs at most 10 A: accepted, and its profile follows.
+    let r = f
+        .call(
+            "NotifyEVChargingNeeds",
+            json!({"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase",
+                "acChargingParameters": {"energyAmount": 15000, "evMinCurrent": 6, "evMaxCurrent": 10, "evMaxVoltage": 400}}}),
+        )
+        .await;
+    assert_eq!(r[2]["status"], "Accepted", "{r}");
+    assert_eq!(limit_201(&f.profile("Accepted").await), 10.0);
+    // A local energy manager limits the EVSE to 8 A; when it clears, the car's 10 A come back.
+    let r = f
+        .call(
+            "NotifyChargingLimit",
+            json!({"evseId": 1, "chargingLimit": {"chargingLimitSource": "EMS"}, "chargingSchedule": [
+                {"id": 1, "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}]}]}),
+        )
+        .await;
+    assert_eq!(r[0], 3, "{r}");
+    assert_eq!(limit_201(&f.profile("Accepted").await), 8.0);
+    let r = f
+        .call(
+            "ClearedChargingLimit",
+            json!({"chargingLimitSource": "EMS", "evseId": 1}),
+        )
+        .await;
+    assert_eq!(r[0], 3, "{r}");
+    assert_eq!(limit_201(&f.profile("Accepted").await), 10.0);
+    let cp = stack.get("/v1/chargers/SC-F/charging-profiles").await.1;
+    assert_eq!(cp["needs"][0]["max_current_a"], 10, "{cp}");
+    assert_eq!(cp["external"], json!([]), "{cp}");
     stack.stop().await;
 }

@@ -134,6 +134,21 @@ async def main():
             r = await cp.call(call.BootNotification(charging_station={"model": "PyProfiles", "vendor_name": "PyPI-ocpp"},
                                                     reason="PowerUp"), suppress=False)
         assert r.status == "Accepted", r
+        if a.version == "2.0.1":
+            # What the charger reports about its limits: the answers are checked against the schemas.
+            r = await cp.call(call.NotifyEVChargingNeeds(evse_id=1, charging_needs={
+                "requested_energy_transfer": "AC_three_phase", "departure_time": now(),
+                "ac_charging_parameters": {"energy_amount": 20000, "ev_min_current": 6, "ev_max_current": 16,
+                                           "ev_max_voltage": 400}}), suppress=False)
+            say({"notify": "NotifyEVChargingNeeds", "status": r.status})
+            await cp.call(call.NotifyChargingLimit(evse_id=1, charging_limit={"charging_limit_source": "EMS"},
+                charging_schedule=[{"id": 1, "charging_rate_unit": "A",
+                                    "charging_schedule_period": [{"start_period": 0, "limit": 10.0}]}]), suppress=False)
+            await cp.call(call.ClearedChargingLimit(charging_limit_source="EMS", evse_id=1), suppress=False)
+            r = await cp.call(call.NotifyEVChargingSchedule(time_base=now(), evse_id=1, charging_schedule={
+                "id": 1, "charging_rate_unit": "A", "charging_schedule_period": [{"start_period": 0, "limit": 16.0}]}),
+                suppress=False)
+            say({"notify": "NotifyEVChargingSchedule", "status": r.status})
         say({"ready": True})
         # Until the test closes stdin.
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)

@@ -88,6 +88,18 @@ pub enum EventBody {
         /// In words.
         detail: String,
     },
+    /// What constrains a charger's charging changed on the charger's side: a car's charging needs
+    /// (2.0.1 NotifyEVChargingNeeds), a limit set by a local energy manager or the grid operator
+    /// (NotifyChargingLimit) or its end (ClearedChargingLimit). Smart charging computes the site again.
+    #[serde(rename = "charger.limits_changed.v1")]
+    ChargerLimitsChanged {
+        /// The charger.
+        charger_id: ChargerId,
+        /// The EVSE (0: the whole charger).
+        evse_id: u32,
+        /// `ev_charging_needs`, `charging_limit` or `charging_limit_cleared`.
+        reason: String,
+    },
     /// A session began.
     #[serde(rename = "session.started.v1")]
     SessionStarted {
@@ -185,6 +197,7 @@ impl EventBody {
             EventBody::ChargerBooted { .. } => "charger.booted.v1",
             EventBody::ConnectorStatusChanged { .. } => "connector.status_changed.v1",
             EventBody::ChargerNoncompliant { .. } => "charger.noncompliant.v1",
+            EventBody::ChargerLimitsChanged { .. } => "charger.limits_changed.v1",
             EventBody::SessionStarted { .. } => "session.started.v1",
             EventBody::SessionMetered { .. } => "session.metered.v1",
             EventBody::SessionEnded { .. } => "session.ended.v1",

@@ -114,6 +114,14 @@ fn examples() -> Vec<DomainEvent> {
             },
         ),
         ev(
+            "CP-00001:limits:ev_charging_needs:1:1764583805000",
+            EventBody::ChargerLimitsChanged {
+                charger_id: cp.clone(),
+                evse_id: 1,
+                reason: "ev_charging_needs".into(),
+            },
+        ),
+        ev(
             "CP-00001~f3a9c2d1:ended",
             EventBody::SessionEnded {
                 session_id: sid,
@@ -137,6 +145,7 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::ChargerBooted { .. }
         | EventBody::ConnectorStatusChanged { .. }
         | EventBody::ChargerNoncompliant { .. }
+        | EventBody::ChargerLimitsChanged { .. }
         | EventBody::SessionStarted { .. }
         | EventBody::SessionMetered { .. }
         | EventBody::SessionEnded { .. }

@@ -41,6 +41,9 @@ fn charger_of(ev: &DomainEvent) -> Option<(&ChargerId, &'static str, bool)> {
         EventBody::ChargerNoncompliant { charger_id, .. } => {
             Some((charger_id, "charger not compliant", false))
         }
+        EventBody::ChargerLimitsChanged { charger_id, .. } => {
+            Some((charger_id, "charger limits changed", false))
+        }
         _ => None,
     }
 }
@@ -67,6 +70,7 @@ pub async fn smart_charge(csms: &Csms, events: &[DomainEvent]) -> Result<usize, 
         sites.entry((ev.tenant.clone(), site)).or_insert(trigger);
     }
     for (tenant, site, charger) in &fail_safe {
+        csms.forget_installed(tenant, charger).await?;
         csms.send_fail_safe(tenant, site, charger).await?;
     }
     for ((tenant, site), trigger) in &sites {

@@ -187,10 +187,18 @@ impl Csms {
                     .filter(|l| l.evse_id == evse || l.evse_id == 0)
                     .filter_map(|l| l.limit_a)
                     .min();
-                let car_max_a = match (needs.and_then(|n| n.max_current_a), external_a) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let external_w = profiles
+                    .external
+                    .iter()
+                    .filter(|l| l.evse_id == evse || l.evse_id == 0)
+                    .filter_map(|l| l.limit_w)
+                    .min();
+                let car_max_a = min_opt(needs.and_then(|n| n.max_current_a), external_a);
+                let car_max_w = min_opt(needs.and_then(|n| n.max_power_w), external_w);
+                // A driver leaving within two hours goes before the others.
+                let soon = needs
+                    .and_then(|n| n.departure)
+                    .is_some_and(|d| d - now <= Duration::hours(2));
                 let previous = profiles
                     .installed_for(evse, ProfilePurpose::Tx)
                     .map(|p| p.limit_a);
@@ -201,11 +209,11 @@ impl Csms {
                     evse_id: evse,
                     session_id: Some(s.id.to_string()),
                     controllable: online && profiles.controllable(),
-                    priority: 0,
+                    priority: i32::from(soon),
                     arrived_at: s.started_at.unwrap_or(s.created_at),
                     phases_in_use: s.latest.phases_drawing(),
                     car_max_a,
-                    car_max_w: needs.and_then(|n| n.max_power_w),
+                    car_max_w,
                     car_min_a: needs.and_then(|n| n.min_current_a),
                     measured_a: s.latest.current_a,
                     previous_limit_a: previous,
@@ -657,7 +665,7 @@ impl Csms {
         if cp
             .as_ref()
             .and_then(|p| p.value.installed_for(0, ProfilePurpose::TxDefault))
-            .is_some_and(|p| p.limit_a == share && p.state == ProfileState::Accepted)
+            .is_some_and(|p| p.limit_a == share && p.state != ProfileState::Rejected)
         {
             return Ok(());
         }
@@ -764,5 +772,151 @@ fn noncompliant(
             reason: reason.to_string(),
             detail,
         },
+    }
+}
+
+/// What a charger reported about the limits on its charging (2.0.1).
+#[derive(Debug, Clone)]
+pub enum ChargerReport {
+    /// NotifyEVChargingNeeds.
+    Needs(cpms_domain::allocation::EvNeeds),
+    /// NotifyChargingLimit.
+    Limit(cpms_domain::allocation::ChargerLimit),
+    /// ClearedChargingLimit (of this source, on this EVSE or all when absent).
+    Cleared {
+        /// The source.
+        source: String,
+        /// The EVSE.
+        evse_id: Option<u32>,
+    },
+}
+
+impl Csms {
+    /// Records what a charger reported about its limits; publishes `charger.limits_changed.v1` so the
+    /// site is computed again. A car's needs make the next computation send its TxProfile even when the
+    /// limit did not move (the charger was told a schedule follows). True when the charger is in a
+    /// site smart charging manages.
+    pub async fn charger_reported(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+        report: ChargerReport,
+    ) -> Result<bool, StoreError> {
+        let managed = self.smart_site_of(tenant, charger).await?.is_some();
+        let now = self.now();
+        let (evse_id, reason) = match &report {
+            ChargerReport::Needs(n) => (n.evse_id, "ev_charging_needs"),
+            ChargerReport::Limit(l) => (l.evse_id, "charging_limit"),
+            ChargerReport::Cleared { evse_id, .. } => {
+                (evse_id.unwrap_or(0), "charging_limit_cleared")
+            }
+        };
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let read = self
+                .charger_profiles()
+                .get(tenant, charger.as_str())
+                .await?;
+            let mut p = read
+                .as_ref()
+                .map(|v| v.value.clone())
+                .unwrap_or_else(|| ChargerProfiles::new(tenant.clone(), charger.clone(), now));
+            match &report {
+                ChargerReport::Needs(n) => {
+                    p.needs.retain(|x| x.evse_id != n.evse_id);
+                    p.needs.push(n.clone());
+                    // Sent again at the next computation.
+                    p.installed.retain(|x| {
+                        !(x.evse_id == n.evse_id && x.profile.purpose == ProfilePurpose::Tx)
+                    });
+                }
+                ChargerReport::Limit(l) => {
+                    p.external
+                        .retain(|x| !(x.evse_id == l.evse_id && x.source == l.source));
+                    p.external.push(l.clone());
+                }
+                ChargerReport::Cleared { source, evse_id } => p
+                    .external
+                    .retain(|x| !(&x.source == source && evse_id.is_none_or(|e| e == x.evse_id))),
+            }
+            p.updated_at = now;
+            let mut w = Documents::write_of(&p, expected(read.as_ref()))?;
+            if managed {
+                w.events.push(DomainEvent {
+                    id: format!(
+                        "{charger}:limits:{reason}:{evse_id}:{}",
+                        now.timestamp_millis()
+                    ),
+                    tenant: tenant.clone(),
+                    occurred_at: now,
+                    body: EventBody::ChargerLimitsChanged {
+                        charger_id: charger.clone(),
+                        evse_id,
+                        reason: reason.to_string(),
+                    },
+                });
+            }
+            match self.ports.docs.write(&[w]).await {
+                Ok(_) => return Ok(managed),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// A charger connected or booted: what the CSMS believed installed on it before this connection is
+    /// no longer trusted (a reboot may have lost it, a reconnect may follow a change made meanwhile),
+    /// so those profiles are sent again by the next computation; the needs of ended sessions are
+    /// dropped.
+    pub async fn forget_installed(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<(), StoreError> {
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let Some(read) = self
+                .charger_profiles()
+                .get(tenant, charger.as_str())
+                .await?
+            else {
+                return Ok(());
+            };
+            let active: Vec<u32> = self
+                .ports
+                .sessions
+                .active(tenant, charger)
+                .await?
+                .iter()
+                .filter_map(|s| s.evse_id)
+                .collect();
+            // What was sent on the charger's current connection stands.
+            let since = self
+                .ports
+                .chargers
+                .get(charger)
+                .await?
+                .and_then(|c| c.value.connection.map(|c| c.connected_at));
+            let mut p = read.value.clone();
+            p.installed
+                .retain(|x| since.is_some_and(|t| x.sent_at >= t));
+            p.needs.retain(|n| active.contains(&n.evse_id));
+            p.over_limit.clear();
+            if p == read.value {
+                return Ok(());
+            }
+            p.updated_at = self.now();
+            match self
+                .charger_profiles()
+                .put(&p, Expected::Version(read.version))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
     }
 }

@@ -3,6 +3,7 @@
 mod authorize;
 mod boot_notification;
 mod certificates;
+mod charging_limits;
 mod charging_profiles;
 mod data_transfer;
 mod heartbeat;
@@ -43,11 +44,11 @@ pub(crate) async fn dispatch(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
             certificates::handle(ctx).await
         }
         "ReportChargingProfiles" => charging_profiles::report(ctx).await,
-        "ClearedChargingLimit"
-        | "NotifyChargingLimit"
-        | "NotifyCustomerInformation"
+        "NotifyEVChargingNeeds" | "NotifyChargingLimit" | "ClearedChargingLimit" => {
+            charging_limits::handle(ctx).await
+        }
+        "NotifyCustomerInformation"
         | "NotifyDisplayMessages"
-        | "NotifyEVChargingNeeds"
         | "NotifyEVChargingSchedule"
         | "NotifyMonitoringReport"
         | "PublishFirmwareStatusNotification"

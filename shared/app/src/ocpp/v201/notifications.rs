@@ -1,7 +1,6 @@
-//! Notifications this CSMS records but does not act on yet (charging limits, display messages, customer
-//! information, monitoring reports, reservations, EV charging needs and schedules): each is kept in the
-//! charger log and acknowledged. EV charging needs are answered Rejected: no smart charging profile will
-//! follow until smart charging exists.
+//! Notifications this CSMS records but does not act on yet (display messages, customer information,
+//! monitoring reports, reservations, the schedule a car chose): each is kept in the charger log and
+//! acknowledged.
 
 use cpms_domain::log::LogKind;
 use cpms_ocpp::CallError;
@@ -17,7 +16,6 @@ pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     ctx.record(LogKind::Notification, summary(ctx.action, detail))
         .await?;
     Ok(match ctx.action {
-        "NotifyEVChargingNeeds" => json!({"status": "Rejected"}),
         "NotifyEVChargingSchedule" => json!({"status": "Accepted"}),
         _ => json!({}),
     })
