@@ -413,3 +413,177 @@ async fn a_2_0_1_car_s_needs_and_a_local_limit_are_respected() {
     assert_eq!(cp["external"], json!([]), "{cp}");
     stack.stop().await;
 }
+
+/// 20 simulated chargers (two of whose cars ignore their limits) share a 100 A connection under a
+/// time-of-day cap of 60 A that ends during the run. Once the two are found out (reserved at their
+/// rating), the site current computed from the chargers' own meter values stays under the cap whenever
+/// the allocation has settled; the cap's end is a schedule boundary that raises the limits; a charger
+/// that reboots gets its fail-safe profile again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_simulated_chargers_stay_under_the_site_limit() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: cpms::simulate::SimulateArgs,
+    }
+    let stack = Stack::start().await;
+    let site = json!({"id": "depot", "name": "Depot", "address": {"street": "1 Road", "city": "Utrecht", "country": "NLD"},
+        "coordinates": {"latitude": 52.1, "longitude": 5.1}, "time_zone": "UTC"});
+    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
+    let ids: Vec<String> = (1..=20).map(|i| format!("SITE-{i:05}")).collect();
+    let mut nodes = vec![json!({"id": "grid", "kind": "grid", "limit_a": 100})];
+    let rotations = ["L1L2L3", "L2L3L1", "L3L1L2"];
+    for (i, id) in ids.iter().enumerate() {
+        let (s, b) = stack
+            .post(
+                "/v1/chargers",
+                json!({"id": id, "password": "simulator-password-01"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        let (s, b) = cpms_tests::send(
+            stack
+                .req(Method::PATCH, &format!("/v1/chargers/{id}"))
+                .json(&json!({"site_id": "depot"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        nodes.push(
+            json!({"id": id, "parent": "grid", "kind": "charger", "charger_id": id,
+            "phase_rotation": rotations[i % 3]}),
+        );
+        nodes.push(json!({"id": format!("{id}-1"), "parent": id, "kind": "evse", "evse_id": 1, "limit_a": 32}));
+    }
+    stack.token("SIMTAG01").await;
+    let now = chrono::Utc::now();
+    let cap_ends = now + chrono::Duration::seconds(20);
+    let window = json!({"node": "grid", "from": (now - chrono::Duration::minutes(1)).format("%H:%M:%S").to_string(),
+        "to": cap_ends.format("%H:%M:%S").to_string(), "limit_a": 60});
+    let (s, b) = cpms_tests::send(stack.req(Method::PUT, "/v1/sites/depot/electrical").json(
+        &json!({"tree": {"nodes": nodes}, "policy": {"schedules": [window], "recheck_s": 1}}),
+    ))
+    .await;
+    assert_eq!(s, 200, "{b}");
+
+    let args = Cli::parse_from([
+        "simulate",
+        "--url",
+        &stack.ws,
+        "--chargers",
+        "20",
+        "--prefix",
+        "SITE",
+        "--sessions",
+        "3",
+        "--meter-values",
+        "40",
+        "--interval-ms",
+        "250",
+        "--ignore-profiles-every",
+        "10",
+        "--dc-every",
+        "0",
+        "--hold-secs",
+        "5",
+        "--progress-secs",
+        "0",
+        "--connect-rate",
+        "100",
+    ])
+    .args;
+    let sim = tokio::spawn(cpms::simulate::run(args));
+
+    // Poll the live allocation: per grid phase, the sum of what the chargers report they draw.
+    let mut settled_polls = 0;
+    let mut worst_after_detection: f64 = 0.0;
+    let mut flagged = false;
+    let mut saw_boundary = false;
+    let mut rebooted_at = None;
+    while !sim.is_finished() {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if !flagged {
+            let a = stack
+                .get("/v1/chargers/SITE-00010/charging-profiles")
+                .await
+                .1;
+            let b = stack
+                .get("/v1/chargers/SITE-00020/charging-profiles")
+                .await
+                .1;
+            flagged = a["ignores_limits"] == true && b["ignores_limits"] == true;
+        }
+        if rebooted_at.is_none() && flagged {
+            let (s, c) = stack
+                .post(
+                    "/v1/chargers/SITE-00003/commands",
+                    json!({"type": "reset", "kind": "hard"}),
+                )
+                .await;
+            assert!(s < 300, "{c}");
+            rebooted_at = Some(chrono::Utc::now());
+        }
+        let (s, v) = stack.get("/v1/sites/depot/allocation").await;
+        if s != 200 {
+            continue;
+        }
+        let computed: chrono::DateTime<chrono::Utc> =
+            v["computed_at"].as_str().unwrap().parse().unwrap();
+        let limit = v["nodes"][0]["limit_a"].as_f64().unwrap();
+        if limit == 100.0 {
+            saw_boundary = true;
+        }
+        // Settled: no computation in the last second (the cars follow within a meter value).
+        if !flagged || chrono::Utc::now() - computed < chrono::Duration::seconds(1) {
+            continue;
+        }
+        let mut per_phase = [0.0f64; 3];
+        for c in v["connectors"].as_array().unwrap() {
+            let drawn = c["measured_a"].as_f64().unwrap_or(0.0);
+            for p in c["grid_phases"].as_array().unwrap() {
+                per_phase[["L1", "L2", "L3"].iter().position(|x| p == x).unwrap()] += drawn;
+            }
+        }
+        let worst = per_phase.iter().cloned().fold(0.0, f64::max);
+        assert!(
+            worst <= limit + 0.5,
+            "the site draws {per_phase:?} A under a limit of {limit} A: {v}"
+        );
+        settled_polls += 1;
+        worst_after_detection = worst_after_detection.max(worst);
+    }
+    let report = sim.await.unwrap().unwrap();
+    println!(
+        "site scenario: {} sessions, {settled_polls} settled polls after detection, highest phase {worst_after_detection:.1} A",
+        report.sessions_completed
+    );
+    assert_eq!(report.chargers_connected, 20, "{report:?}");
+    assert!(report.sessions_completed >= 40, "{report:?}");
+    assert!(flagged, "the two cars that ignore their limits were found");
+    assert!(settled_polls >= 5, "{settled_polls} settled polls");
+    assert!(
+        worst_after_detection > 20.0,
+        "the site was loaded: {worst_after_detection} A"
+    );
+    assert!(
+        saw_boundary || chrono::Utc::now() < cap_ends,
+        "the cap's end raised the limit"
+    );
+    // The rebooted charger got its fail-safe profile again after the reboot.
+    let rebooted_at = rebooted_at.expect("a charger was reset");
+    let p = stack
+        .get("/v1/chargers/SITE-00003/charging-profiles")
+        .await
+        .1;
+    let failsafe = p["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["profile"]["purpose"] == "tx_default")
+        .cloned()
+        .unwrap_or_default();
+    let sent: chrono::DateTime<chrono::Utc> =
+        failsafe["sent_at"].as_str().unwrap().parse().unwrap();
+    assert!(sent >= rebooted_at, "{p}");
+    stack.stop().await;
+}

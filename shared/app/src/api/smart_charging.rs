@@ -451,8 +451,10 @@ pub(crate) struct ChargerProfilesView {
     installed: Vec<InstalledProfile>,
     /// The charger refused a profile: reserved at its rating until it accepts one.
     refuses_profiles: bool,
-    /// The charger drew above its limit for several readings: reserved at its draw.
+    /// The charger drew above its limit for several readings: reserved at its rating.
     ignores_limits: bool,
+    /// Per EVSE, the readings above the limit in a row (and since when).
+    over_limit: Vec<cpms_domain::allocation::OverLimit>,
     /// What the cars asked for (2.0.1 NotifyEVChargingNeeds).
     needs: Vec<EvNeeds>,
     /// Limits set by others on the charger (2.0.1 NotifyChargingLimit).
@@ -486,6 +488,7 @@ pub(crate) async fn charger_profiles(
             installed: c.installed,
             refuses_profiles: c.refuses_profiles,
             ignores_limits: c.ignores_limits,
+            over_limit: c.over_limit,
             needs: c.needs,
             external: c.external,
             last_reported,
@@ -496,6 +499,7 @@ pub(crate) async fn charger_profiles(
             installed: vec![],
             refuses_profiles: false,
             ignores_limits: false,
+            over_limit: vec![],
             needs: vec![],
             external: vec![],
             last_reported,

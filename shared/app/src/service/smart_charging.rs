@@ -44,6 +44,8 @@ const OVER_READINGS: u32 = 2;
 const OVER_FOR_S: i64 = 60;
 /// A profile sent without an answer for this long is sent again.
 const RESEND_AFTER_S: i64 = 120;
+/// A charger that refused a profile is sent one again after this long.
+const PROBE_AFTER_S: i64 = 900;
 /// Seconds a charger has to answer a profile.
 const PROFILE_TIMEOUT_S: u32 = 30;
 
@@ -204,11 +206,21 @@ impl Csms {
                     .map(|p| p.limit_a);
                 let node = tree.evse(charger, evse);
                 let dc = node.is_some_and(|i| tree.nodes[i].node.dc_efficiency.is_some());
+                // A charger that refused a profile is tried again now and then: it may take one now.
+                let probe = profiles.refuses_profiles
+                    && !profiles.ignores_limits
+                    && profiles
+                        .installed
+                        .iter()
+                        .filter(|p| p.state == ProfileState::Rejected)
+                        .map(|p| p.sent_at)
+                        .max()
+                        .is_none_or(|t| now - t > Duration::seconds(PROBE_AFTER_S));
                 demands.push(Demand {
                     charger: charger.clone(),
                     evse_id: evse,
                     session_id: Some(s.id.to_string()),
-                    controllable: online && profiles.controllable(),
+                    controllable: online && (profiles.controllable() || probe),
                     priority: i32::from(soon),
                     arrived_at: s.started_at.unwrap_or(s.created_at),
                     phases_in_use: s.latest.phases_drawing(),
@@ -535,9 +547,24 @@ impl Csms {
             } else {
                 ProfileState::Rejected
             };
+            // A transaction profile refused after its transaction ended is no refusal of profiles.
+            let stale = !accepted
+                && p.installed[i].profile.purpose == ProfilePurpose::Tx
+                && !self
+                    .ports
+                    .sessions
+                    .active(&cmd.tenant, &cmd.charger)
+                    .await?
+                    .iter()
+                    .any(|s| {
+                        Some(s.id.transaction.as_str())
+                            == p.installed[i].profile.transaction_id.as_deref()
+                    });
             let mut events = Vec::new();
             if accepted {
                 p.refuses_profiles = false;
+            } else if stale {
+                p.installed.remove(i);
             } else if !p.refuses_profiles {
                 p.refuses_profiles = true;
                 let why = cmd

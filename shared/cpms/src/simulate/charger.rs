@@ -2,8 +2,11 @@
 //! boot (waiting out `Pending`), run its sessions with meter values in OCPP 1.6 or 2.0.1, answer the
 //! CSMS's calls at any time (a reset reboots it, a remote start starts a session, a remote stop stops
 //! it, ...), send a Heartbeat when idle, and resend its unanswered transaction messages after a
-//! reconnect. Energy is a car's: 3.7 to 22 kW on AC chargers, 50 to 150 kW on DC ones, over simulated
-//! time (each meter value stands for `--sample-minutes` of charging, so a CDR shows a believable price).
+//! reconnect. Energy is a car's: 16 or 32 A on one or three phases (3.7 to 22 kW) on AC chargers, 50 to
+//! 150 kW on DC ones, over simulated time (each meter value stands for `--sample-minutes` of charging,
+//! so a CDR shows a believable price). The car draws the least of what it can take and the charger's
+//! composite limit from the charging profiles it got (a few cars ignore them, `--ignore-profiles-every`),
+//! and its meter values carry the current per phase.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -35,8 +38,8 @@ struct Session {
     step: u64,
     /// Simulated time of the start (so that the session ends about now).
     t0: DateTime<Utc>,
-    /// The car's power (kW).
-    power_kw: f64,
+    /// The car: most current per phase (A) and phases it charges on (AC); most power (kW, DC).
+    car: Car,
     /// Token.
     id_tag: String,
     /// 2.0.1 sequence number of the next event.
@@ -44,6 +47,25 @@ struct Session {
     /// Whether the CSMS started it.
     remote: bool,
 }
+
+/// What a car draws at one reading.
+#[derive(Debug, Clone, Copy)]
+struct Draw {
+    power_w: f64,
+    current_a: f64,
+    phases: u8,
+}
+
+/// A car as the charger sees it.
+#[derive(Debug, Clone, Copy)]
+struct Car {
+    max_a: f64,
+    phases: u8,
+    dc_max_kw: Option<f64>,
+}
+
+/// Phase-to-neutral voltage of the simulated grid.
+const VOLTS: f64 = 230.0;
 
 struct Sim<'a> {
     plan: &'a Plan,
@@ -58,6 +80,8 @@ struct Sim<'a> {
     session: Option<Session>,
     last_sent: Instant,
     dc: bool,
+    /// Its car ignores the charging profiles (a few do).
+    ignores_profiles: bool,
 }
 
 impl Sim<'_> {
@@ -249,26 +273,83 @@ impl Sim<'_> {
         self.call("StatusNotification", p).await;
     }
 
-    fn samples(&self, at: DateTime<Utc>, power_w: f64, soc: u64, context: &str) -> Value {
+    fn samples(&self, at: DateTime<Utc>, draw: Draw, soc: u64, context: &str) -> Value {
         let wh = self.register_wh;
+        let power_w = draw.power_w;
+        let phases = ["L1", "L2", "L3"];
+        let n = usize::from(draw.phases);
         match self.plan.version {
-            OcppVersion::V16 => json!([{"timestamp": ts(at), "sampledValue": [
-                {"value": wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh", "context": context},
-                {"value": format!("{power_w:.0}"), "measurand": "Power.Active.Import", "unit": "W", "context": context},
-                {"value": soc.to_string(), "measurand": "SoC", "unit": "Percent", "context": context}]}]),
-            OcppVersion::V201 => json!([{"timestamp": ts(at), "sampledValue": [
-                {"value": wh, "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}, "context": context},
-                {"value": power_w.round(), "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}, "context": context},
-                {"value": soc, "measurand": "SoC", "unitOfMeasure": {"unit": "Percent"}, "context": context}]}]),
+            OcppVersion::V16 => {
+                let mut v = vec![
+                    json!({"value": wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh", "context": context}),
+                    json!({"value": format!("{power_w:.0}"), "measurand": "Power.Active.Import", "unit": "W", "context": context}),
+                    json!({"value": soc.to_string(), "measurand": "SoC", "unit": "Percent", "context": context}),
+                ];
+                for p in &phases[..n] {
+                    v.push(json!({"value": format!("{:.1}", draw.current_a), "measurand": "Current.Import", "unit": "A", "phase": p, "context": context}));
+                }
+                json!([{"timestamp": ts(at), "sampledValue": v}])
+            }
+            OcppVersion::V201 => {
+                let mut v = vec![
+                    json!({"value": wh, "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}, "context": context}),
+                    json!({"value": power_w.round(), "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}, "context": context}),
+                    json!({"value": soc, "measurand": "SoC", "unitOfMeasure": {"unit": "Percent"}, "context": context}),
+                ];
+                for p in &phases[..n] {
+                    v.push(json!({"value": (draw.current_a * 10.0).round() / 10.0, "measurand": "Current.Import", "unitOfMeasure": {"unit": "A"}, "phase": p, "context": context}));
+                }
+                json!([{"timestamp": ts(at), "sampledValue": v}])
+            }
         }
     }
 
-    /// The car plugged in now: its power (kW).
-    fn car_power(&self) -> f64 {
+    /// The car plugged in now: 16 or 32 A on one or three phases (3.7 to 22 kW) on AC chargers, 50 to
+    /// 150 kW on DC ones.
+    fn car(&self) -> Car {
         if self.dc {
-            rand::random_range(50.0..=150.0f64).round()
+            Car {
+                max_a: 0.0,
+                phases: 3,
+                dc_max_kw: Some(rand::random_range(50.0..=150.0f64).round()),
+            }
         } else {
-            [3.7, 7.4, 11.0, 22.0][rand::random_range(0..4usize)]
+            let (max_a, phases) =
+                [(16.0, 1), (32.0, 1), (16.0, 3), (32.0, 3)][rand::random_range(0..4usize)];
+            Car {
+                max_a,
+                phases,
+                dc_max_kw: None,
+            }
+        }
+    }
+
+    /// What the car draws now: the least of what it can take and the charger's limit (unless it
+    /// ignores profiles); below 6 A an AC car pauses.
+    fn draw(&self, car: Car) -> Draw {
+        let limit = if self.ignores_profiles {
+            None
+        } else {
+            self.device.limit_a()
+        };
+        match car.dc_max_kw {
+            Some(kw) => {
+                let w = limit.map_or(kw * 1000.0, |a| (kw * 1000.0).min(a * 3.0 * VOLTS));
+                Draw {
+                    power_w: w,
+                    current_a: w / 3.0 / VOLTS,
+                    phases: 3,
+                }
+            }
+            None => {
+                let a = limit.map_or(car.max_a, |l| car.max_a.min(l));
+                let a = if a < 6.0 { 0.0 } else { a };
+                Draw {
+                    power_w: a * f64::from(car.phases) * VOLTS,
+                    current_a: a,
+                    phases: car.phases,
+                }
+            }
         }
     }
 
@@ -286,7 +367,7 @@ impl Sim<'_> {
     ) -> bool {
         let steps = self.plan.meter_values + 1;
         let t0 = Utc::now() - self.sample_step() * steps as i32;
-        let power_kw = self.car_power();
+        let car = self.car();
         if !remote {
             let auth = match self.plan.version {
                 OcppVersion::V16 => self.call("Authorize", json!({"idTag": id_tag})).await,
@@ -329,7 +410,16 @@ impl Sim<'_> {
                 if let Some(r) = remote_start_id {
                     info["remoteStartId"] = json!(r);
                 }
-                let samples = self.samples(t0, 0.0, 20, "Transaction.Begin");
+                let samples = self.samples(
+                    t0,
+                    Draw {
+                        power_w: 0.0,
+                        current_a: 0.0,
+                        phases: car.phases,
+                    },
+                    20,
+                    "Transaction.Begin",
+                );
                 let event = json!({"eventType": "Started", "timestamp": ts(t0),
                     "triggerReason": if remote { "RemoteStart" } else { "Authorized" },
                     "seqNo": 0, "evse": {"id": 1, "connectorId": 1},
@@ -348,7 +438,7 @@ impl Sim<'_> {
             tx,
             step: 0,
             t0,
-            power_kw,
+            car,
             id_tag,
             seq: 1,
             remote,
@@ -362,11 +452,12 @@ impl Sim<'_> {
         let Some(s) = &self.session else { return };
         let step = s.step + 1;
         let at = s.t0 + self.sample_step() * step as i32;
-        let wh = s.power_kw * 1000.0 * self.plan.sample_minutes as f64 / 60.0;
-        let (tx, seq, power_w) = (s.tx.clone(), s.seq, s.power_kw * 1000.0);
+        let draw = self.draw(s.car);
+        let wh = draw.power_w * self.plan.sample_minutes as f64 / 60.0;
+        let (tx, seq) = (s.tx.clone(), s.seq);
         self.register_wh += wh.round() as u64;
         let soc = (20 + step * 60 / self.plan.meter_values.max(1)).min(100);
-        let samples = self.samples(at, power_w, soc, "Sample.Periodic");
+        let samples = self.samples(at, draw, soc, "Sample.Periodic");
         let (action, payload) = match self.plan.version {
             OcppVersion::V16 => (
                 "MeterValues",
@@ -389,8 +480,10 @@ impl Sim<'_> {
     async fn stop_session(&mut self, reason: &str) {
         let Some(s) = self.session.take() else { return };
         self.device.transaction = None;
+        // A transaction's profile ends with it.
+        self.device.profiles.retain(|p| p.purpose != "TxProfile");
         let at = (s.t0 + self.sample_step() * (s.step + 1) as i32).min(Utc::now());
-        let wh = s.power_kw * 1000.0 * self.plan.sample_minutes as f64 / 60.0;
+        let wh = self.draw(s.car).power_w * self.plan.sample_minutes as f64 / 60.0;
         self.register_wh += wh.round() as u64;
         let (action, payload) = match self.plan.version {
             OcppVersion::V16 => (
@@ -399,7 +492,16 @@ impl Sim<'_> {
                     "meterStop": self.register_wh, "timestamp": ts(at), "reason": reason}),
             ),
             OcppVersion::V201 => {
-                let samples = self.samples(at, 0.0, 80, "Transaction.End");
+                let samples = self.samples(
+                    at,
+                    Draw {
+                        power_w: 0.0,
+                        current_a: 0.0,
+                        phases: s.car.phases,
+                    },
+                    80,
+                    "Transaction.End",
+                );
                 let trigger = match reason {
                     "Remote" => "RemoteStop",
                     "UnlockCommand" => "UnlockCommand",
@@ -436,7 +538,15 @@ impl Sim<'_> {
             "StatusNotification" => self.status().await,
             "MeterValues" | "TransactionEvent" if self.session.is_some() => self.meter_step().await,
             "MeterValues" => {
-                let samples = self.samples(Utc::now(), 0.0, 0, "Trigger");
+                let draw = match &self.session {
+                    Some(s) => self.draw(s.car),
+                    None => Draw {
+                        power_w: 0.0,
+                        current_a: 0.0,
+                        phases: 1,
+                    },
+                };
+                let samples = self.samples(Utc::now(), draw, 0, "Trigger");
                 self.call(
                     "MeterValues",
                     json!({"connectorId": 1, "evseId": 1, "meterValue": samples}),
@@ -510,7 +620,9 @@ pub async fn run(plan: &Plan, index: usize, started: Instant, progress: Arc<Prog
         register_wh: 1_000_000 + index as u64 * 10_000,
         session: None,
         last_sent: Instant::now(),
-        dc: index % 4 == 3,
+        dc: plan.dc_every > 0 && index % plan.dc_every == plan.dc_every - 1,
+        ignores_profiles: plan.ignore_profiles_every > 0
+            && index % plan.ignore_profiles_every == plan.ignore_profiles_every - 1,
     };
     let mut auto_left = plan.sessions;
     let mut hold_until: Option<Instant> = None;

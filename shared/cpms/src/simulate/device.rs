@@ -29,6 +29,21 @@ pub enum Request {
     Status,
 }
 
+/// A charging profile the charger keeps (the first period of its schedule is what it follows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Its id.
+    pub id: i64,
+    /// `ChargePointMaxProfile` / `ChargingStationMaxProfile`, `TxDefaultProfile`, `TxProfile`.
+    pub purpose: String,
+    /// Stack level.
+    pub stack: i64,
+    /// EVSE (0: the charger).
+    pub evse: i64,
+    /// The limit in A per phase (W converted at 230 V on its phases).
+    pub limit_a: f64,
+}
+
 /// The charger's state the CSMS can read and change.
 pub struct Device {
     version: OcppVersion,
@@ -47,6 +62,8 @@ pub struct Device {
     pub requests: Vec<Request>,
     /// Calls answered.
     pub answered: u64,
+    /// Charging profiles installed.
+    pub profiles: Vec<Profile>,
 }
 
 impl Device {
@@ -93,6 +110,128 @@ impl Device {
             local_list_version: 0,
             requests: Vec::new(),
             answered: 0,
+            profiles: Vec::new(),
+        }
+    }
+
+    /// The limit in A per phase the charger enforces now on EVSE 1: per purpose the highest stack
+    /// level applies (a TxProfile only while a transaction runs), and the lowest of the purposes.
+    pub fn limit_a(&self) -> Option<f64> {
+        let mut lowest: Option<f64> = None;
+        for purpose in ["max", "TxDefaultProfile", "TxProfile"] {
+            if purpose == "TxProfile" && self.transaction.is_none() {
+                continue;
+            }
+            let top = self
+                .profiles
+                .iter()
+                .filter(|p| match purpose {
+                    "max" => p.purpose.ends_with("MaxProfile"),
+                    other => p.purpose == other,
+                })
+                .filter(|p| p.evse == 0 || p.evse == 1)
+                .max_by_key(|p| (p.stack, p.evse));
+            if let Some(p) = top {
+                lowest = Some(lowest.map_or(p.limit_a, |l: f64| l.min(p.limit_a)));
+            }
+        }
+        lowest
+    }
+
+    fn set_profile(&mut self, p: &Value) -> &'static str {
+        let v201 = self.version == OcppVersion::V201;
+        let (evse, prof) = if v201 {
+            (p["evseId"].as_i64().unwrap_or(0), &p["chargingProfile"])
+        } else {
+            (
+                p["connectorId"].as_i64().unwrap_or(0),
+                &p["csChargingProfiles"],
+            )
+        };
+        let schedule = if v201 {
+            &prof["chargingSchedule"][0]
+        } else {
+            &prof["chargingSchedule"]
+        };
+        let period = &schedule["chargingSchedulePeriod"][0];
+        let limit = period["limit"].as_f64().unwrap_or(0.0);
+        let phases = period["numberPhases"].as_f64().unwrap_or(3.0).max(1.0);
+        let limit_a = if schedule["chargingRateUnit"] == "W" {
+            limit / 230.0 / phases
+        } else {
+            limit
+        };
+        let id = prof[if v201 { "id" } else { "chargingProfileId" }]
+            .as_i64()
+            .unwrap_or(0);
+        let purpose = prof["chargingProfilePurpose"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let stack = prof["stackLevel"].as_i64().unwrap_or(0);
+        if purpose == "TxProfile" && self.transaction.is_none() {
+            return "Rejected";
+        }
+        // The same id replaces; the same purpose and stack level with another id is refused.
+        if self
+            .profiles
+            .iter()
+            .any(|x| x.id != id && x.purpose == purpose && x.stack == stack && x.evse == evse)
+        {
+            return "Rejected";
+        }
+        self.profiles.retain(|x| x.id != id);
+        self.profiles.push(Profile {
+            id,
+            purpose,
+            stack,
+            evse,
+            limit_a,
+        });
+        "Accepted"
+    }
+
+    fn clear_profile(&mut self, p: &Value) -> &'static str {
+        let v201 = self.version == OcppVersion::V201;
+        let id = p[if v201 { "chargingProfileId" } else { "id" }].as_i64();
+        let c = if v201 {
+            &p["chargingProfileCriteria"]
+        } else {
+            p
+        };
+        let evse = c[if v201 { "evseId" } else { "connectorId" }].as_i64();
+        let purpose = c["chargingProfilePurpose"].as_str();
+        let stack = c["stackLevel"].as_i64();
+        let before = self.profiles.len();
+        self.profiles.retain(|x| {
+            let hit = id.is_none_or(|i| i == x.id)
+                && evse.is_none_or(|e| e == x.evse)
+                && purpose.is_none_or(|q| q == x.purpose)
+                && stack.is_none_or(|s| s == x.stack);
+            !hit
+        });
+        if self.profiles.len() < before {
+            "Accepted"
+        } else {
+            "Unknown"
+        }
+    }
+
+    fn composite(&self, p: &Value) -> Value {
+        let v201 = self.version == OcppVersion::V201;
+        let evse = p[if v201 { "evseId" } else { "connectorId" }]
+            .as_i64()
+            .unwrap_or(0);
+        let duration = p["duration"].as_i64().unwrap_or(0);
+        let limit = self.limit_a().unwrap_or(32.0);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let periods = json!([{"startPeriod": 0, "limit": (limit * 10.0).floor() / 10.0}]);
+        if v201 {
+            json!({"status": "Accepted", "schedule": {"evseId": evse, "duration": duration, "scheduleStart": now,
+                "chargingRateUnit": "A", "chargingSchedulePeriod": periods}})
+        } else {
+            json!({"status": "Accepted", "connectorId": evse, "scheduleStart": now,
+                "chargingSchedule": {"duration": duration, "chargingRateUnit": "A", "chargingSchedulePeriod": periods}})
         }
     }
 
@@ -246,8 +385,9 @@ impl Device {
             "UpdateFirmware" => ok("Accepted"),
             "GetDiagnostics" => json!({"fileName": "simulator-diagnostics.log"}),
             "GetLog" => json!({"status": "Accepted", "filename": "simulator.log"}),
-            "SetChargingProfile" => ok("Accepted"),
-            "ClearChargingProfile" => ok("Accepted"),
+            "SetChargingProfile" => ok(self.set_profile(p)),
+            "ClearChargingProfile" => ok(self.clear_profile(p)),
+            "GetCompositeSchedule" => self.composite(p),
             "CostUpdated" => json!({}),
             "GetTransactionStatus" => {
                 json!({"messagesInQueue": false, "ongoingIndicator": busy})

@@ -82,6 +82,12 @@ pub struct SimulateArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Every Nth charger's car ignores the charging profiles it gets (0: none do).
+    #[arg(long, default_value_t = 0)]
+    pub ignore_profiles_every: usize,
+    /// Every Nth charger is a DC charger (0: none).
+    #[arg(long, default_value_t = 4)]
+    pub dc_every: usize,
 }
 
 fn parse_version(s: &str) -> Result<OcppVersion, String> {
@@ -103,6 +109,8 @@ pub struct Plan {
     pub heartbeat: Duration,
     pub sample_minutes: u64,
     pub reconnect_for: Duration,
+    pub ignore_profiles_every: usize,
+    pub dc_every: usize,
 }
 
 /// Live counters of a run, for the progress lines.
@@ -221,6 +229,8 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Report> {
         heartbeat: Duration::from_secs(60),
         sample_minutes: args.sample_minutes.clamp(1, 60),
         reconnect_for: Duration::from_secs(args.reconnect_secs),
+        ignore_profiles_every: args.ignore_profiles_every,
+        dc_every: args.dc_every,
     });
     register(&args, &plan).await?;
     let started = Instant::now();

@@ -334,21 +334,26 @@ impl Session {
         let per_phase = s.phase.is_some();
         let l = &mut self.latest;
         let fresh = l.at != Some(s.timestamp);
-        if fresh {
-            l.current_phases = 0;
-        }
-        if s.measurand == meter::CURRENT_IMPORT
-            && v >= Decimal::ONE
-            && let Some(bit) = s.phase.as_deref().and_then(phase_bit)
-        {
-            l.current_phases |= bit;
+        if s.measurand == meter::CURRENT_IMPORT {
+            // The current of one reading: the highest phase, and the phases that carry 1 A or more.
+            if l.current_at != Some(s.timestamp) {
+                l.current_at = Some(s.timestamp);
+                l.current_a = None;
+                l.current_phases = 0;
+            }
+            l.current_a = Some(l.current_a.map_or(v, |c| c.max(v)));
+            if v >= Decimal::ONE
+                && let Some(bit) = s.phase.as_deref().and_then(phase_bit)
+            {
+                l.current_phases |= bit;
+            }
+            l.at = Some(s.timestamp);
+            return;
         }
         match s.measurand.as_str() {
             meter::POWER_IMPORT if !per_phase => l.power_w = Some(v),
             meter::POWER_IMPORT if fresh || l.power_w.is_none() => l.power_w = Some(v),
             meter::POWER_IMPORT => l.power_w = l.power_w.map(|p| p + v),
-            meter::CURRENT_IMPORT if !per_phase || fresh => l.current_a = Some(v),
-            meter::CURRENT_IMPORT => l.current_a = l.current_a.map(|c| c.max(v)),
             meter::VOLTAGE if !per_phase || l.voltage_v.is_none() || fresh => l.voltage_v = Some(v),
             meter::SOC => l.soc_percent = Some(v),
             _ => return,

@@ -176,6 +176,9 @@ pub struct LatestMeter {
     /// current readings (smart charging counts the phases a car draws on).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub current_phases: u8,
+    /// When `current_a` was sampled (its phases are of one reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_at: Option<DateTime<Utc>>,
 }
 
 fn is_zero(v: &u8) -> bool {
