@@ -554,9 +554,10 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
     }
     let report = sim.await.unwrap().unwrap();
     println!(
-        "site scenario: {} sessions, {settled_polls} settled polls after detection, highest phase {worst_after_detection:.1} A",
-        report.sessions_completed
+        "site scenario: {} sessions, {settled_polls} settled polls after detection, highest phase {worst_after_detection:.1} A, start to profile {:?}",
+        report.sessions_completed, report.profile_latency_ms
     );
+    assert!(report.profile_latency_ms.is_some(), "the cars got profiles");
     assert_eq!(report.chargers_connected, 20, "{report:?}");
     assert!(report.sessions_completed >= 40, "{report:?}");
     assert!(flagged, "the two cars that ignore their limits were found");

@@ -381,7 +381,8 @@ impl Csms {
     }
 
     /// Sends each controllable, connected charger the TxProfile of its new limit, where it moved by
-    /// more than `threshold` (or was never sent, or is unanswered for too long).
+    /// more than `threshold` (or was never sent, or is unanswered for too long). The chargers are
+    /// handled at once (their writes share commits); a charger's own EVSEs one after the other.
     async fn deliver(
         &self,
         tenant: &TenantId,
@@ -389,62 +390,80 @@ impl Csms {
         threshold: Decimal,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for ((d, src), result) in c
-            .demands
-            .iter()
-            .zip(&c.sources)
-            .zip(&c.allocation.connectors)
-        {
-            if !src.online || !d.controllable || result.state == ConnectorState::Reserved {
-                continue;
+        let mut by_charger: std::collections::BTreeMap<&ChargerId, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for (i, d) in c.demands.iter().enumerate() {
+            by_charger.entry(&d.charger).or_default().push(i);
+        }
+        let jobs = by_charger.into_values().map(|idx| async move {
+            for i in idx {
+                self.deliver_one(tenant, c, i, threshold, now).await?;
             }
-            let limit = result.limit_a;
-            let cp = self
-                .charger_profiles()
-                .get(tenant, d.charger.as_str())
-                .await?;
-            let installed = cp
-                .as_ref()
-                .and_then(|v| v.value.installed_for(d.evse_id, ProfilePurpose::Tx));
-            let due = match installed {
-                None => true,
-                Some(p) if p.profile.transaction_id.as_deref() != Some(&src.transaction) => true,
-                Some(p) if p.state == ProfileState::Sent => {
-                    now - p.sent_at > Duration::seconds(RESEND_AFTER_S)
-                }
-                Some(p) => (p.limit_a - limit).abs() > threshold,
-            };
-            if !due {
-                continue;
-            }
-            let (unit, value) = if src.dc {
-                (RateUnit::W, result.limit_w)
-            } else {
-                (RateUnit::A, limit)
-            };
-            let profile = ChargingProfile {
-                id: TX_PROFILE_BASE + d.evse_id as i32,
-                stack_level: TX_STACK_LEVEL,
-                purpose: ProfilePurpose::Tx,
-                kind: ProfileKind::Relative,
-                recurrency: None,
-                valid_from: None,
-                valid_to: None,
-                transaction_id: Some(src.transaction.clone()),
-                start: None,
-                duration_s: None,
-                rate_unit: unit,
-                periods: vec![SchedulePeriod {
-                    start_s: 0,
-                    limit: value,
-                    phases: (!src.dc).then_some(result.phases),
-                }],
-                min_rate: None,
-            };
-            self.send_profile(tenant, &d.charger, d.evse_id, profile, limit)
-                .await?;
+            Ok::<(), StoreError>(())
+        });
+        for r in futures_util::future::join_all(jobs).await {
+            r?;
         }
         Ok(())
+    }
+
+    async fn deliver_one(
+        &self,
+        tenant: &TenantId,
+        c: &Computed,
+        i: usize,
+        threshold: Decimal,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (d, src, result) = (&c.demands[i], &c.sources[i], &c.allocation.connectors[i]);
+        if !src.online || !d.controllable || result.state == ConnectorState::Reserved {
+            return Ok(());
+        }
+        let limit = result.limit_a;
+        let cp = self
+            .charger_profiles()
+            .get(tenant, d.charger.as_str())
+            .await?;
+        let installed = cp
+            .as_ref()
+            .and_then(|v| v.value.installed_for(d.evse_id, ProfilePurpose::Tx));
+        let due = match installed {
+            None => true,
+            Some(p) if p.profile.transaction_id.as_deref() != Some(&src.transaction) => true,
+            Some(p) if p.state == ProfileState::Sent => {
+                now - p.sent_at > Duration::seconds(RESEND_AFTER_S)
+            }
+            Some(p) => (p.limit_a - limit).abs() > threshold,
+        };
+        if !due {
+            return Ok(());
+        }
+        let (unit, value) = if src.dc {
+            (RateUnit::W, result.limit_w)
+        } else {
+            (RateUnit::A, limit)
+        };
+        let profile = ChargingProfile {
+            id: TX_PROFILE_BASE + d.evse_id as i32,
+            stack_level: TX_STACK_LEVEL,
+            purpose: ProfilePurpose::Tx,
+            kind: ProfileKind::Relative,
+            recurrency: None,
+            valid_from: None,
+            valid_to: None,
+            transaction_id: Some(src.transaction.clone()),
+            start: None,
+            duration_s: None,
+            rate_unit: unit,
+            periods: vec![SchedulePeriod {
+                start_s: 0,
+                limit: value,
+                phases: (!src.dc).then_some(result.phases),
+            }],
+            min_rate: None,
+        };
+        self.send_profile(tenant, &d.charger, d.evse_id, profile, limit)
+            .await
     }
 
     /// Sends a profile through the command path and records it as sent.

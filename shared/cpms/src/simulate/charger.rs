@@ -389,6 +389,7 @@ impl Sim<'_> {
                 return false;
             }
         }
+        self.device.start_sent = Some(Instant::now());
         let tx = match self.plan.version {
             OcppVersion::V16 => {
                 let r = self
@@ -707,6 +708,7 @@ pub async fn run(plan: &Plan, index: usize, started: Instant, progress: Arc<Prog
         }
     }
     sim.stats.answered = sim.device.answered;
+    sim.stats.profile_latencies_us = std::mem::take(&mut sim.device.profile_latencies_us);
     progress
         .answered
         .fetch_add(sim.device.answered, Ordering::Relaxed);

@@ -64,6 +64,10 @@ pub struct Device {
     pub answered: u64,
     /// Charging profiles installed.
     pub profiles: Vec<Profile>,
+    /// When the running session's start was sent, until its TxProfile came.
+    pub start_sent: Option<std::time::Instant>,
+    /// Start sent to TxProfile received, in microseconds.
+    pub profile_latencies_us: Vec<u32>,
 }
 
 impl Device {
@@ -111,31 +115,36 @@ impl Device {
             requests: Vec::new(),
             answered: 0,
             profiles: Vec::new(),
+            start_sent: None,
+            profile_latencies_us: Vec::new(),
         }
     }
 
     /// The limit in A per phase the charger enforces now on EVSE 1: per purpose the highest stack
-    /// level applies (a TxProfile only while a transaction runs), and the lowest of the purposes.
+    /// level applies; a TxProfile (only while a transaction runs) overrules the TxDefaultProfile; the
+    /// charger maximum caps both.
     pub fn limit_a(&self) -> Option<f64> {
-        let mut lowest: Option<f64> = None;
-        for purpose in ["max", "TxDefaultProfile", "TxProfile"] {
-            if purpose == "TxProfile" && self.transaction.is_none() {
-                continue;
-            }
-            let top = self
-                .profiles
+        let top = |purpose: &str| {
+            self.profiles
                 .iter()
                 .filter(|p| match purpose {
                     "max" => p.purpose.ends_with("MaxProfile"),
                     other => p.purpose == other,
                 })
                 .filter(|p| p.evse == 0 || p.evse == 1)
-                .max_by_key(|p| (p.stack, p.evse));
-            if let Some(p) = top {
-                lowest = Some(lowest.map_or(p.limit_a, |l: f64| l.min(p.limit_a)));
-            }
+                .max_by_key(|p| (p.stack, p.evse))
+                .map(|p| p.limit_a)
+        };
+        let tx = if self.transaction.is_some() {
+            top("TxProfile")
+        } else {
+            None
+        };
+        let session = tx.or_else(|| top("TxDefaultProfile"));
+        match (top("max"), session) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        lowest
     }
 
     fn set_profile(&mut self, p: &Value) -> &'static str {
@@ -179,6 +188,12 @@ impl Device {
             .any(|x| x.id != id && x.purpose == purpose && x.stack == stack && x.evse == evse)
         {
             return "Rejected";
+        }
+        if purpose == "TxProfile"
+            && let Some(t) = self.start_sent.take()
+        {
+            self.profile_latencies_us
+                .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
         }
         self.profiles.retain(|x| x.id != id);
         self.profiles.push(Profile {

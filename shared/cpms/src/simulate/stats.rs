@@ -33,6 +33,8 @@ pub struct Stats {
     pub interrupted: u64,
     /// Round-trip times in microseconds.
     pub latencies_us: Vec<u32>,
+    /// From a session's start sent to its charging profile received, in microseconds.
+    pub profile_latencies_us: Vec<u32>,
     /// Completion time of each answered call, in milliseconds since the run started.
     pub done_at_ms: Vec<u32>,
     /// First failures, for the report.
@@ -55,6 +57,7 @@ impl Stats {
         self.reboots += o.reboots;
         self.interrupted += o.interrupted;
         self.latencies_us.extend(o.latencies_us);
+        self.profile_latencies_us.extend(o.profile_latencies_us);
         self.done_at_ms.extend(o.done_at_ms);
         for s in o.samples {
             if self.samples.len() < 10 {
@@ -94,6 +97,10 @@ pub struct Report {
     /// Busiest 10-second window.
     pub peak_msgs_per_s: f64,
     pub latency_ms: Latency,
+    /// From a session's start sent to its charging profile received (smart charging), when profiles
+    /// came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_latency_ms: Option<Latency>,
     pub problems: Vec<String>,
 }
 
@@ -106,17 +113,36 @@ pub struct Latency {
     pub max: f64,
 }
 
+impl Latency {
+    /// Percentiles of times in microseconds (an HDR histogram, 3 significant digits).
+    pub fn of(us: &[u32]) -> Latency {
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).expect("3 significant digits");
+        for v in us {
+            h.record(u64::from(*v)).expect("an auto-resizing histogram");
+        }
+        let ms = |q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        Latency {
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            max: if h.is_empty() {
+                0.0
+            } else {
+                h.max() as f64 / 1000.0
+            },
+        }
+    }
+}
+
 impl Report {
     /// Summarizes a run that took `elapsed`.
-    pub fn of(mut s: Stats, elapsed: Duration) -> Self {
-        s.latencies_us.sort_unstable();
-        let pct = |p: f64| -> f64 {
-            if s.latencies_us.is_empty() {
-                return 0.0;
-            }
-            let i = ((s.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-            f64::from(s.latencies_us[i]) / 1000.0
-        };
+    pub fn of(s: Stats, elapsed: Duration) -> Self {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut per_s = vec![0u64; (secs.ceil() as usize) + 1];
         for t in &s.done_at_ms {
@@ -150,12 +176,9 @@ impl Report {
             duration_s: (secs * 100.0).round() / 100.0,
             msgs_per_s,
             peak_msgs_per_s: peak,
-            latency_ms: Latency {
-                p50: pct(0.5),
-                p90: pct(0.9),
-                p99: pct(0.99),
-                max: pct(1.0),
-            },
+            latency_ms: Latency::of(&s.latencies_us),
+            profile_latency_ms: (!s.profile_latencies_us.is_empty())
+                .then(|| Latency::of(&s.profile_latencies_us)),
             problems: s.samples,
         }
     }
@@ -189,6 +212,12 @@ impl Report {
             self.latency_ms.p99,
             self.latency_ms.max
         );
+        if let Some(l) = &self.profile_latency_ms {
+            out.push_str(&format!(
+                "session start to its charging profile: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
+                l.p50, l.p90, l.p99, l.max
+            ));
+        }
         for p in &self.problems {
             out.push_str(&format!("problem: {p}\n"));
         }
