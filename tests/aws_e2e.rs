@@ -564,3 +564,66 @@ async fn the_local_aws_mode_runs_every_consumer_from_the_tables_stream() {
     stack.wait_for(&path, |s| s["status"] == "reconciled").await;
     stack.stop().await;
 }
+
+/// Smart charging on the emulator through its queue and its function: a charger of a site with an
+/// electrical tree starts a session through the handlers; the stream is relayed to the bus, the
+/// smart-charging queue receives the events, and the function's handler computes the site from that
+/// batch (the allocation is in the table with the running session).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smart_charging_runs_from_its_queue() {
+    use cpms_domain::allocation::{SiteAllocation, SiteGrid};
+    let m = moto();
+    let (mut world, csms) = world_with_charger(&m.endpoint).await;
+    let id = ChargerId::new("CP-LAMBDA-1").unwrap();
+    let mut c = csms.ports().chargers.get(&id).await.unwrap().unwrap();
+    c.value.site_id = Some("depot".into());
+    csms.ports()
+        .chargers
+        .put(&c.value, Expected::Version(c.version), &[])
+        .await
+        .unwrap();
+    let grid = SiteGrid {
+        tenant: TenantId::default_tenant(),
+        site_id: "depot".into(),
+        tree: serde_json::from_value(json!({"nodes": [
+            {"id": "grid", "kind": "grid", "limit_a": 40},
+            {"id": "cp", "parent": "grid", "kind": "charger", "charger_id": "CP-LAMBDA-1"},
+            {"id": "e1", "parent": "cp", "kind": "evse", "evse_id": 1, "limit_a": 32}]}))
+        .unwrap(),
+        policy: Default::default(),
+        updated_at: chrono::Utc::now(),
+    };
+    let docs = cpms_ports::Documents::<SiteGrid>::new(csms.ports().docs.clone());
+    docs.put(&grid, Expected::Absent).await.unwrap();
+
+    handle(Route::Connect, &csms, &fixture("ocpp-connect.json")).await;
+    send(&csms, "ocpp-message-boot.json").await;
+    send(&csms, "ocpp-message-transaction-started.json").await;
+    let stream = world.stream_event().await;
+    let publisher =
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&world.sdk), &world.bus);
+    assert!(
+        cpms_lambda::consumers::relay(&stream, &publisher)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let batch = world.drain("smart-charging").await;
+    assert!(
+        types(&batch).contains(&"session.started.v1".to_string()),
+        "{batch:?}"
+    );
+    let r = cpms_lambda::consumers::smart_charging(&World::sqs_event(&batch), &csms).await;
+    assert!(r.batch_item_failures.is_empty());
+    let alloc = cpms_ports::Documents::<SiteAllocation>::new(csms.ports().docs.clone())
+        .get(&TenantId::default_tenant(), "depot")
+        .await
+        .unwrap()
+        .expect("the site's allocation");
+    let a = &alloc.value.allocation;
+    assert_eq!(a.connectors.len(), 1, "{a:?}");
+    assert_eq!(a.connectors[0].limit_a.to_string(), "32");
+    // The same batch again (SQS delivers at least once): the same allocation.
+    let again = cpms_lambda::consumers::smart_charging(&World::sqs_event(&batch), &csms).await;
+    assert!(again.batch_item_failures.is_empty());
+}

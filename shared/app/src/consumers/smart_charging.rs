@@ -2,7 +2,9 @@
 //! status, a charger that connects, boots, disconnects or turns out not to comply: its site is computed
 //! again and the limits that moved are sent. Events are taken in batches and each site is computed once
 //! per batch (the debounce: events that arrive while a site is being computed are handled by the next
-//! computation); a connecting or booting charger also gets its fail-safe default profile. Idempotent:
+//! computation); a booting charger is sent its profiles again (a reboot may have lost them; a mere
+//! reconnect keeps them: OCPP chargers keep profiles across connections) and its fail-safe default
+//! profile. Idempotent:
 //! the same state gives the same allocation, and only limits that moved are sent.
 
 use std::collections::BTreeMap;
@@ -32,7 +34,7 @@ fn charger_of(ev: &DomainEvent) -> Option<(&ChargerId, &'static str, bool)> {
             Some((charger_id, "connector status", false))
         }
         EventBody::ChargerConnected { charger_id, .. } => {
-            Some((charger_id, "charger connected", true))
+            Some((charger_id, "charger connected", false))
         }
         EventBody::ChargerBooted { charger_id, .. } => Some((charger_id, "charger booted", true)),
         EventBody::ChargerDisconnected { charger_id } => {
