@@ -57,15 +57,26 @@ impl Cp {
         loop {
             let f = match self.calls.pop_front() {
                 Some(f) => f,
-                None => self.c.recv().await.expect("a CALL from the CSMS"),
+                None => match self.c.recv().await {
+                    Some(f) => f,
+                    None => panic!("no CALL from the CSMS in 10 s"),
+                },
             };
             if f[0] != 2 {
                 continue;
             }
+            let answer = match f[2].as_str() {
+                Some("GetConfiguration") => json!({"configurationKey": [
+                    {"key": "SupportedFeatureProfiles", "readonly": true, "value": "Core,SmartCharging"},
+                    {"key": "ChargeProfileMaxStackLevel", "readonly": true, "value": "8"}]}),
+                Some("GetVariables") => {
+                    json!({"getVariableResult": [{"attributeStatus": "Accepted",
+                    "component": {"name": "SmartChargingCtrlr"}, "variable": {"name": "Enabled"}, "attributeValue": "true"}]})
+                }
+                _ => json!({"status": status}),
+            };
             self.c
-                .send(Message::text(
-                    json!([3, f[1], {"status": status}]).to_string(),
-                ))
+                .send(Message::text(json!([3, f[1], answer]).to_string()))
                 .await;
             if f[2] == "SetChargingProfile" {
                 return f[3].clone();
@@ -169,6 +180,7 @@ async fn shared_site(stack: Stack) {
     // A connects: its fail-safe default is half the grid (two EVSEs could charge at once).
     let mut a = Cp::connect(&stack, "SC-A").await;
     let p = a.profile("Accepted").await;
+
     assert_eq!(purpose_of(&p), "TxDefaultProfile");
     assert_eq!(limit_of(&p), 20.0);
     assert_eq!(p["connectorId"], 0);

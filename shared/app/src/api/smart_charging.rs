@@ -455,6 +455,8 @@ pub(crate) struct ChargerProfilesView {
     ignores_limits: bool,
     /// Per EVSE, the readings above the limit in a row (and since when).
     over_limit: Vec<cpms_domain::allocation::OverLimit>,
+    /// What the charger said it can do with profiles, read at its boot.
+    capabilities: Option<cpms_domain::allocation::ProfileCapabilities>,
     /// What the cars asked for (2.0.1 NotifyEVChargingNeeds).
     needs: Vec<EvNeeds>,
     /// Limits set by others on the charger (2.0.1 NotifyChargingLimit).
@@ -489,6 +491,7 @@ pub(crate) async fn charger_profiles(
             refuses_profiles: c.refuses_profiles,
             ignores_limits: c.ignores_limits,
             over_limit: c.over_limit,
+            capabilities: c.capabilities,
             needs: c.needs,
             external: c.external,
             last_reported,
@@ -500,6 +503,7 @@ pub(crate) async fn charger_profiles(
             refuses_profiles: false,
             ignores_limits: false,
             over_limit: vec![],
+            capabilities: None,
             needs: vec![],
             external: vec![],
             last_reported,

@@ -3,8 +3,9 @@
 //! again and the limits that moved are sent. Events are taken in batches and each site is computed once
 //! per batch (the debounce: events that arrive while a site is being computed are handled by the next
 //! computation); a booting charger is sent its profiles again (a reboot may have lost them; a mere
-//! reconnect keeps them: OCPP chargers keep profiles across connections) and its fail-safe default
-//! profile. Idempotent:
+//! reconnect keeps them: OCPP chargers keep profiles across connections), is asked what it can do
+//! with profiles (stack levels, rate units, whether it does smart charging at all), and gets its
+//! fail-safe default profile. Idempotent:
 //! the same state gives the same allocation, and only limits that moved are sent.
 
 use std::collections::BTreeMap;
@@ -73,6 +74,7 @@ pub async fn smart_charge(csms: &Csms, events: &[DomainEvent]) -> Result<usize, 
     }
     for (tenant, site, charger) in &fail_safe {
         csms.forget_installed(tenant, charger).await?;
+        csms.request_capabilities(tenant, charger).await?;
         csms.send_fail_safe(tenant, site, charger).await?;
     }
     for ((tenant, site), trigger) in &sites {

@@ -438,14 +438,19 @@ impl Csms {
         if !due {
             return Ok(());
         }
-        let (unit, value) = if src.dc {
+        let caps = cp.as_ref().and_then(|v| v.value.capabilities.clone());
+        let in_watts = src.dc || caps.as_ref().is_some_and(|c| c.unit() == "W");
+        let (unit, value) = if in_watts {
             (RateUnit::W, result.limit_w)
         } else {
             (RateUnit::A, limit)
         };
+        let stack_level = caps
+            .as_ref()
+            .map_or(TX_STACK_LEVEL, |c| c.stack_level(TX_STACK_LEVEL));
         let profile = ChargingProfile {
             id: TX_PROFILE_BASE + d.evse_id as i32,
-            stack_level: TX_STACK_LEVEL,
+            stack_level,
             purpose: ProfilePurpose::Tx,
             kind: ProfileKind::Relative,
             recurrency: None,
@@ -542,7 +547,13 @@ impl Csms {
     /// the charger uncontrollable (reserved at its rating) and is reported (`charger.noncompliant.v1`,
     /// which also brings the smart-charging consumer back to compute the site again).
     pub(crate) async fn profile_outcome(&self, cmd: &Command) -> Result<(), StoreError> {
-        if cmd.created_by != ACTOR || cmd.action != "SetChargingProfile" {
+        if cmd.created_by != ACTOR {
+            return Ok(());
+        }
+        if matches!(cmd.action.as_str(), "GetConfiguration" | "GetVariables") {
+            return self.capabilities_read(cmd).await;
+        }
+        if cmd.action != "SetChargingProfile" {
             return Ok(());
         }
         let accepted = cmd.state == cpms_domain::command::CommandState::Answered
@@ -610,6 +621,87 @@ impl Csms {
             }
         }
         Ok(())
+    }
+
+    /// Asks a charger what it can do with charging profiles (at its boot); the answer is kept by
+    /// [`Self::capabilities_read`].
+    pub async fn request_capabilities(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<(), StoreError> {
+        let Some(c) = self.ports.chargers.get(charger).await? else {
+            return Ok(());
+        };
+        let keys: &[&str] = match c.value.connection.as_ref().map(|c| c.version) {
+            Some(cpms_domain::OcppVersion::V16) => &[
+                "SupportedFeatureProfiles",
+                "ChargeProfileMaxStackLevel",
+                "ChargingScheduleAllowedChargingRateUnit",
+                "ChargingScheduleMaxPeriods",
+            ],
+            Some(cpms_domain::OcppVersion::V201) => &[
+                "SmartChargingCtrlr.Enabled",
+                "SmartChargingCtrlr.ProfileStackLevel",
+                "SmartChargingCtrlr.RateUnit",
+                "SmartChargingCtrlr.PeriodsPerSchedule",
+            ],
+            None => return Ok(()),
+        };
+        let request = CommandRequest::GetConfiguration {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        };
+        match self
+            .submit_command(tenant, charger.as_str(), request, PROFILE_TIMEOUT_S, ACTOR)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SubmitError::Store(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!(charger = %charger, error = %e, "smart-charging capabilities not asked");
+                Ok(())
+            }
+        }
+    }
+
+    /// A charger answered what it can do with profiles: kept; one without smart charging is reserved
+    /// at its rating from then on and reported.
+    async fn capabilities_read(&self, cmd: &Command) -> Result<(), StoreError> {
+        let Some(answer) = cmd.result.as_ref() else {
+            return Ok(());
+        };
+        let now = self.now();
+        let caps = cpms_domain::allocation::ProfileCapabilities::from_answer(answer, now);
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let read = self
+                .charger_profiles()
+                .get(&cmd.tenant, cmd.charger.as_str())
+                .await?;
+            let mut p = read.as_ref().map(|v| v.value.clone()).unwrap_or_else(|| {
+                ChargerProfiles::new(cmd.tenant.clone(), cmd.charger.clone(), now)
+            });
+            let newly_unable =
+                !caps.smart_charging && p.capabilities.as_ref().is_none_or(|c| c.smart_charging);
+            p.capabilities = Some(caps.clone());
+            p.updated_at = now;
+            let mut w = Documents::write_of(&p, expected(read.as_ref()))?;
+            if newly_unable {
+                w.events.push(noncompliant(
+                    &p,
+                    None,
+                    "no_smart_charging",
+                    "the charger does not do smart charging (its configuration says so)".into(),
+                    now,
+                ));
+            }
+            match self.ports.docs.write(&[w]).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     /// Sends a charger its fail-safe TxDefaultProfile: the share of every node's limit it would get if
@@ -715,9 +807,18 @@ impl Csms {
         {
             return Ok(());
         }
+        let caps = cp.as_ref().and_then(|p| p.value.capabilities.clone());
+        let stack_level = caps.as_ref().map_or(FAILSAFE_STACK_LEVEL, |c| {
+            c.stack_level(FAILSAFE_STACK_LEVEL)
+        });
+        // A charger that takes only W gets the share at 230 V on three phases (its worst case).
+        let (rate_unit, limit) = match caps.as_ref().map(|c| c.unit()) {
+            Some("W") => (RateUnit::W, (share * Decimal::from(690)).floor()),
+            _ => (RateUnit::A, share),
+        };
         let profile = ChargingProfile {
             id: FAILSAFE_PROFILE_ID,
-            stack_level: FAILSAFE_STACK_LEVEL,
+            stack_level,
             purpose: ProfilePurpose::TxDefault,
             kind: ProfileKind::Relative,
             recurrency: None,
@@ -726,10 +827,10 @@ impl Csms {
             transaction_id: None,
             start: None,
             duration_s: None,
-            rate_unit: RateUnit::A,
+            rate_unit,
             periods: vec![SchedulePeriod {
                 start_s: 0,
-                limit: share,
+                limit,
                 phases: None,
             }],
             min_rate: None,

@@ -93,6 +93,7 @@ pub(crate) async fn run(
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let consumers = Consumers { csms };
     let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+    let mut last_seen: HashMap<String, String> = HashMap::new();
     let mut arn = None;
     let mut idle = Duration::from_millis(200);
     loop {
@@ -100,7 +101,16 @@ pub(crate) async fn run(
             return;
         }
         let mut delivered = 0;
-        match poll(&ddb, &streams, &table, &mut arn, &mut iterators, &consumers).await {
+        match poll(
+            &ddb,
+            &streams,
+            &table,
+            &mut arn,
+            (&mut iterators, &mut last_seen),
+            &consumers,
+        )
+        .await
+        {
             Ok(n) => delivered = n,
             Err(e) => {
                 tracing::warn!(error = %e, table, "reading the table's stream failed; retrying")
@@ -125,7 +135,10 @@ async fn poll(
     streams: &aws_sdk_dynamodbstreams::Client,
     table: &str,
     arn: &mut Option<String>,
-    iterators: &mut HashMap<String, Option<String>>,
+    (iterators, last_seen): (
+        &mut HashMap<String, Option<String>>,
+        &mut HashMap<String, String>,
+    ),
     consumers: &Consumers,
 ) -> Result<usize, String> {
     let describe = |e: &(dyn std::error::Error + 'static)| cpms_aws::describe(e);
@@ -184,9 +197,36 @@ async fn poll(
             .await
             .map_err(|e| describe(&e))?;
         let records: Vec<EventRecord> = out.records().iter().map(event_record).collect();
+        if let Some(seq) = records
+            .last()
+            .and_then(|r| r.change.sequence_number.clone())
+        {
+            last_seen.insert(shard.clone(), seq);
+        }
         deliver(&records, consumers).await;
         delivered += records.len();
-        iterators.insert(shard, out.next_shard_iterator().map(str::to_string));
+        let mut next = out.next_shard_iterator().map(str::to_string);
+        // Nothing new: the next read starts from a fresh iterator after the last record seen (the
+        // emulator's iterators were seen to stop returning records written later; real ones expire
+        // after 15 minutes).
+        if records.is_empty()
+            && next.is_some()
+            && let Some(seq) = last_seen.get(&shard)
+        {
+            next = streams
+                .get_shard_iterator()
+                .stream_arn(&stream_arn)
+                .shard_id(&shard)
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(seq)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?
+                .shard_iterator()
+                .map(str::to_string)
+                .or(next);
+        }
+        iterators.insert(shard, next);
     }
     Ok(delivered)
 }

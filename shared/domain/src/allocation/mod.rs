@@ -20,8 +20,8 @@ pub use limits::{
     ScheduledLimit, SitePolicy, effective,
 };
 pub use state::{
-    ChargerLimit, ChargerProfiles, EvNeeds, InstalledProfile, OverLimit, ProfileState,
-    SiteAllocation, SiteConditions, SiteGrid,
+    ChargerLimit, ChargerProfiles, EvNeeds, InstalledProfile, OverLimit, ProfileCapabilities,
+    ProfileState, SiteAllocation, SiteConditions, SiteGrid,
 };
 pub use tree::{ElectricalTree, GridNode, NodeKind, ResolvedTree};
 pub use units::{Phase, Rotation};

@@ -175,6 +175,110 @@ pub struct OverLimit {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// What a charger says it can do with charging profiles (1.6 configuration keys, 2.0.1
+/// SmartChargingCtrlr variables), read at its boot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProfileCapabilities {
+    /// It does smart charging at all (1.6 SupportedFeatureProfiles lists SmartCharging; 2.0.1
+    /// SmartChargingCtrlr.Enabled).
+    pub smart_charging: bool,
+    /// The highest stack level it takes (ChargeProfileMaxStackLevel, ProfileStackLevel).
+    #[serde(default)]
+    pub max_stack_level: Option<u32>,
+    /// The most periods per schedule (ChargingScheduleMaxPeriods, PeriodsPerSchedule).
+    #[serde(default)]
+    pub max_periods: Option<u32>,
+    /// The rate units it takes (`A`, `W`; ChargingScheduleAllowedChargingRateUnit, RateUnit); empty:
+    /// not said.
+    #[serde(default)]
+    pub rate_units: Vec<String>,
+    /// When it was read.
+    pub read_at: DateTime<Utc>,
+}
+
+impl ProfileCapabilities {
+    /// Reads a GetConfiguration (1.6) or GetVariables (2.0.1) answer.
+    pub fn from_answer(v: &serde_json::Value, at: DateTime<Utc>) -> ProfileCapabilities {
+        let mut values: Vec<(String, String)> = Vec::new();
+        for k in v["configurationKey"].as_array().into_iter().flatten() {
+            if let (Some(key), Some(val)) = (k["key"].as_str(), k["value"].as_str()) {
+                values.push((key.to_string(), val.to_string()));
+            }
+        }
+        for r in v["getVariableResult"].as_array().into_iter().flatten() {
+            if r["attributeStatus"] == "Accepted"
+                && let (Some(c), Some(var), Some(val)) = (
+                    r["component"]["name"].as_str(),
+                    r["variable"]["name"].as_str(),
+                    r["attributeValue"].as_str(),
+                )
+            {
+                values.push((format!("{c}.{var}"), val.to_string()));
+            }
+        }
+        let get = |names: &[&str]| {
+            values
+                .iter()
+                .find(|(k, _)| names.contains(&k.as_str()))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let smart_charging = match (
+            get(&["SupportedFeatureProfiles"]),
+            get(&["SmartChargingCtrlr.Enabled", "SmartChargingCtrlr.Available"]),
+        ) {
+            (Some(p), _) => p
+                .split(',')
+                .any(|x| x.trim().eq_ignore_ascii_case("SmartCharging")),
+            (None, Some(e)) => e.eq_ignore_ascii_case("true"),
+            // Not said: assume it does (the profiles' answers tell).
+            (None, None) => true,
+        };
+        let number = |names: &[&str]| get(names).and_then(|v| v.parse::<u32>().ok());
+        let units = get(&[
+            "ChargingScheduleAllowedChargingRateUnit",
+            "SmartChargingCtrlr.RateUnit",
+        ])
+        .map(|u| {
+            u.split(',')
+                .map(|x| match x.trim() {
+                    "Current" | "A" => "A".to_string(),
+                    "Power" | "W" => "W".to_string(),
+                    other => other.to_string(),
+                })
+                .filter(|x| x == "A" || x == "W")
+                .collect()
+        })
+        .unwrap_or_default();
+        ProfileCapabilities {
+            smart_charging,
+            max_stack_level: number(&[
+                "ChargeProfileMaxStackLevel",
+                "SmartChargingCtrlr.ProfileStackLevel",
+            ]),
+            max_periods: number(&[
+                "ChargingScheduleMaxPeriods",
+                "SmartChargingCtrlr.PeriodsPerSchedule",
+            ]),
+            rate_units: units,
+            read_at: at,
+        }
+    }
+
+    /// The unit to send limits in: A when taken (or when nothing was said), else W.
+    pub fn unit(&self) -> &'static str {
+        if self.rate_units.is_empty() || self.rate_units.iter().any(|u| u == "A") {
+            "A"
+        } else {
+            "W"
+        }
+    }
+
+    /// `wanted` within the highest stack level taken.
+    pub fn stack_level(&self, wanted: u32) -> u32 {
+        self.max_stack_level.map_or(wanted, |m| wanted.min(m))
+    }
+}
+
 /// Smart charging's view of one charger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChargerProfiles {
@@ -200,6 +304,9 @@ pub struct ChargerProfiles {
     /// Limits set by others on the charger.
     #[serde(default)]
     pub external: Vec<ChargerLimit>,
+    /// What it says it can do, read at its boot.
+    #[serde(default)]
+    pub capabilities: Option<ProfileCapabilities>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }
@@ -216,13 +323,16 @@ impl ChargerProfiles {
             ignores_limits: false,
             needs: Vec::new(),
             external: Vec::new(),
+            capabilities: None,
             updated_at: now,
         }
     }
 
     /// Whether the CSMS can limit it.
     pub fn controllable(&self) -> bool {
-        !self.refuses_profiles && !self.ignores_limits
+        !self.refuses_profiles
+            && !self.ignores_limits
+            && self.capabilities.as_ref().is_none_or(|c| c.smart_charging)
     }
 
     /// The profile installed for an EVSE with a purpose, if any.

@@ -374,6 +374,33 @@ fn schedules_prices_external_limits_and_readings() {
     assert_eq!(e.nodes[0].other_a, [Decimal::ZERO; 3]);
 }
 
+#[test]
+fn capabilities_are_read_from_both_versions_answers() {
+    let at = t0();
+    let v16 = serde_json::json!({"configurationKey": [
+        {"key": "SupportedFeatureProfiles", "readonly": true, "value": "Core,SmartCharging"},
+        {"key": "ChargeProfileMaxStackLevel", "readonly": true, "value": "1"},
+        {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": true, "value": "Power"}],
+        "unknownKey": ["ChargingScheduleMaxPeriods"]});
+    let c = ProfileCapabilities::from_answer(&v16, at);
+    assert!(c.smart_charging);
+    assert_eq!(
+        (c.max_stack_level, c.unit(), c.stack_level(2)),
+        (Some(1), "W", 1)
+    );
+    let no = serde_json::json!({"configurationKey": [{"key": "SupportedFeatureProfiles", "readonly": true, "value": "Core"}]});
+    assert!(!ProfileCapabilities::from_answer(&no, at).smart_charging);
+    let v201 = serde_json::json!({"getVariableResult": [
+        {"attributeStatus": "Accepted", "component": {"name": "SmartChargingCtrlr"}, "variable": {"name": "Enabled"}, "attributeValue": "true"},
+        {"attributeStatus": "Accepted", "component": {"name": "SmartChargingCtrlr"}, "variable": {"name": "RateUnit"}, "attributeValue": "A,W"},
+        {"attributeStatus": "UnknownVariable", "component": {"name": "SmartChargingCtrlr"}, "variable": {"name": "ProfileStackLevel"}}]});
+    let c = ProfileCapabilities::from_answer(&v201, at);
+    assert!(c.smart_charging);
+    assert_eq!((c.max_stack_level, c.unit()), (None, "A"));
+    // An answer that says nothing: assume smart charging (the profiles' answers will tell).
+    assert!(ProfileCapabilities::from_answer(&serde_json::json!({}), at).smart_charging);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Properties.
 
