@@ -370,3 +370,21 @@ impl Record for cpms_domain::allocation::ChargerProfiles {
         self.charger.to_string()
     }
 }
+
+/// How long a site's load history is kept (DynamoDB TTL).
+pub const LOAD_RETENTION_DAYS: i64 = 400;
+
+impl Record for cpms_domain::allocation::SiteLoadDay {
+    const KIND: &'static str = "site-load";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        Self::key(&self.site_id, self.day)
+    }
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.day
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc() + Duration::days(LOAD_RETENTION_DAYS))
+    }
+}

@@ -680,6 +680,28 @@ fn table() -> Api {
         )
         .op(
             get.clone(),
+            "/sites/{id}/load",
+            VIEWER,
+            "A site's load: power per minute or per 15 minutes and the period's peak 15-minute average",
+            |g| {
+                OpDoc::returns::<smart_charging::LoadView>(g, 200)
+                    .query::<smart_charging::LoadQuery>(g)
+            },
+            smart_charging::load,
+        )
+        .op(
+            get.clone(),
+            "/sites/{id}/energy-cost",
+            VIEWER,
+            "What a site's charging cost under its price curve, beside the cost at the curve's average price",
+            |g| {
+                OpDoc::returns::<smart_charging::EnergyCostView>(g, 200)
+                    .query::<smart_charging::CostQuery>(g)
+            },
+            smart_charging::energy_cost,
+        )
+        .op(
+            get.clone(),
             "/chargers/{id}/charging-profiles",
             VIEWER,
             "A charger's charging profiles as the CSMS believes them installed and as it last reported them",

@@ -511,3 +511,118 @@ pub(crate) async fn charger_profiles(
         },
     }))
 }
+
+/// `GET /v1/sites/{id}/load`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoadQuery {
+    /// Start (default: 24 hours ago).
+    from: Option<DateTime<Utc>>,
+    /// End (default: now).
+    to: Option<DateTime<Utc>>,
+    /// `1m` or `15m` (default).
+    resolution: Option<String>,
+}
+
+/// A site's load over a period.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct LoadView {
+    site_id: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    resolution: String,
+    buckets: Vec<cpms_domain::allocation::LoadBucket>,
+    /// The highest 15-minute average of the period (what demand charges bill).
+    peak: Option<cpms_domain::allocation::LoadBucket>,
+}
+
+fn period(
+    st: &ApiState,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    max_days: i64,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), Problem> {
+    let to = to.unwrap_or_else(|| st.csms.now());
+    let from = from.unwrap_or(to - chrono::Duration::hours(24));
+    if from >= to || to - from > chrono::Duration::days(max_days) {
+        return Err(invalid(DomainError::Invalid {
+            field: "from",
+            reason: format!("from before to, at most {max_days} days apart"),
+        }));
+    }
+    Ok((from, to))
+}
+
+pub(crate) async fn load(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(site): Id,
+    super::extract::Params(q): super::extract::Params<LoadQuery>,
+) -> Result<Json<LoadView>, Problem> {
+    super::sites::load(&st, &p, &site).await?;
+    let resolution = q.resolution.unwrap_or_else(|| "15m".into());
+    let (width, max_days) = match resolution.as_str() {
+        "1m" => (chrono::Duration::minutes(1), 2),
+        "15m" => (chrono::Duration::minutes(15), 62),
+        other => {
+            return Err(invalid(DomainError::Invalid {
+                field: "resolution",
+                reason: format!("{other:?}: 1m or 15m"),
+            }));
+        }
+    };
+    let (from, to) = period(&st, q.from, q.to, max_days)?;
+    let steps = st.csms.site_load(&p.tenant, &site, from, to).await?;
+    Ok(Json(LoadView {
+        buckets: cpms_domain::allocation::load::buckets(&steps, from, to, width),
+        peak: cpms_domain::allocation::load::peak(&steps, from, to),
+        site_id: site,
+        from,
+        to,
+        resolution,
+    }))
+}
+
+/// `GET /v1/sites/{id}/energy-cost`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CostQuery {
+    /// Start (default: 24 hours ago).
+    from: Option<DateTime<Utc>>,
+    /// End (default: now).
+    to: Option<DateTime<Utc>>,
+}
+
+/// What a site's charging cost under its price curve.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EnergyCostView {
+    site_id: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    #[serde(flatten)]
+    cost: cpms_domain::allocation::EnergyCost,
+}
+
+pub(crate) async fn energy_cost(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(site): Id,
+    super::extract::Params(q): super::extract::Params<CostQuery>,
+) -> Result<Json<EnergyCostView>, Problem> {
+    super::sites::load(&st, &p, &site).await?;
+    let (from, to) = period(&st, q.from, q.to, 62)?;
+    let steps = st.csms.site_load(&p.tenant, &site, from, to).await?;
+    let curve = st
+        .csms
+        .site_conditions()
+        .get(&p.tenant, &site)
+        .await?
+        .map(|c| c.value.conditions.price_curve)
+        .unwrap_or_default();
+    Ok(Json(EnergyCostView {
+        cost: cpms_domain::allocation::load::energy_cost(&steps, &curve, from, to),
+        site_id: site,
+        from,
+        to,
+    }))
+}

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Duration, Utc};
 use cpms_domain::allocation::{
     self, Allocation, ChargerProfiles, ConnectorState, Demand, InstalledProfile, ProfileState,
-    ResolvedTree, Settings, SiteAllocation, SiteConditions, SiteGrid,
+    ResolvedTree, Settings, SiteAllocation, SiteConditions, SiteGrid, SiteLoadDay,
 };
 use cpms_domain::command::{
     ChargingProfile, Command, CommandRequest, ProfileKind, ProfilePurpose, RateUnit, SchedulePeriod,
@@ -58,6 +58,8 @@ pub struct DemandSource {
     pub transaction: String,
     /// A DC EVSE (profiles in W).
     pub dc: bool,
+    /// The power it draws now, in W (its latest meter value).
+    pub measured_w: Option<Decimal>,
 }
 
 /// An allocation with what it was computed from.
@@ -236,6 +238,7 @@ impl Csms {
                     online,
                     transaction: s.id.transaction.clone(),
                     dc,
+                    measured_w: s.latest.power_w,
                 });
             }
             if profiles.over_limit
@@ -369,6 +372,7 @@ impl Csms {
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
             }
+            self.record_load(tenant, site_id, &computed, now).await?;
             let threshold = self
                 .site_grids()
                 .get(tenant, site_id)
@@ -378,6 +382,95 @@ impl Csms {
             return Ok(Some(record));
         }
         Err(StoreError::Conflict)
+    }
+
+    /// Adds what the site's chargers draw now to its load history, when it changed.
+    async fn record_load(
+        &self,
+        tenant: &TenantId,
+        site_id: &str,
+        c: &Computed,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut kw = Decimal::ZERO;
+        let mut current_a = [Decimal::ZERO; 3];
+        for ((d, src), r) in c
+            .demands
+            .iter()
+            .zip(&c.sources)
+            .zip(&c.allocation.connectors)
+        {
+            kw += src.measured_w.unwrap_or_default() / Decimal::from(1000);
+            if let Some(a) = d.measured_a {
+                for p in &r.grid_phases {
+                    current_a[p.index()] += a;
+                }
+            }
+        }
+        let step = cpms_domain::allocation::LoadStep {
+            at: now,
+            kw: kw.round_dp(3),
+            current_a,
+        };
+        let docs = self.records::<SiteLoadDay>();
+        let day = now.date_naive();
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let read = docs.get(tenant, &SiteLoadDay::key(site_id, day)).await?;
+            let mut d = read
+                .as_ref()
+                .map(|v| v.value.clone())
+                .unwrap_or(SiteLoadDay {
+                    tenant: tenant.clone(),
+                    site_id: site_id.to_string(),
+                    day,
+                    steps: Vec::new(),
+                });
+            // A day starts with nothing recorded: a site that draws nothing writes nothing.
+            if d.steps.is_empty() && kw.is_zero() && current_a.iter().all(Decimal::is_zero) {
+                return Ok(());
+            }
+            if !d.record(step.clone()) {
+                return Ok(());
+            }
+            match docs.put(&d, expected(read.as_ref())).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The load steps of a site between `from` and `to` (the step in force at `from` first), read day
+    /// by day (at most 62 days).
+    pub async fn site_load(
+        &self,
+        tenant: &TenantId,
+        site_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<cpms_domain::allocation::LoadStep>, StoreError> {
+        let docs = self.records::<SiteLoadDay>();
+        let mut steps = Vec::new();
+        // The day before too: the step in force at `from` may be older.
+        let mut day = from.date_naive() - chrono::Days::new(1);
+        let last = to.date_naive();
+        let mut n = 0;
+        while day <= last && n < 64 {
+            if let Some(d) = docs.get(tenant, &SiteLoadDay::key(site_id, day)).await? {
+                steps.extend(d.value.steps);
+            }
+            day = day + chrono::Days::new(1);
+            n += 1;
+        }
+        steps.sort_by_key(|s| s.at);
+        let first = steps.iter().rposition(|s| s.at <= from).unwrap_or(0);
+        Ok(steps
+            .split_off(first)
+            .into_iter()
+            .filter(|s| s.at < to)
+            .collect())
     }
 
     /// Sends each controllable, connected charger the TxProfile of its new limit, where it moved by

@@ -4,6 +4,7 @@
 
 pub mod allocate;
 pub mod limits;
+pub mod load;
 pub mod state;
 pub mod tree;
 pub mod units;
@@ -19,6 +20,7 @@ pub use limits::{
     Conditions, Effective, ExternalLimit, LoadReading, NodeLimits, PriceCap, PricePoint,
     ScheduledLimit, SitePolicy, effective,
 };
+pub use load::{EnergyCost, LoadBucket, LoadStep, SiteLoadDay};
 pub use state::{
     ChargerLimit, ChargerProfiles, EvNeeds, InstalledProfile, OverLimit, ProfileCapabilities,
     ProfileState, SiteAllocation, SiteConditions, SiteGrid,

@@ -401,6 +401,60 @@ fn capabilities_are_read_from_both_versions_answers() {
     assert!(ProfileCapabilities::from_answer(&serde_json::json!({}), at).smart_charging);
 }
 
+#[test]
+fn load_history_buckets_peaks_and_prices() {
+    use super::load::{LoadStep, SiteLoadDay, buckets, energy_cost, peak};
+    let step = |min: i64, kw: i64| LoadStep {
+        at: t0() + Duration::minutes(min),
+        kw: Decimal::from(kw),
+        current_a: [Decimal::from(kw); 3],
+    };
+    let mut day = SiteLoadDay {
+        tenant: crate::TenantId::default_tenant(),
+        site_id: "s".into(),
+        day: t0().date_naive(),
+        steps: vec![],
+    };
+    // GIVEN 10 kW from 12:00, 40 kW from 12:10, 0 from 12:20 (a repeat changes nothing).
+    assert!(day.record(step(0, 10)));
+    assert!(!day.record(step(5, 10)));
+    assert!(day.record(step(10, 40)));
+    assert!(day.record(step(20, 0)));
+    assert_eq!(day.steps.len(), 3);
+    // THEN the 15-minute buckets average 20 kW (12:00) and 13.333 kW (12:15).
+    let b = buckets(
+        &day.steps,
+        t0(),
+        t0() + Duration::minutes(30),
+        Duration::minutes(15),
+    );
+    assert_eq!(b.len(), 2);
+    assert_eq!(b[0].avg_kw, dec!(20));
+    assert_eq!(b[0].max_kw, dec!(40));
+    assert_eq!(b[1].avg_kw, dec!(13.333));
+    let p = peak(&day.steps, t0(), t0() + Duration::hours(1)).unwrap();
+    assert_eq!(p.start, t0());
+    // Priced: 0.10 until 12:10, 0.40 after; energy 10 kW x 10 min + 40 kW x 10 min = 8.333 kWh.
+    let curve = vec![
+        PricePoint {
+            from: t0(),
+            to: t0() + Duration::minutes(10),
+            price_per_kwh: dec!(0.10),
+        },
+        PricePoint {
+            from: t0() + Duration::minutes(10),
+            to: t0() + Duration::minutes(30),
+            price_per_kwh: dec!(0.40),
+        },
+    ];
+    let c = energy_cost(&day.steps, &curve, t0(), t0() + Duration::minutes(30));
+    assert_eq!(c.energy_kwh, dec!(8.333));
+    assert_eq!(c.cost.round_dp(2), dec!(2.83));
+    assert_eq!(c.average_price, Some(dec!(0.3)));
+    // Drawing the expensive hours cost more than the average: nothing saved.
+    assert!(c.saved.unwrap() < Decimal::ZERO);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Properties.
 
