@@ -125,8 +125,8 @@ pub fn buckets(
                 let secs = Decimal::from((until - t).num_seconds().max(0));
                 energy += c.kw * secs;
                 max_kw = max_kw.max(c.kw);
-                for p in 0..3 {
-                    max_a[p] = max_a[p].max(c.current_a[p]);
+                for (m, a) in max_a.iter_mut().zip(&c.current_a) {
+                    *m = (*m).max(*a);
                 }
             }
             match next_at {
