@@ -110,6 +110,36 @@ pub fn live_meter_extra() -> f64 {
         + deliveries / 10.0 * LAMBDA_REQUEST
 }
 
+/// The key of one smart-charging computation of a site in the measured units.
+pub const SMART_COMPUTATION: &str = "smart-charging computation";
+
+/// What a charger under smart charging adds per month (USD), in a site of `site_chargers`: every
+/// computation of the site reads every charger of it, and each charger's sessions cause about four
+/// (start, end, two changes of draw) and two TxProfiles (its own start, a neighbour's arrival or
+/// departure), each a call and an answer through API Gateway, an `ocpp-message` invocation for the
+/// answer, and a `smart-charging` invocation per event (no batching at this rate). `computation` is a
+/// measured computation of a site of one charger with one profile sent.
+pub fn smart_charging_extra(computation: &Measured, site_chargers: f64) -> f64 {
+    use prices::*;
+    let sessions = month_profile(STANDARD_HEARTBEAT_S)["StartTransaction"];
+    let computations = 4.0 * sessions;
+    let profiles = 2.0 * sessions;
+    // Per computation: reads grow with the site; writes are the allocation and the profiles sent.
+    let reads = computations * computation.reads * site_chargers;
+    let writes = computations * computation.writes * 0.5 + profiles * computation.writes * 0.5;
+    let messages = 2.0 * profiles;
+    // The two draw changes per session are published (1.6) to billing and smart charging.
+    let events = 2.0 * sessions;
+    let deliveries = 2.0 * events;
+    reads * DDB_READ
+        + writes * DDB_WRITE
+        + messages * WS_MESSAGE
+        + (profiles + computations) * LAMBDA_REQUEST
+        + (profiles + computations) * assume::LAMBDA_GB * 0.05 * LAMBDA_GB_SECOND
+        + events * EVENTBRIDGE_EVENT
+        + deliveries * 1.2 * SQS_REQUEST
+}
+
 /// Units consumed by one message of each kind, measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Measured {
@@ -269,6 +299,46 @@ pub async fn measure(
         .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
         .and_then(|v| v[2]["transactionId"].as_i64())
         .ok_or_else(|| anyhow::anyhow!("StartTransaction was not accepted"))?;
+    // Smart charging: the charger is put in a site with an electrical tree and the site is computed
+    // twice while the session runs (each computation reads the site, the charger, its sessions and
+    // profiles, stores the allocation and, the first time, sends a TxProfile through the command path;
+    // this model's gateway reaches no charger, so the send ends failed, which writes as much as an
+    // answer).
+    {
+        use cpms_domain::allocation::SiteGrid;
+        let site = format!("cost-site-{}", rand::random::<u32>());
+        let cid = ChargerId::new(&id)?;
+        if let Some(mut ch) = csms.ports().chargers.get(&cid).await? {
+            ch.value.site_id = Some(site.clone());
+            csms.ports()
+                .chargers
+                .put(&ch.value, Expected::Version(ch.version), &[])
+                .await?;
+        }
+        let grid = SiteGrid {
+            tenant: TenantId::default_tenant(),
+            site_id: site.clone(),
+            tree: serde_json::from_value(json!({"nodes": [
+                {"id": "grid", "kind": "grid", "limit_a": 63},
+                {"id": "cp", "parent": "grid", "kind": "charger", "charger_id": id},
+                {"id": "e1", "parent": "cp", "kind": "evse", "evse_id": 1, "limit_a": 32}]}))?,
+            policy: Default::default(),
+            updated_at: now,
+        };
+        cpms_ports::Documents::<SiteGrid>::new(csms.ports().docs.clone())
+            .put(&grid, Expected::Absent)
+            .await?;
+        for _ in 0..2 {
+            let (cost, r) = measured(
+                meter,
+                &logs,
+                csms.recompute_site(&TenantId::default_tenant(), &site, "cost model"),
+            )
+            .await;
+            r?;
+            seen.entry(SMART_COMPUTATION).or_default().push(cost);
+        }
+    }
     plan.push((
         "StatusNotification",
         json!({"connectorId": 1, "status": "Charging", "errorCode": "NoError", "timestamp": ts(1)}),
@@ -474,6 +544,17 @@ impl Model {
              and to smart charging).\n",
             live_meter_extra()
         ));
+        if let Some(c) = self.per_message.get(SMART_COMPUTATION) {
+            s.push_str(&format!(
+                "Smart charging adds ${:.5} per charger in a site of 20 chargers (${:.5} alone): {:.1} \
+                 read and {:.1} write units per computation of a one-charger site, about 4 computations \
+                 and 2 TxProfiles per session, every computation reading every charger of the site.\n",
+                smart_charging_extra(c, 20.0),
+                smart_charging_extra(c, 1.0),
+                c.reads,
+                c.writes
+            ));
+        }
         s
     }
 }
