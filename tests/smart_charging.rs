@@ -540,6 +540,7 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
 
     // Poll the live allocation: per grid phase, the sum of what the chargers report they draw.
     let mut settled_polls = 0;
+    let mut loaded_polls = 0;
     let mut worst_after_detection: f64 = 0.0;
     let mut flagged = false;
     let mut saw_boundary = false;
@@ -581,6 +582,54 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
         if !flagged || chrono::Utc::now() - computed < chrono::Duration::seconds(1) {
             continue;
         }
+        // Cars that ignore their limits can overload a phase by themselves (two at 32 A on one
+        // phase under a 60 A cap): then every car the CSMS controls there is paused.
+        let overloaded: Vec<String> = v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| w.contains("overloaded"))
+            .filter_map(|w| w.rsplit(' ').next().map(str::to_string))
+            .collect();
+        if !overloaded.is_empty() {
+            for c in v["connectors"].as_array().unwrap() {
+                let on_it = c["grid_phases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| overloaded.iter().any(|o| p == o.as_str()));
+                assert!(
+                    c["state"] != "charging" || !on_it,
+                    "a car charges on an overloaded phase: {v}"
+                );
+            }
+            continue;
+        }
+        // The allocation itself never exceeds the limit.
+        for a in v["nodes"][0]["current_a"].as_array().unwrap() {
+            assert!(
+                a.as_f64().unwrap() <= limit + 0.01,
+                "allocated above the limit: {v}"
+            );
+        }
+        if v["nodes"][0]["current_a"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_f64().unwrap() >= 20.0)
+        {
+            loaded_polls += 1;
+        }
+        // Settled also means the cars have followed their new limits (a meter value after the
+        // profile arrived).
+        let followed = v["connectors"].as_array().unwrap().iter().all(|c| {
+            c["state"] != "charging"
+                || c["measured_a"].as_f64().unwrap_or(0.0) <= c["limit_a"].as_f64().unwrap() + 0.05
+        });
+        if !followed {
+            continue;
+        }
         let mut per_phase = [0.0f64; 3];
         for c in v["connectors"].as_array().unwrap() {
             let drawn = c["measured_a"].as_f64().unwrap_or(0.0);
@@ -598,7 +647,7 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
     }
     let report = sim.await.unwrap().unwrap();
     println!(
-        "site scenario: {} sessions, {settled_polls} settled polls after detection, highest phase {worst_after_detection:.1} A, start to profile {:?}",
+        "site scenario: {} sessions, {loaded_polls} loaded and {settled_polls} settled polls after detection, highest phase {worst_after_detection:.1} A, start to profile {:?}",
         report.sessions_completed, report.profile_latency_ms
     );
     assert!(report.profile_latency_ms.is_some(), "the cars got profiles");
@@ -607,8 +656,8 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
     assert!(flagged, "the two cars that ignore their limits were found");
     assert!(settled_polls >= 5, "{settled_polls} settled polls");
     assert!(
-        worst_after_detection > 20.0,
-        "the site was loaded: {worst_after_detection} A"
+        loaded_polls >= 3,
+        "the site was loaded ({loaded_polls} polls)"
     );
     assert!(
         saw_boundary || chrono::Utc::now() < cap_ends,

@@ -73,6 +73,10 @@ pub struct Computed {
     pub allocation: Allocation,
     /// The next change of the site's limits.
     pub next_change: Option<DateTime<Utc>>,
+    /// The site's rules.
+    pub policy: cpms_domain::allocation::SitePolicy,
+    /// What smart charging knew of each charger when the demands were read.
+    pub profiles: std::collections::HashMap<ChargerId, ChargerProfiles>,
 }
 
 fn tz_of(site: Option<&cpms_domain::site::Site>) -> chrono_tz::Tz {
@@ -133,10 +137,19 @@ impl Csms {
         &self,
         tenant: &TenantId,
         tree: &ResolvedTree,
+        policy: &cpms_domain::allocation::SitePolicy,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<Demand>, Vec<DemandSource>), StoreError> {
+    ) -> Result<
+        (
+            Vec<Demand>,
+            Vec<DemandSource>,
+            std::collections::HashMap<ChargerId, ChargerProfiles>,
+        ),
+        StoreError,
+    > {
         let mut demands = Vec::new();
         let mut sources = Vec::new();
+        let mut known = std::collections::HashMap::new();
         let mut chargers: Vec<&ChargerId> = tree.chargers().collect();
         chargers.sort();
         for charger in chargers {
@@ -223,7 +236,10 @@ impl Csms {
                     evse_id: evse,
                     session_id: Some(s.id.to_string()),
                     controllable: online && (profiles.controllable() || probe),
-                    priority: i32::from(soon),
+                    priority: policy.priority_of(
+                        s.id_token.as_ref().map(|t| t.value.as_str()),
+                        s.auth.as_ref().and_then(|a| a.group_id.as_deref()),
+                    ) + i32::from(soon),
                     arrived_at: s.started_at.unwrap_or(s.created_at),
                     phases_in_use: s.latest.phases_drawing(),
                     car_max_a,
@@ -268,8 +284,9 @@ impl Csms {
                 cp = None;
             }
             drop(cp);
+            known.insert(charger.clone(), profiles);
         }
-        Ok((demands, sources))
+        Ok((demands, sources, known))
     }
 
     /// Allocates a site for `demands` (a preview), or for its running sessions, at `at`.
@@ -304,9 +321,9 @@ impl Csms {
             tz_of(site.as_ref().map(|s| &s.value)),
             at,
         );
-        let (demands, sources) = match demands {
-            Some(d) => (d, Vec::new()),
-            None => self.site_demands(tenant, &tree, at).await?,
+        let (demands, sources, profiles) = match demands {
+            Some(d) => (d, Vec::new(), Default::default()),
+            None => self.site_demands(tenant, &tree, &grid.policy, at).await?,
         };
         let allocation =
             allocation::allocate(&tree, &limits, &demands, &Self::allocation_settings(&grid));
@@ -315,6 +332,8 @@ impl Csms {
             sources,
             allocation,
             next_change: limits.next_change,
+            policy: grid.policy,
+            profiles,
         }))
     }
 
@@ -345,11 +364,7 @@ impl Csms {
                                 + Decimal::from(OVER_TOLERANCE_A)
                         })
                 });
-            let recheck_s = self
-                .site_grids()
-                .get(tenant, site_id)
-                .await?
-                .map_or(30, |g| g.value.policy.recheck_s);
+            let recheck_s = computed.policy.recheck_s;
             let recheck = over.then(|| now + Duration::seconds(i64::from(recheck_s)));
             let next_change = match (computed.next_change, recheck) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -373,11 +388,7 @@ impl Csms {
                 Err(e) => return Err(e),
             }
             self.record_load(tenant, site_id, &computed, now).await?;
-            let threshold = self
-                .site_grids()
-                .get(tenant, site_id)
-                .await?
-                .map_or(Decimal::ONE, |g| g.value.policy.resend_threshold_a);
+            let threshold = computed.policy.resend_threshold_a;
             self.deliver(tenant, &computed, threshold, now).await?;
             return Ok(Some(record));
         }
@@ -513,25 +524,23 @@ impl Csms {
             return Ok(());
         }
         let limit = result.limit_a;
-        let cp = self
-            .charger_profiles()
-            .get(tenant, d.charger.as_str())
-            .await?;
-        let installed = cp
-            .as_ref()
-            .and_then(|v| v.value.installed_for(d.evse_id, ProfilePurpose::Tx));
+        // As read for this computation (the write after sending reads it again).
+        let cp = c.profiles.get(&d.charger);
+        let installed = cp.and_then(|v| v.installed_for(d.evse_id, ProfilePurpose::Tx));
         let due = match installed {
             None => true,
             Some(p) if p.profile.transaction_id.as_deref() != Some(&src.transaction) => true,
             Some(p) if p.state == ProfileState::Sent => {
                 now - p.sent_at > Duration::seconds(RESEND_AFTER_S)
             }
-            Some(p) => (p.limit_a - limit).abs() > threshold,
+            // A lower limit always goes out (the site's limits depend on it); a higher one only when
+            // it rises by more than the threshold.
+            Some(p) => limit < p.limit_a || limit - p.limit_a > threshold,
         };
         if !due {
             return Ok(());
         }
-        let caps = cp.as_ref().and_then(|v| v.value.capabilities.clone());
+        let caps = cp.and_then(|v| v.capabilities.clone());
         let in_watts = src.dc || caps.as_ref().is_some_and(|c| c.unit() == "W");
         let (unit, value) = if in_watts {
             (RateUnit::W, result.limit_w)
@@ -684,11 +693,18 @@ impl Csms {
                             == p.installed[i].profile.transaction_id.as_deref()
                     });
             let mut events = Vec::new();
+            // A transaction profile may cross the transaction's end on the wire: one refusal of one
+            // is not yet a charger that refuses profiles; two in a row are (one of a default is).
+            let tx = p.installed[i].profile.purpose == ProfilePurpose::Tx;
             if accepted {
                 p.refuses_profiles = false;
+                p.rejections = 0;
             } else if stale {
                 p.installed.remove(i);
+            } else if tx && p.rejections == 0 {
+                p.rejections = 1;
             } else if !p.refuses_profiles {
+                p.rejections += 1;
                 p.refuses_profiles = true;
                 let why = cmd
                     .status

@@ -80,6 +80,40 @@ pub struct SitePolicy {
     /// steady draw sends no meter event); 1 to 3600, default 30.
     #[serde(default = "thirty")]
     pub recheck_s: u32,
+    /// Priorities of tokens or token groups (fleets, a paid priority); the highest that matches a
+    /// session applies (default 0; a driver leaving within two hours gets 1 more).
+    #[serde(default)]
+    pub priorities: Vec<PriorityRule>,
+}
+
+/// A priority for the sessions of a token or a token group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityRule {
+    /// Sessions of this token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Sessions of tokens of this group (a fleet).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Higher goes first (-100 to 100).
+    pub priority: i32,
+}
+
+impl SitePolicy {
+    /// The priority of a session of `token` in `group`.
+    pub fn priority_of(&self, token: Option<&str>, group: Option<&str>) -> i32 {
+        self.priorities
+            .iter()
+            .filter(|r| {
+                (r.token.is_some() || r.group.is_some())
+                    && r.token.as_deref().is_none_or(|t| Some(t) == token)
+                    && r.group.as_deref().is_none_or(|g| Some(g) == group)
+            })
+            .map(|r| r.priority)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 fn thirty() -> u32 {
@@ -105,6 +139,7 @@ impl Default for SitePolicy {
             reading_stale_after_s: five_minutes(),
             resend_threshold_a: one(),
             recheck_s: thirty(),
+            priorities: Vec::new(),
         }
     }
 }
@@ -297,6 +332,16 @@ impl SitePolicy {
         }
         if !(1..=3600).contains(&self.recheck_s) {
             return Err(invalid("recheck_s", "1 to 3600 s"));
+        }
+        if self.priorities.len() > 500
+            || self.priorities.iter().any(|r| {
+                !(-100..=100).contains(&r.priority) || (r.token.is_none() && r.group.is_none())
+            })
+        {
+            return Err(invalid(
+                "priorities",
+                "at most 500, each naming a token or a group, priorities -100 to 100",
+            ));
         }
         if self.schedules.len() + self.price_caps.len() > 500 {
             return Err(invalid("schedules", "at most 500 schedules and price caps"));

@@ -18,7 +18,7 @@ pub use allocate::{
 };
 pub use limits::{
     Conditions, Effective, ExternalLimit, LoadReading, NodeLimits, PriceCap, PricePoint,
-    ScheduledLimit, SitePolicy, effective,
+    PriorityRule, ScheduledLimit, SitePolicy, effective,
 };
 pub use load::{EnergyCost, LoadBucket, LoadStep, SiteLoadDay};
 pub use state::{

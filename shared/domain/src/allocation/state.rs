@@ -292,6 +292,9 @@ pub struct ChargerProfiles {
     /// Set when the charger refused a profile: it is reserved at its rating until it accepts one.
     #[serde(default)]
     pub refuses_profiles: bool,
+    /// Profiles refused in a row.
+    #[serde(default)]
+    pub rejections: u32,
     /// Consecutive readings above its limit plus the tolerance, per EVSE.
     #[serde(default)]
     pub over_limit: Vec<OverLimit>,
@@ -319,6 +322,7 @@ impl ChargerProfiles {
             charger,
             installed: Vec::new(),
             refuses_profiles: false,
+            rejections: 0,
             over_limit: Vec::new(),
             ignores_limits: false,
             needs: Vec::new(),

@@ -375,6 +375,37 @@ fn schedules_prices_external_limits_and_readings() {
 }
 
 #[test]
+fn priorities_by_token_and_fleet() {
+    let policy = SitePolicy {
+        priorities: vec![
+            PriorityRule {
+                token: None,
+                group: Some("FLEET".into()),
+                priority: 2,
+            },
+            PriorityRule {
+                token: Some("VIP".into()),
+                group: None,
+                priority: 5,
+            },
+        ],
+        ..SitePolicy::default()
+    };
+    assert_eq!(policy.priority_of(Some("T1"), Some("FLEET")), 2);
+    assert_eq!(policy.priority_of(Some("VIP"), Some("FLEET")), 5);
+    assert_eq!(policy.priority_of(Some("T2"), None), 0);
+    let bad = SitePolicy {
+        priorities: vec![PriorityRule {
+            token: None,
+            group: None,
+            priority: 1,
+        }],
+        ..SitePolicy::default()
+    };
+    assert!(bad.validate(&site(dec!(40), 1).resolve().unwrap()).is_err());
+}
+
+#[test]
 fn capabilities_are_read_from_both_versions_answers() {
     let at = t0();
     let v16 = serde_json::json!({"configurationKey": [
