@@ -590,9 +590,16 @@ impl Csms {
     /// Times out overdue calls of every tenant (the default one and those created through the API).
     pub async fn sweep_all_commands(&self) -> Result<usize, StoreError> {
         let now = self.now();
-        let mut swept = self
-            .sweep_commands(&self.config.default_tenant, now)
-            .await?;
+        let mut swept = 0;
+        for t in self.all_tenants().await? {
+            swept += self.sweep_commands(&t, now).await?;
+        }
+        Ok(swept)
+    }
+
+    /// Every tenant: the default one and those created through the API.
+    pub(crate) async fn all_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let mut out = vec![self.config.default_tenant.clone()];
         let tenants = self.records::<TenantRecord>();
         let platform = cpms_domain::access::platform_tenant();
         let mut page = PageRequest::first(100);
@@ -600,12 +607,16 @@ impl Csms {
             let found = tenants
                 .query(&platform, &Documents::<TenantRecord>::by_id(page.clone()))
                 .await?;
-            for t in &found.items {
-                swept += self.sweep_commands(&t.value.0.id, now).await?;
-            }
+            out.extend(
+                found
+                    .items
+                    .into_iter()
+                    .map(|t| t.value.0.id)
+                    .filter(|id| *id != self.config.default_tenant),
+            );
             match found.next {
-                Some(n) => page.cursor = Some(n),
-                None => return Ok(swept),
+                Some(next) => page.cursor = Some(next),
+                None => return Ok(out),
             }
         }
     }

@@ -18,7 +18,7 @@ use cpms_domain::command::{
 };
 use cpms_domain::events::{DomainEvent, EventBody};
 use cpms_domain::{ChargerId, TenantId};
-use cpms_ports::records::{ALLOCATIONS_DUE, DUE, TenantRecord};
+use cpms_ports::records::{ALLOCATIONS_DUE, DUE};
 use cpms_ports::{Documents, Expected, PageRequest, StoreError, Versioned};
 use rust_decimal::Decimal;
 
@@ -85,6 +85,41 @@ fn tz_of(site: Option<&cpms_domain::site::Site>) -> chrono_tz::Tz {
 }
 
 impl Csms {
+    /// Reads a charger's smart-charging record (a new one when it has none), lets `change` change it
+    /// and name the events the change implies (`None`: nothing to write), and writes it with its
+    /// version; retried on a concurrent change.
+    async fn change_profiles(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+        mut change: impl FnMut(&mut ChargerProfiles) -> Option<Vec<DomainEvent>>,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        for attempt in 0..RETRIES {
+            backoff(attempt).await;
+            let read = self
+                .charger_profiles()
+                .get(tenant, charger.as_str())
+                .await?;
+            let mut p = read
+                .as_ref()
+                .map(|v| v.value.clone())
+                .unwrap_or_else(|| ChargerProfiles::new(tenant.clone(), charger.clone(), now));
+            let Some(events) = change(&mut p) else {
+                return Ok(());
+            };
+            p.updated_at = now;
+            let mut w = Documents::write_of(&p, expected(read.as_ref()))?;
+            w.events = events;
+            match self.ports.docs.write(&[w]).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
     pub(crate) fn site_grids(&self) -> Documents<SiteGrid> {
         self.records()
     }
@@ -598,25 +633,16 @@ impl Csms {
             }
         };
         let now = self.now();
-        for attempt in 0..RETRIES {
-            backoff(attempt).await;
-            let read = self
-                .charger_profiles()
-                .get(tenant, charger.as_str())
-                .await?;
-            let mut p = read
-                .as_ref()
-                .map(|v| v.value.clone())
-                .unwrap_or_else(|| ChargerProfiles::new(tenant.clone(), charger.clone(), now));
-            let state = match cmd.state {
-                cpms_domain::command::CommandState::Answered
-                    if cmd.status.as_deref() == Some("Accepted") =>
-                {
-                    ProfileState::Accepted
-                }
-                s if s.is_open() => ProfileState::Sent,
-                _ => ProfileState::Rejected,
-            };
+        let state = match cmd.state {
+            cpms_domain::command::CommandState::Answered
+                if cmd.status.as_deref() == Some("Accepted") =>
+            {
+                ProfileState::Accepted
+            }
+            s if s.is_open() => ProfileState::Sent,
+            _ => ProfileState::Rejected,
+        };
+        self.change_profiles(tenant, charger, |p| {
             p.sent(InstalledProfile {
                 evse_id,
                 profile: profile.clone(),
@@ -625,17 +651,9 @@ impl Csms {
                 sent_at: now,
                 limit_a,
             });
-            p.updated_at = now;
-            match self
-                .charger_profiles()
-                .put(&p, expected(read.as_ref()))
-                .await
-            {
-                Ok(_) => break,
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
+            Some(Vec::new())
+        })
+        .await?;
         // The charger may have answered before the profile was recorded: its outcome was not found
         // then, so it is applied now (applying it twice changes nothing).
         let now_cmd = self.records::<Command>().get(tenant, &cmd.id).await?;
@@ -661,41 +679,31 @@ impl Csms {
         let accepted = cmd.state == cpms_domain::command::CommandState::Answered
             && cmd.status.as_deref() == Some("Accepted");
         let now = self.now();
-        for attempt in 0..RETRIES {
-            backoff(attempt).await;
-            let Some(read) = self
-                .charger_profiles()
-                .get(&cmd.tenant, cmd.charger.as_str())
-                .await?
-            else {
-                return Ok(());
-            };
-            let mut p = read.value.clone();
-            let Some(i) = p.installed.iter().position(|x| x.command_id == cmd.id) else {
-                return Ok(());
-            };
+        let active: Vec<String> = self
+            .ports
+            .sessions
+            .active(&cmd.tenant, &cmd.charger)
+            .await?
+            .into_iter()
+            .map(|s| s.id.transaction)
+            .collect();
+        self.change_profiles(&cmd.tenant, &cmd.charger, |p| {
+            let i = p.installed.iter().position(|x| x.command_id == cmd.id)?;
             p.installed[i].state = if accepted {
                 ProfileState::Accepted
             } else {
                 ProfileState::Rejected
             };
+            let tx = p.installed[i].profile.purpose == ProfilePurpose::Tx;
             // A transaction profile refused after its transaction ended is no refusal of profiles.
             let stale = !accepted
-                && p.installed[i].profile.purpose == ProfilePurpose::Tx
-                && !self
-                    .ports
-                    .sessions
-                    .active(&cmd.tenant, &cmd.charger)
-                    .await?
+                && tx
+                && !active
                     .iter()
-                    .any(|s| {
-                        Some(s.id.transaction.as_str())
-                            == p.installed[i].profile.transaction_id.as_deref()
-                    });
+                    .any(|t| Some(t.as_str()) == p.installed[i].profile.transaction_id.as_deref());
             let mut events = Vec::new();
             // A transaction profile may cross the transaction's end on the wire: one refusal of one
             // is not yet a charger that refuses profiles; two in a row are (one of a default is).
-            let tx = p.installed[i].profile.purpose == ProfilePurpose::Tx;
             if accepted {
                 p.refuses_profiles = false;
                 p.rejections = 0;
@@ -713,23 +721,16 @@ impl Csms {
                     .or_else(|| cmd.reason.clone())
                     .unwrap_or_default();
                 events.push(noncompliant(
-                    &p,
+                    p,
                     Some(p.installed[i].evse_id),
                     "profile_rejected",
                     format!("the charger answered {why} to a charging profile"),
                     now,
                 ));
             }
-            p.updated_at = now;
-            let mut w = Documents::write_of(&p, Expected::Version(read.version))?;
-            w.events = events;
-            match self.ports.docs.write(&[w]).await {
-                Ok(_) => break,
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+            Some(events)
+        })
+        .await
     }
 
     /// Asks a charger what it can do with charging profiles (at its boot); the answer is kept by
@@ -781,36 +782,23 @@ impl Csms {
         };
         let now = self.now();
         let caps = cpms_domain::allocation::ProfileCapabilities::from_answer(answer, now);
-        for attempt in 0..RETRIES {
-            backoff(attempt).await;
-            let read = self
-                .charger_profiles()
-                .get(&cmd.tenant, cmd.charger.as_str())
-                .await?;
-            let mut p = read.as_ref().map(|v| v.value.clone()).unwrap_or_else(|| {
-                ChargerProfiles::new(cmd.tenant.clone(), cmd.charger.clone(), now)
-            });
+        self.change_profiles(&cmd.tenant, &cmd.charger, |p| {
             let newly_unable =
                 !caps.smart_charging && p.capabilities.as_ref().is_none_or(|c| c.smart_charging);
             p.capabilities = Some(caps.clone());
-            p.updated_at = now;
-            let mut w = Documents::write_of(&p, expected(read.as_ref()))?;
+            let mut events = Vec::new();
             if newly_unable {
-                w.events.push(noncompliant(
-                    &p,
+                events.push(noncompliant(
+                    p,
                     None,
                     "no_smart_charging",
                     "the charger does not do smart charging (its configuration says so)".into(),
                     now,
                 ));
             }
-            match self.ports.docs.write(&[w]).await {
-                Ok(_) => return Ok(()),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Conflict)
+            Some(events)
+        })
+        .await
     }
 
     /// Sends a charger its fail-safe TxDefaultProfile: the share of every node's limit it would get if
@@ -842,40 +830,16 @@ impl Csms {
             .filter(|r| r.node.kind == allocation::NodeKind::Evse)
             .filter_map(|r| {
                 let parent = &tree.nodes[r.parent?].node;
-                Some(Demand {
-                    charger: parent.charger_id.clone()?,
-                    evse_id: r.node.evse_id?,
-                    session_id: None,
-                    controllable: true,
-                    priority: 0,
-                    arrived_at: DateTime::<Utc>::UNIX_EPOCH,
-                    phases_in_use: None,
-                    car_max_a: None,
-                    car_max_w: None,
-                    car_min_a: None,
-                    measured_a: None,
-                    previous_limit_a: None,
-                    fixed_a: None,
-                })
+                Some(Demand::new(
+                    parent.charger_id.clone()?,
+                    r.node.evse_id?,
+                    DateTime::<Utc>::UNIX_EPOCH,
+                ))
             })
             .collect();
         if !all.iter().any(|d| &d.charger == charger) {
             // A charger without EVSE nodes: one EVSE.
-            all.push(Demand {
-                charger: charger.clone(),
-                evse_id: 1,
-                session_id: None,
-                controllable: true,
-                priority: 0,
-                arrived_at: DateTime::<Utc>::UNIX_EPOCH,
-                phases_in_use: None,
-                car_max_a: None,
-                car_max_w: None,
-                car_min_a: None,
-                measured_a: None,
-                previous_limit_a: None,
-                fixed_a: None,
-            });
+            all.push(Demand::new(charger.clone(), 1, DateTime::<Utc>::UNIX_EPOCH));
         }
         // Static limits only (a schedule may tighten them later; the fail-safe must hold at all times):
         // the lowest of the static limit and every scheduled limit of each node.
@@ -974,24 +938,11 @@ impl Csms {
     /// [`Self::recompute_due_sites`] for every tenant.
     pub async fn recompute_all_due_sites(&self) -> Result<usize, StoreError> {
         let now = self.now();
-        let mut n = self
-            .recompute_due_sites(&self.config.default_tenant, now)
-            .await?;
-        let tenants = self.records::<TenantRecord>();
-        let platform = cpms_domain::access::platform_tenant();
-        let mut page = PageRequest::first(100);
-        loop {
-            let found = tenants
-                .query(&platform, &Documents::<TenantRecord>::by_id(page.clone()))
-                .await?;
-            for t in &found.items {
-                n += self.recompute_due_sites(&t.value.0.id, now).await?;
-            }
-            match found.next {
-                Some(next) => page.cursor = Some(next),
-                None => return Ok(n),
-            }
+        let mut n = 0;
+        for t in self.all_tenants().await? {
+            n += self.recompute_due_sites(&t, now).await?;
         }
+        Ok(n)
     }
 }
 
@@ -1067,16 +1018,7 @@ impl Csms {
                 (evse_id.unwrap_or(0), "charging_limit_cleared")
             }
         };
-        for attempt in 0..RETRIES {
-            backoff(attempt).await;
-            let read = self
-                .charger_profiles()
-                .get(tenant, charger.as_str())
-                .await?;
-            let mut p = read
-                .as_ref()
-                .map(|v| v.value.clone())
-                .unwrap_or_else(|| ChargerProfiles::new(tenant.clone(), charger.clone(), now));
+        self.change_profiles(tenant, charger, |p| {
             match &report {
                 ChargerReport::Needs(n) => {
                     p.needs.retain(|x| x.evse_id != n.evse_id);
@@ -1095,30 +1037,23 @@ impl Csms {
                     .external
                     .retain(|x| !(&x.source == source && evse_id.is_none_or(|e| e == x.evse_id))),
             }
-            p.updated_at = now;
-            let mut w = Documents::write_of(&p, expected(read.as_ref()))?;
-            if managed {
-                w.events.push(DomainEvent {
-                    id: format!(
-                        "{charger}:limits:{reason}:{evse_id}:{}",
-                        now.timestamp_millis()
-                    ),
-                    tenant: tenant.clone(),
-                    occurred_at: now,
-                    body: EventBody::ChargerLimitsChanged {
-                        charger_id: charger.clone(),
-                        evse_id,
-                        reason: reason.to_string(),
-                    },
-                });
-            }
-            match self.ports.docs.write(&[w]).await {
-                Ok(_) => return Ok(managed),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Conflict)
+            let events = managed.then(|| DomainEvent {
+                id: format!(
+                    "{charger}:limits:{reason}:{evse_id}:{}",
+                    now.timestamp_millis()
+                ),
+                tenant: tenant.clone(),
+                occurred_at: now,
+                body: EventBody::ChargerLimitsChanged {
+                    charger_id: charger.clone(),
+                    evse_id,
+                    reason: reason.to_string(),
+                },
+            });
+            Some(events.into_iter().collect())
+        })
+        .await?;
+        Ok(managed)
     }
 
     /// A charger connected or booted: what the CSMS believed installed on it before this connection is
@@ -1130,49 +1065,29 @@ impl Csms {
         tenant: &TenantId,
         charger: &ChargerId,
     ) -> Result<(), StoreError> {
-        for attempt in 0..RETRIES {
-            backoff(attempt).await;
-            let Some(read) = self
-                .charger_profiles()
-                .get(tenant, charger.as_str())
-                .await?
-            else {
-                return Ok(());
-            };
-            let active: Vec<u32> = self
-                .ports
-                .sessions
-                .active(tenant, charger)
-                .await?
-                .iter()
-                .filter_map(|s| s.evse_id)
-                .collect();
-            // What was sent on the charger's current connection stands.
-            let since = self
-                .ports
-                .chargers
-                .get(charger)
-                .await?
-                .and_then(|c| c.value.connection.map(|c| c.connected_at));
-            let mut p = read.value.clone();
+        let active: Vec<u32> = self
+            .ports
+            .sessions
+            .active(tenant, charger)
+            .await?
+            .iter()
+            .filter_map(|s| s.evse_id)
+            .collect();
+        // What was sent on the charger's current connection stands.
+        let since = self
+            .ports
+            .chargers
+            .get(charger)
+            .await?
+            .and_then(|c| c.value.connection.map(|c| c.connected_at));
+        self.change_profiles(tenant, charger, |p| {
+            let before = p.clone();
             p.installed
                 .retain(|x| since.is_some_and(|t| x.sent_at >= t));
             p.needs.retain(|n| active.contains(&n.evse_id));
             p.over_limit.clear();
-            if p == read.value {
-                return Ok(());
-            }
-            p.updated_at = self.now();
-            match self
-                .charger_profiles()
-                .put(&p, Expected::Version(read.version))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Conflict)
+            (*p != before).then(Vec::new)
+        })
+        .await
     }
 }

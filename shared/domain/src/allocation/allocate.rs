@@ -80,6 +80,27 @@ fn yes() -> bool {
     true
 }
 
+impl Demand {
+    /// A controllable connector of priority 0 that arrived at `arrived_at`, with nothing else known.
+    pub fn new(charger: ChargerId, evse_id: u32, arrived_at: DateTime<Utc>) -> Self {
+        Demand {
+            charger,
+            evse_id,
+            session_id: None,
+            controllable: true,
+            priority: 0,
+            arrived_at,
+            phases_in_use: None,
+            car_max_a: None,
+            car_max_w: None,
+            car_min_a: None,
+            measured_a: None,
+            previous_limit_a: None,
+            fixed_a: None,
+        }
+    }
+}
+
 /// How the allocator treats what it is not told.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {

@@ -56,21 +56,7 @@ fn site(grid_a: Decimal, n: usize) -> ElectricalTree {
 }
 
 fn demand(charger: &str, minutes: i64) -> Demand {
-    Demand {
-        charger: cp(charger),
-        evse_id: 1,
-        session_id: None,
-        controllable: true,
-        priority: 0,
-        arrived_at: t0() + Duration::minutes(minutes),
-        phases_in_use: None,
-        car_max_a: None,
-        car_max_w: None,
-        car_min_a: None,
-        measured_a: None,
-        previous_limit_a: None,
-        fixed_a: None,
-    }
+    Demand::new(cp(charger), 1, t0() + Duration::minutes(minutes))
 }
 
 fn run(tree: &ElectricalTree, demands: &[Demand]) -> Allocation {
