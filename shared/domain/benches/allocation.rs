@@ -5,28 +5,14 @@
 use chrono::{DateTime, Duration, Utc};
 use cpms_domain::ChargerId;
 use cpms_domain::allocation::{
-    Conditions, Demand, ElectricalTree, GridNode, NodeKind, Rotation, Settings, SitePolicy,
-    allocate, effective,
+    Conditions, Demand, ElectricalTree, GridNode, NodeKind, Settings, SitePolicy, allocate,
+    effective,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use rust_decimal::Decimal;
 
 fn node(id: String, parent: Option<String>, kind: NodeKind) -> GridNode {
-    GridNode {
-        id,
-        parent,
-        kind,
-        phases: 3,
-        voltage_v: Decimal::from(230),
-        phase_rotation: Rotation::IDENTITY,
-        limit_a: None,
-        limit_kw: None,
-        reserved_a: None,
-        reserved_kw: None,
-        charger_id: None,
-        evse_id: None,
-        dc_efficiency: None,
-    }
+    GridNode::new(id, parent.as_deref(), kind)
 }
 
 fn site() -> (ElectricalTree, Vec<Demand>) {

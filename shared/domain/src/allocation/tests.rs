@@ -14,21 +14,7 @@ macro_rules! dec {
 }
 
 fn node(id: &str, parent: Option<&str>, kind: NodeKind) -> GridNode {
-    GridNode {
-        id: id.into(),
-        parent: parent.map(str::to_string),
-        kind,
-        phases: 3,
-        voltage_v: dec!(230),
-        phase_rotation: Rotation::IDENTITY,
-        limit_a: None,
-        limit_kw: None,
-        reserved_a: None,
-        reserved_kw: None,
-        charger_id: None,
-        evse_id: None,
-        dc_efficiency: None,
-    }
+    GridNode::new(id, parent, kind)
 }
 
 fn cp(id: &str) -> ChargerId {

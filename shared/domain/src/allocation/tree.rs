@@ -79,6 +79,27 @@ fn three() -> u8 {
     3
 }
 
+impl GridNode {
+    /// A three-phase 230 V node without limits or reservations.
+    pub fn new(id: impl Into<String>, parent: Option<&str>, kind: NodeKind) -> Self {
+        GridNode {
+            id: id.into(),
+            parent: parent.map(str::to_string),
+            kind,
+            phases: 3,
+            voltage_v: volts(),
+            phase_rotation: Rotation::IDENTITY,
+            limit_a: None,
+            limit_kw: None,
+            reserved_a: None,
+            reserved_kw: None,
+            charger_id: None,
+            evse_id: None,
+            dc_efficiency: None,
+        }
+    }
+}
+
 fn volts() -> Decimal {
     Decimal::from(230)
 }
