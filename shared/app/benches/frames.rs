@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use cpms_app::{ConnectOutcome, ConnectRequest, Csms, CsmsConfig, Ports, hash_password};
 use cpms_domain::charger::Charger;
-use cpms_domain::token::{Token, TokenStatus};
 use cpms_domain::{ChargerId, TenantId};
 use cpms_embedded::{Durability, EmbeddedStore, MemoryRegistry};
-use cpms_ports::{ChargerGateway, ChargerStore, Expected, GatewayError, SystemClock, TokenStore};
+use cpms_ports::{ChargerStore, Expected, SystemClock};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use tokio::runtime::Runtime;
@@ -27,17 +26,8 @@ use tokio::runtime::Runtime;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-struct Silent;
-
-#[async_trait::async_trait]
-impl ChargerGateway for Silent {
-    async fn send(&self, _: &str, _: &str) -> Result<(), GatewayError> {
-        Ok(())
-    }
-    async fn close(&self, _: &str) -> Result<(), GatewayError> {
-        Ok(())
-    }
-}
+mod support;
+use support::Silent;
 
 struct Setup {
     csms: Arc<Csms>,
@@ -63,18 +53,7 @@ fn setup(
     let csms = Arc::new(Csms::new(ports, CsmsConfig::default()));
     let hash = hash_password("bench-password-0001");
     let conns = rt.block_on(async {
-        let t = Token {
-            tenant: TenantId::default_tenant(),
-            id: "BENCH".into(),
-            kind: None,
-            status: TokenStatus::Accepted,
-            expires_at: None,
-            group_id: None,
-            partner: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        };
-        TokenStore::put(&store, &t, Expected::Absent).await.unwrap();
+        support::accepted_token(&store, "BENCH").await;
         let mut out = Vec::new();
         for i in 0..n {
             let id = format!("BENCH{i}");
@@ -82,7 +61,7 @@ fn setup(
             c.password_hash = Some(hash.clone());
             ChargerStore::put(&store, &c, Expected::Absent, &[]).await.unwrap();
             let conn = format!("conn{i}");
-            let auth = format!("Basic {}", base64_encode(&format!("{id}:bench-password-0001")));
+            let auth = support::basic(&id, "bench-password-0001");
             let proto = if v201 { "ocpp2.0.1" } else { "ocpp1.6" };
             let r = csms
                 .connect(ConnectRequest {
@@ -118,11 +97,6 @@ fn setup(
         out
     });
     (Setup { csms, _dir: dir }, conns)
-}
-
-fn base64_encode(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
 }
 
 fn meter_values_16(tx: i64, i: u64) -> String {

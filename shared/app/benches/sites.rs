@@ -13,29 +13,17 @@ use chrono::Utc;
 use cpms_app::{ConnectOutcome, ConnectRequest, Csms, CsmsConfig, Ports, hash_password};
 use cpms_domain::allocation::{ElectricalTree, SiteGrid, SitePolicy};
 use cpms_domain::charger::Charger;
-use cpms_domain::token::{Token, TokenStatus};
 use cpms_domain::{ChargerId, TenantId};
 use cpms_embedded::{Durability, EmbeddedStore, MemoryRegistry};
-use cpms_ports::{
-    ChargerGateway, ChargerStore, Documents, Expected, GatewayError, SystemClock, TokenStore,
-};
+use cpms_ports::{ChargerStore, Documents, Expected, SystemClock};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-struct Silent;
-
-#[async_trait::async_trait]
-impl ChargerGateway for Silent {
-    async fn send(&self, _: &str, _: &str) -> Result<(), GatewayError> {
-        Ok(())
-    }
-    async fn close(&self, _: &str) -> Result<(), GatewayError> {
-        Ok(())
-    }
-}
+mod support;
+use support::Silent;
 
 const SITES: usize = 1000;
 
@@ -58,18 +46,7 @@ fn bench(c: &mut Criterion) {
     let hash = hash_password("bench-password-0001");
     let sites: Vec<String> = rt.block_on(async {
         let now = Utc::now();
-        let t = Token {
-            tenant: tenant.clone(),
-            id: "BENCH".into(),
-            kind: None,
-            status: TokenStatus::Accepted,
-            expires_at: None,
-            group_id: None,
-            partner: None,
-            created_at: now,
-            updated_at: now,
-        };
-        TokenStore::put(&store, &t, Expected::Absent).await.unwrap();
+        support::accepted_token(&store, "BENCH").await;
         let grids = Documents::<SiteGrid>::new(Arc::new(store.clone()));
         let mut out = Vec::new();
         for i in 0..SITES {
@@ -94,14 +71,12 @@ fn bench(c: &mut Criterion) {
             };
             grids.put(&grid, Expected::Absent).await.unwrap();
             let conn = format!("conn{i}");
-            use base64::Engine;
-            let auth = base64::engine::general_purpose::STANDARD
-                .encode(format!("{id}:bench-password-0001"));
+            let auth = support::basic(&id, "bench-password-0001");
             let r = csms
                 .connect(ConnectRequest {
                     connection_id: conn.clone(),
                     identity: id.clone(),
-                    authorization: Some(format!("Basic {auth}")),
+                    authorization: Some(auth),
                     subprotocols: vec!["ocpp1.6".into()],
                     remote_addr: None,
                 })

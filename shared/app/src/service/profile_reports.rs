@@ -40,17 +40,16 @@ impl Csms {
         let docs: Documents<Command> = self.records();
         for attempt in 0..RETRIES {
             backoff(attempt).await;
-            let q = Documents::<Command>::by_index(
-                COMMANDS_OF_CHARGER,
-                commands_of(charger.as_str()),
-                PageRequest::first(SEARCH),
-            )
-            .descending();
-            let page = docs.query(tenant, &q).await?;
-            let Some(listed) = page.items.into_iter().find(|c| {
-                c.value.action == "GetChargingProfiles"
-                    && c.value.payload.get("requestId").and_then(Value::as_i64) == Some(request_id)
-            }) else {
+            let Some(listed) = self
+                .recent_commands(tenant, charger)
+                .await?
+                .into_iter()
+                .find(|c| {
+                    c.value.action == "GetChargingProfiles"
+                        && c.value.payload.get("requestId").and_then(Value::as_i64)
+                            == Some(request_id)
+                })
+            else {
                 return Ok(Collected::NoCommand);
             };
             let Some(mut cmd) = docs.get(tenant, &listed.value.id).await? else {
@@ -87,6 +86,21 @@ impl Csms {
 }
 
 impl Csms {
+    /// The charger's newest commands (at most [`SEARCH`]), newest first.
+    async fn recent_commands(
+        &self,
+        tenant: &TenantId,
+        charger: &ChargerId,
+    ) -> Result<Vec<cpms_ports::Versioned<Command>>, StoreError> {
+        let q = Documents::<Command>::by_index(
+            COMMANDS_OF_CHARGER,
+            commands_of(charger.as_str()),
+            PageRequest::first(SEARCH),
+        )
+        .descending();
+        Ok(self.records::<Command>().query(tenant, &q).await?.items)
+    }
+
     /// The result of the charger's newest answered GetChargingProfiles or GetCompositeSchedule (what it
     /// last said about its profiles), with the command's id and time.
     pub(crate) async fn last_profile_report(
@@ -94,16 +108,9 @@ impl Csms {
         tenant: &TenantId,
         charger: &ChargerId,
     ) -> Result<Option<Value>, StoreError> {
-        let docs: Documents<Command> = self.records();
-        let q = Documents::<Command>::by_index(
-            COMMANDS_OF_CHARGER,
-            commands_of(charger.as_str()),
-            PageRequest::first(SEARCH),
-        )
-        .descending();
-        let page = docs.query(tenant, &q).await?;
-        Ok(page
-            .items
+        Ok(self
+            .recent_commands(tenant, charger)
+            .await?
             .into_iter()
             .find(|c| {
                 matches!(

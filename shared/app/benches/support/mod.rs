@@ -1,0 +1,46 @@
+//! What the benches of this crate share: a gateway that delivers nowhere, an accepted token, and the
+//! Basic-auth header of a charger.
+
+use chrono::Utc;
+use cpms_domain::TenantId;
+use cpms_domain::token::{Token, TokenStatus};
+use cpms_ports::{ChargerGateway, Expected, GatewayError, TokenStore};
+
+/// A gateway that takes every frame and delivers it nowhere.
+pub struct Silent;
+
+#[async_trait::async_trait]
+impl ChargerGateway for Silent {
+    async fn send(&self, _: &str, _: &str) -> Result<(), GatewayError> {
+        Ok(())
+    }
+    async fn close(&self, _: &str) -> Result<(), GatewayError> {
+        Ok(())
+    }
+}
+
+/// Stores an accepted token `id` of the default tenant.
+pub async fn accepted_token(store: &dyn TokenStore, id: &str) {
+    let now = Utc::now();
+    let t = Token {
+        tenant: TenantId::default_tenant(),
+        id: id.into(),
+        kind: None,
+        status: TokenStatus::Accepted,
+        expires_at: None,
+        group_id: None,
+        partner: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.put(&t, Expected::Absent).await.unwrap();
+}
+
+/// `Basic base64(id:password)`.
+pub fn basic(id: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{password}"))
+    )
+}
