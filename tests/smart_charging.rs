@@ -185,8 +185,13 @@ async fn shared_site(stack: Stack) {
     assert_eq!(limit_of(&p), 20.0);
     assert_eq!(p["connectorId"], 0);
     // Alone, A's car gets its EVSE's 32 A.
+    let t = std::time::Instant::now();
     let tx_a = a.start().await;
     let p = a.profile("Accepted").await;
+    println!(
+        "quiet site: StartTransaction sent to its TxProfile received in {:?}",
+        t.elapsed()
+    );
     assert_eq!(purpose_of(&p), "TxProfile");
     assert_eq!(p["csChargingProfiles"]["transactionId"], tx_a);
     assert_eq!(limit_of(&p), 32.0);
