@@ -39,17 +39,12 @@ async fn register(csms: &Csms) {
         .put(&c, Expected::Absent, &[])
         .await
         .unwrap();
-    let t = Token {
-        tenant: TenantId::default_tenant(),
-        id: "04A1B2C3".into(),
-        kind: None,
-        status: TokenStatus::Accepted,
-        expires_at: None,
-        group_id: None,
-        partner: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let t = Token::new(
+        TenantId::default_tenant(),
+        "04A1B2C3",
+        TokenStatus::Accepted,
+        now,
+    );
     csms.ports().tokens.put(&t, Expected::Absent).await.unwrap();
 }
 

@@ -239,17 +239,12 @@ pub async fn measure(
     let mut c = Charger::register(TenantId::default_tenant(), ChargerId::new(&id)?, now);
     c.password_hash = Some(hash_password("cost-model-password"));
     csms.ports().chargers.put(&c, Expected::Absent, &[]).await?;
-    let tok = Token {
-        tenant: TenantId::default_tenant(),
-        id: "COSTTAG".into(),
-        kind: None,
-        status: TokenStatus::Accepted,
-        expires_at: None,
-        group_id: None,
-        partner: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let tok = Token::new(
+        TenantId::default_tenant(),
+        "COSTTAG",
+        TokenStatus::Accepted,
+        now,
+    );
     let _ = csms.ports().tokens.put(&tok, Expected::Absent).await;
 
     let logs = LogCounter::default();

@@ -46,6 +46,28 @@ pub struct Token {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Token {
+    /// A token of `status` with nothing else set (no type, expiry, group or partner), created `now`.
+    pub fn new(
+        tenant: TenantId,
+        id: impl Into<String>,
+        status: TokenStatus,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Token {
+            tenant,
+            id: id.into(),
+            kind: None,
+            status,
+            expires_at: None,
+            group_id: None,
+            partner: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// The longest token OCPP can carry (2.0.1 idToken; 1.6 idTag allows 20).
 pub const MAX_TOKEN_CHARS: usize = 36;
 

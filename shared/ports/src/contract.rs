@@ -257,17 +257,7 @@ pub async fn session_store(store: &dyn SessionStore, run: &str, failed: FailedWr
 /// Tokens: conditional writes, case-insensitive keys, tenant-scoped listing.
 pub async fn token_store(store: &dyn TokenStore, run: &str) {
     let (a, b) = (tenant(run, 1), tenant(run, 2));
-    let mut tok = Token {
-        tenant: a.clone(),
-        id: "04a1b2c3".into(),
-        kind: None,
-        status: TokenStatus::Accepted,
-        expires_at: None,
-        group_id: None,
-        partner: None,
-        created_at: t(0),
-        updated_at: t(0),
-    };
+    let mut tok = Token::new(a.clone(), "04a1b2c3", TokenStatus::Accepted, t(0));
     assert_eq!(store.put(&tok, Expected::Absent).await, Ok(1));
     assert_eq!(
         store.put(&tok, Expected::Absent).await,

@@ -22,17 +22,7 @@ impl ChargerGateway for Silent {
 /// Stores an accepted token `id` of the default tenant.
 pub async fn accepted_token(store: &dyn TokenStore, id: &str) {
     let now = Utc::now();
-    let t = Token {
-        tenant: TenantId::default_tenant(),
-        id: id.into(),
-        kind: None,
-        status: TokenStatus::Accepted,
-        expires_at: None,
-        group_id: None,
-        partner: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let t = Token::new(TenantId::default_tenant(), id, TokenStatus::Accepted, now);
     store.put(&t, Expected::Absent).await.unwrap();
 }
 

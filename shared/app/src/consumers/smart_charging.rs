@@ -56,11 +56,23 @@ pub async fn smart_charge(csms: &Csms, events: &[DomainEvent]) -> Result<usize, 
     // (tenant, site) -> the first trigger; chargers that need their fail-safe profile.
     let mut sites: BTreeMap<(TenantId, String), &'static str> = BTreeMap::new();
     let mut fail_safe: Vec<(TenantId, String, ChargerId)> = Vec::new();
+    // A batch is mostly one charger's meter values: its site is looked up once.
+    let mut site_of: std::collections::HashMap<(TenantId, ChargerId), Option<String>> =
+        std::collections::HashMap::new();
     for ev in events {
         let Some((charger, trigger, boot)) = charger_of(ev) else {
             continue;
         };
-        let Some(site) = csms.smart_site_of(&ev.tenant, charger).await? else {
+        let key = (ev.tenant.clone(), charger.clone());
+        let site = match site_of.get(&key) {
+            Some(s) => s.clone(),
+            None => {
+                let s = csms.smart_site_of(&ev.tenant, charger).await?;
+                site_of.insert(key, s.clone());
+                s
+            }
+        };
+        let Some(site) = site else {
             continue;
         };
         if boot

@@ -679,14 +679,18 @@ impl Csms {
         let accepted = cmd.state == cpms_domain::command::CommandState::Answered
             && cmd.status.as_deref() == Some("Accepted");
         let now = self.now();
-        let active: Vec<String> = self
-            .ports
-            .sessions
-            .active(&cmd.tenant, &cmd.charger)
-            .await?
-            .into_iter()
-            .map(|s| s.id.transaction)
-            .collect();
+        // Only a refusal asks whether the transaction still runs.
+        let active: Vec<String> = if accepted {
+            Vec::new()
+        } else {
+            self.ports
+                .sessions
+                .active(&cmd.tenant, &cmd.charger)
+                .await?
+                .into_iter()
+                .map(|s| s.id.transaction)
+                .collect()
+        };
         self.change_profiles(&cmd.tenant, &cmd.charger, |p| {
             let i = p.installed.iter().position(|x| x.command_id == cmd.id)?;
             p.installed[i].state = if accepted {

@@ -72,7 +72,7 @@ pub struct SitePolicy {
     /// A live reading older than this, in seconds, no longer counts: the static reservation does.
     #[serde(default = "five_minutes")]
     pub reading_stale_after_s: u32,
-    /// A limit is sent again only when it changes by more than this, in A.
+    /// A higher limit is sent only when it rises by more than this, in A (a lower one always is).
     #[serde(default = "one", with = "cpms_ocpp::number")]
     #[schemars(with = "f64")]
     pub resend_threshold_a: Decimal,
