@@ -310,6 +310,143 @@ async fn a_charger_that_refuses_profiles_is_reserved_at_its_rating() {
     stack.stop().await;
 }
 
+/// Power moves from one car to another only once it is freed: the lower limit goes out first and the
+/// higher one waits for the charger to accept it (else both cars could draw their old and new limits
+/// together for a moment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_higher_limit_waits_until_the_lower_one_is_accepted() {
+    let stack = Stack::start().await;
+    stack.token("SCTAG").await;
+    site(&stack, &["SC-J", "SC-K"]).await;
+    let mut j = Cp::connect(&stack, "SC-J").await;
+    assert_eq!(limit_of(&j.profile("Accepted").await), 20.0);
+    let mut k = Cp::connect(&stack, "SC-K").await;
+    assert_eq!(limit_of(&k.profile("Accepted").await), 20.0);
+    let tx_j = j.start().await;
+    assert_eq!(limit_of(&j.profile("Accepted").await), 32.0);
+    k.start().await;
+    // Both at 20 A: J's lower limit and K's first one (no more than its default) go out together.
+    assert_eq!(limit_of(&j.profile("Accepted").await), 20.0);
+    let p = k.profile("Accepted").await;
+    assert_eq!(purpose_of(&p), "TxProfile");
+    assert_eq!(limit_of(&p), 20.0);
+    stack
+        .wait_for("/v1/chargers/SC-K/charging-profiles", |v| {
+            v["installed"]
+                .as_array()
+                .is_some_and(|i| i.iter().all(|p| p["state"] == "accepted"))
+        })
+        .await;
+    // J's car draws 5 A: it is capped at its draw plus the margin, and K may have the rest, but only
+    // once J has taken its lower limit.
+    j.meter(tx_j, 5.0, &now()).await;
+    let lower = loop {
+        let f = j.c.recv().await.expect("J's lower limit");
+        if f[0] == 2 && f[2] == "SetChargingProfile" {
+            break f;
+        }
+    };
+    assert_eq!(limit_of(&lower[3]), 7.0, "{lower}");
+    let early = tokio::time::timeout(std::time::Duration::from_millis(1500), k.c.recv()).await;
+    assert!(
+        early.is_err(),
+        "K was sent {early:?} before J took its lower limit"
+    );
+    j.c.send(Message::text(
+        json!([3, lower[1], {"status": "Accepted"}]).to_string(),
+    ))
+    .await;
+    let t = std::time::Instant::now();
+    let p = k.profile("Accepted").await;
+    assert_eq!(limit_of(&p), 32.0);
+    println!(
+        "held limit sent {:?} after the lower one was accepted",
+        t.elapsed()
+    );
+    stack.stop().await;
+}
+
+/// A charger that goes offline keeps its share for the site's `offline_reserved_for_s` (it may go
+/// on charging at its last limit); then it is declared gone and the others get its share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_chargers_share_is_kept_until_it_is_declared_gone() {
+    let stack = Stack::start().await;
+    stack.token("SCTAG").await;
+    site_with(
+        &stack,
+        &["SC-G", "SC-H"],
+        json!({"recheck_s": 1, "offline_reserved_for_s": 3}),
+    )
+    .await;
+    let mut g = Cp::connect(&stack, "SC-G").await;
+    assert_eq!(limit_of(&g.profile("Accepted").await), 20.0);
+    let mut h = Cp::connect(&stack, "SC-H").await;
+    assert_eq!(limit_of(&h.profile("Accepted").await), 20.0);
+    g.start().await;
+    h.start().await;
+    let got = loop {
+        let p = h.profile("Accepted").await;
+        if purpose_of(&p) == "TxProfile" {
+            break limit_of(&p);
+        }
+    };
+    assert_eq!(got, 20.0);
+    // G takes its 20 A (until it answers, the CSMS must assume it may still draw its earlier 32).
+    loop {
+        let p = g.profile("Accepted").await;
+        if purpose_of(&p) == "TxProfile" && limit_of(&p) == 20.0 {
+            break;
+        }
+    }
+    stack
+        .wait_for("/v1/chargers/SC-G/charging-profiles", |v| {
+            v["installed"].as_array().is_some_and(|i| {
+                i.iter()
+                    .any(|p| p["state"] == "accepted" && p["limit_a"] == 20)
+            })
+        })
+        .await;
+    // G goes offline with its session running: its 20 A stay reserved, H stays at 20 A.
+    let lost = std::time::Instant::now();
+    g.c.close().await;
+    let alloc = stack
+        .wait_for("/v1/sites/s1/allocation", |v| {
+            v["trigger"] != "session.started.v1"
+                && v["connectors"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|x| x["state"] == "reserved"))
+        })
+        .await;
+    let held = alloc["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["charger"] == "SC-G")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(held["limit_a"], 20, "{alloc}");
+    assert!(
+        held["binding"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("offline"),
+        "{alloc}"
+    );
+    assert!(alloc["next_change"].is_string(), "{alloc}");
+    // Three seconds on it is gone: the next schedule sweep gives H the whole 32 A of its EVSE.
+    let p = h.profile("Accepted").await;
+    assert!(
+        lost.elapsed() >= std::time::Duration::from_secs(3),
+        "{:?}",
+        lost.elapsed()
+    );
+    assert_eq!(purpose_of(&p), "TxProfile");
+    assert_eq!(limit_of(&p), 32.0);
+    let alloc = stack.get("/v1/sites/s1/allocation").await.1;
+    assert_eq!(alloc["connectors"].as_array().unwrap().len(), 1, "{alloc}");
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trees_and_conditions_are_checked_and_previews_computed() {
     let stack = Stack::start().await;

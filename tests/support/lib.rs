@@ -193,7 +193,9 @@ impl Charger {
                 HeaderValue::from_str(&format!("Basic {t}"))?,
             );
         }
-        let (ws, resp) = tokio_tungstenite::connect_async(req).await?;
+        // Without Nagle: a charger's answer and its next call go out at once (as chargers' own stacks
+        // mostly do), so latencies measured here are the server's, not delayed ACKs'.
+        let (ws, resp) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
         let protocol = resp
             .headers()
             .get("Sec-WebSocket-Protocol")

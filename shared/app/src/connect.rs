@@ -215,11 +215,14 @@ impl Csms {
             }
         };
         tracing::info!(charger = %info.charger_id, connection = connection_id, "charger disconnected");
+        let now = self.ports.clock.now();
         let r = self
             .update_charger(&info.charger_id, |c| {
                 let ours = c.connection.as_ref().is_some_and(|x| x.id == connection_id);
                 if ours {
                     c.connection = None;
+                    // Its last contact: how long it has been offline counts from here.
+                    c.last_seen = Some(now);
                 }
                 (ours, ours)
             })

@@ -97,7 +97,8 @@ pub enum EventBody {
         charger_id: ChargerId,
         /// The EVSE (0: the whole charger).
         evse_id: u32,
-        /// `ev_charging_needs`, `charging_limit` or `charging_limit_cleared`.
+        /// `ev_charging_needs`, `charging_limit`, `charging_limit_cleared`, or `profile_answered` (a
+        /// lower limit that higher ones on the site waited for was answered).
         reason: String,
     },
     /// A session began.

@@ -133,7 +133,11 @@ impl Csms {
             reason: None,
         };
         self.before_sending(&command).await?;
-        self.commands().put(&command, Expected::Absent).await?;
+        // Nothing ahead of it: queued and sent in one write (one commit on the way to the charger).
+        let idle = open.iter().all(|x| !x.value.state.is_open());
+        if !(idle && self.send_at_once(&command, &conn).await?) {
+            self.commands().put(&command, Expected::Absent).await?;
+        }
         self.pump(tenant, &c.id).await?;
         Ok(self
             .commands()
@@ -327,31 +331,8 @@ impl Csms {
             ];
             match self.ports.docs.write(&batch).await {
                 Ok(versions) => {
-                    let frame = frame::call(&cmd.id, &cmd.action, &cmd.payload);
-                    match self.ports.gateway.send(&conn.connection_id, &frame).await {
-                        Ok(()) => {
-                            tracing::info!(
-                                charger = %cmd.charger, command = %cmd.id, action = %cmd.action,
-                                by = %cmd.created_by, "command sent"
-                            );
-                            return Ok(());
-                        }
-                        Err(e) => {
-                            let reason = match e {
-                                GatewayError::Gone => {
-                                    "the charger's connection is gone".to_string()
-                                }
-                                GatewayError::Unavailable(why) => {
-                                    format!("the gateway could not deliver the call: {why}")
-                                }
-                            };
-                            cmd.failed(reason, self.now());
-                            let lane_v = Expected::Version(versions[0]);
-                            match self.end_in_flight(&busy, lane_v, &cmd, versions[1]).await {
-                                Ok(()) | Err(StoreError::Conflict) => continue,
-                                Err(e) => return Err(e),
-                            }
-                        }
+                    if self.send_claimed(&conn, &busy, &mut cmd, &versions).await? {
+                        return Ok(());
                     }
                 }
                 Err(StoreError::Conflict) => continue,
@@ -359,6 +340,85 @@ impl Csms {
             }
         }
         Err(StoreError::Conflict)
+    }
+
+    /// Sends a command whose lane write (`busy`, with the command as sent) just committed, at
+    /// `versions` (lane, command). `false` when the gateway could not deliver it: the command is failed
+    /// and the lane freed (or someone else moved them on), and the queue is to be looked at again.
+    async fn send_claimed(
+        &self,
+        conn: &ConnectionInfo,
+        busy: &OutboundLane,
+        cmd: &mut Command,
+        versions: &[u64],
+    ) -> Result<bool, StoreError> {
+        let frame = frame::call(&cmd.id, &cmd.action, &cmd.payload);
+        match self.ports.gateway.send(&conn.connection_id, &frame).await {
+            Ok(()) => {
+                tracing::info!(
+                    charger = %cmd.charger, command = %cmd.id, action = %cmd.action,
+                    by = %cmd.created_by, "command sent"
+                );
+                Ok(true)
+            }
+            Err(e) => {
+                let reason = match e {
+                    GatewayError::Gone => "the charger's connection is gone".to_string(),
+                    GatewayError::Unavailable(why) => {
+                        format!("the gateway could not deliver the call: {why}")
+                    }
+                };
+                cmd.failed(reason, self.now());
+                let lane_v = Expected::Version(versions[0]);
+                match self.end_in_flight(busy, lane_v, cmd, versions[1]).await {
+                    Ok(()) | Err(StoreError::Conflict) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Claims a free lane for a new command and sends it. `false` (nothing written) when the lane is
+    /// busy or changed meanwhile: the command then takes the queue.
+    async fn send_at_once(
+        &self,
+        command: &Command,
+        conn: &ConnectionInfo,
+    ) -> Result<bool, StoreError> {
+        let lane = self
+            .lanes()
+            .get(&command.tenant, command.charger.as_str())
+            .await?;
+        if lane.as_ref().is_some_and(|l| l.value.in_flight.is_some()) {
+            return Ok(false);
+        }
+        let expected_lane = Expected::from_read(&lane);
+        let mut busy = lane.map(|l| l.value).unwrap_or_else(|| OutboundLane {
+            tenant: command.tenant.clone(),
+            charger: command.charger.clone(),
+            in_flight: None,
+        });
+        let mut cmd = command.clone();
+        let now = self.now();
+        cmd.sent(now);
+        busy.in_flight = Some(InFlight {
+            command_id: cmd.id.clone(),
+            action: cmd.action.clone(),
+            deadline: cmd.deadline.unwrap_or(now),
+        });
+        let batch = [
+            Documents::write_of(&busy, expected_lane)?,
+            Documents::write_of(&cmd, Expected::Absent)?,
+        ];
+        match self.ports.docs.write(&batch).await {
+            Ok(versions) => {
+                // Not delivered: it is failed and the lane freed; the answer shows why.
+                self.send_claimed(conn, &busy, &mut cmd, &versions).await?;
+                Ok(true)
+            }
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Writes an ended in-flight command and frees its lane, together.

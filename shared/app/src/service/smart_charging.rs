@@ -62,6 +62,35 @@ pub struct DemandSource {
     pub measured_w: Option<Decimal>,
 }
 
+/// One profile a computation sends: demand `i` gets `limit` A.
+#[derive(Debug, Clone)]
+struct Planned {
+    i: usize,
+    limit: Decimal,
+}
+
+/// What a computation sends now and what waits.
+#[derive(Debug, Default)]
+struct Plan {
+    /// Sent now: lower limits (all the changes, when nothing has to wait).
+    lower: Vec<Planned>,
+    /// Higher limits held back until the lower ones are accepted.
+    held: usize,
+    /// Lower limits sent before and not answered yet: (charger, command, flagged to release).
+    unanswered: Vec<(ChargerId, String, bool)>,
+}
+
+/// What a site's chargers ask for now, as read for one computation.
+#[derive(Debug, Default)]
+struct SiteDemands {
+    demands: Vec<Demand>,
+    sources: Vec<DemandSource>,
+    /// What smart charging knew of each charger.
+    profiles: std::collections::HashMap<ChargerId, ChargerProfiles>,
+    /// When the first offline charger that still holds a share is declared gone.
+    next_gone: Option<DateTime<Utc>>,
+}
+
 /// An allocation with what it was computed from.
 #[derive(Debug, Clone)]
 pub struct Computed {
@@ -174,17 +203,13 @@ impl Csms {
         tree: &ResolvedTree,
         policy: &cpms_domain::allocation::SitePolicy,
         now: DateTime<Utc>,
-    ) -> Result<
-        (
-            Vec<Demand>,
-            Vec<DemandSource>,
-            std::collections::HashMap<ChargerId, ChargerProfiles>,
-        ),
-        StoreError,
-    > {
+    ) -> Result<SiteDemands, StoreError> {
         let mut demands = Vec::new();
         let mut sources = Vec::new();
         let mut known = std::collections::HashMap::new();
+        let mut next_gone: Option<DateTime<Utc>> = None;
+        let gone_after = (policy.offline_reserved_for_s > 0)
+            .then(|| Duration::seconds(i64::from(policy.offline_reserved_for_s)));
         let mut chargers: Vec<&ChargerId> = tree.chargers().collect();
         chargers.sort();
         for charger in chargers {
@@ -195,6 +220,14 @@ impl Csms {
                 continue;
             }
             let online = c.value.connection.is_some();
+            // Offline for longer than the site keeps its share: declared gone, it holds nothing.
+            if !online && let (Some(after), Some(seen)) = (gone_after, c.value.last_seen) {
+                let gone_at = seen + after;
+                if gone_at <= now {
+                    continue;
+                }
+                next_gone = Some(next_gone.map_or(gone_at, |g| g.min(gone_at)));
+            }
             let sessions = self.ports.sessions.active(tenant, charger).await?;
             if sessions.is_empty() {
                 continue;
@@ -214,6 +247,7 @@ impl Csms {
                 };
                 let given = profiles
                     .installed_for(evse, ProfilePurpose::Tx)
+                    .filter(|p| p.profile.transaction_id.as_deref() == Some(&s.id.transaction))
                     .filter(|p| p.state == ProfileState::Accepted)
                     .map(|p| p.limit_a);
                 if let (Some(limit), Some(drawn), true) =
@@ -251,9 +285,12 @@ impl Csms {
                 let soon = needs
                     .and_then(|n| n.departure)
                     .is_some_and(|d| d - now <= Duration::hours(2));
-                let previous = profiles
+                let this_tx = profiles
                     .installed_for(evse, ProfilePurpose::Tx)
-                    .map(|p| p.limit_a);
+                    .filter(|p| p.profile.transaction_id.as_deref() == Some(&s.id.transaction));
+                let previous = this_tx.map(|p| p.limit_a);
+                // What it may be applying: an unanswered lower limit does not count yet.
+                let may_apply = this_tx.and_then(InstalledProfile::may_apply_a);
                 let node = tree.evse(charger, evse);
                 let dc = node.is_some_and(|i| tree.nodes[i].node.dc_efficiency.is_some());
                 // A charger that refused a profile is tried again now and then: it may take one now.
@@ -283,7 +320,7 @@ impl Csms {
                     measured_a: s.latest.current_a,
                     previous_limit_a: previous,
                     // Offline: its last limit stays reserved (or its rating, when it never had one).
-                    fixed_a: if online { None } else { previous },
+                    fixed_a: if online { None } else { may_apply },
                 });
                 sources.push(DemandSource {
                     online,
@@ -321,7 +358,12 @@ impl Csms {
             drop(cp);
             known.insert(charger.clone(), profiles);
         }
-        Ok((demands, sources, known))
+        Ok(SiteDemands {
+            demands,
+            sources,
+            profiles: known,
+            next_gone,
+        })
     }
 
     /// Allocates a site for `demands` (a preview), or for its running sessions, at `at`.
@@ -356,17 +398,27 @@ impl Csms {
             tz_of(site.as_ref().map(|s| &s.value)),
             at,
         );
-        let (demands, sources, profiles) = match demands {
-            Some(d) => (d, Vec::new(), Default::default()),
+        let read = match demands {
+            Some(demands) => SiteDemands {
+                demands,
+                ..SiteDemands::default()
+            },
             None => self.site_demands(tenant, &tree, &grid.policy, at).await?,
         };
+        let SiteDemands {
+            demands,
+            sources,
+            profiles,
+            next_gone,
+        } = read;
         let allocation =
             allocation::allocate(&tree, &limits, &demands, &Self::allocation_settings(&grid));
         Ok(Some(Computed {
             demands,
             sources,
             allocation,
-            next_change: limits.next_change,
+            // A schedule boundary, or an offline charger's share falling free.
+            next_change: min_opt_time(limits.next_change, next_gone),
             policy: grid.policy,
             profiles,
         }))
@@ -400,11 +452,15 @@ impl Csms {
                         })
                 });
             let recheck_s = computed.policy.recheck_s;
-            let recheck = over.then(|| now + Duration::seconds(i64::from(recheck_s)));
-            let next_change = match (computed.next_change, recheck) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let threshold = computed.policy.resend_threshold_a;
+            let plan = Self::plan(&computed, threshold, now);
+            // Held limits go out on the lower ones' answers; should those never come, the site is
+            // looked at again when they time out.
+            let recheck = (over || plan.held > 0).then(|| {
+                let s = if over { recheck_s } else { PROFILE_TIMEOUT_S };
+                now + Duration::seconds(i64::from(s))
+            });
+            let next_change = min_opt_time(computed.next_change, recheck);
             let record = SiteAllocation {
                 tenant: tenant.clone(),
                 site_id: site_id.to_string(),
@@ -422,9 +478,9 @@ impl Csms {
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
             }
+            self.deliver(tenant, &computed, &plan, now).await?;
+            // After the profiles: the history is not on the way to the chargers.
             self.record_load(tenant, site_id, &computed, now).await?;
-            let threshold = computed.policy.resend_threshold_a;
-            self.deliver(tenant, &computed, threshold, now).await?;
             return Ok(Some(record));
         }
         Err(StoreError::Conflict)
@@ -519,29 +575,116 @@ impl Csms {
             .collect())
     }
 
-    /// Sends each controllable, connected charger the TxProfile of its new limit, where it moved by
-    /// more than `threshold` (or was never sent, or is unanswered for too long). The chargers are
-    /// handled at once (their writes share commits); a charger's own EVSEs one after the other.
+    /// What a computation sends: each controllable, connected charger's TxProfile of its new limit,
+    /// where it moved (a lower limit always; a higher one by more than `threshold`; one never sent,
+    /// or unanswered for too long, again). Lower limits go first: while any lower limit on the site is
+    /// unanswered, the higher ones wait (the power they take must be freed first), and the lower
+    /// ones' answers have the site computed again.
+    fn plan(c: &Computed, threshold: Decimal, now: DateTime<Utc>) -> Plan {
+        let resend = Duration::seconds(RESEND_AFTER_S);
+        let mut plan = Plan::default();
+        let mut rises = Vec::new();
+        for (i, (d, src)) in c.demands.iter().zip(&c.sources).enumerate() {
+            let result = &c.allocation.connectors[i];
+            if !src.online || !d.controllable || result.state == ConnectorState::Reserved {
+                continue;
+            }
+            let limit = result.limit_a;
+            let cp = c.profiles.get(&d.charger);
+            let installed = cp
+                .and_then(|v| v.installed_for(d.evse_id, ProfilePurpose::Tx))
+                .filter(|p| p.profile.transaction_id.as_deref() == Some(&src.transaction));
+            if let Some(p) = installed
+                && p.lowering_unanswered(now, resend)
+            {
+                plan.unanswered
+                    .push((d.charger.clone(), p.command_id.clone(), p.releases));
+            }
+            let due = match installed {
+                None => true,
+                Some(p) if p.state == ProfileState::Sent => {
+                    limit < p.limit_a || now - p.sent_at > resend
+                }
+                Some(p) => limit < p.limit_a || limit - p.limit_a > threshold,
+            };
+            if !due {
+                continue;
+            }
+            // What it may apply now: this transaction's profile, else its fail-safe default.
+            let in_force = installed
+                .and_then(InstalledProfile::may_apply_a)
+                .or_else(|| {
+                    cp.and_then(|v| {
+                        [d.evse_id, 0].iter().find_map(|&e| {
+                            v.installed_for(e, ProfilePurpose::TxDefault)
+                                .filter(|p| p.state == ProfileState::Accepted)
+                                .map(|p| p.limit_a)
+                        })
+                    })
+                });
+            let step = Planned { i, limit };
+            if in_force.is_none_or(|f| limit <= f) {
+                plan.lower.push(step);
+            } else {
+                rises.push(step);
+            }
+        }
+        let waiting = !plan.lower.is_empty() || !plan.unanswered.is_empty();
+        if waiting && !rises.is_empty() {
+            plan.held = rises.len();
+        } else {
+            plan.lower.append(&mut rises);
+        }
+        plan
+    }
+
+    /// Sends what [`Self::plan`] planned. The chargers are handled at once (their writes share
+    /// commits); a charger's own EVSEs one after the other.
     async fn deliver(
         &self,
         tenant: &TenantId,
         c: &Computed,
-        threshold: Decimal,
+        plan: &Plan,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut by_charger: std::collections::BTreeMap<&ChargerId, Vec<usize>> =
+        let releases = plan.held > 0;
+        let mut by_charger: std::collections::BTreeMap<&ChargerId, Vec<&Planned>> =
             std::collections::BTreeMap::new();
-        for (i, d) in c.demands.iter().enumerate() {
-            by_charger.entry(&d.charger).or_default().push(i);
+        for p in &plan.lower {
+            by_charger
+                .entry(&c.demands[p.i].charger)
+                .or_default()
+                .push(p);
         }
-        let jobs = by_charger.into_values().map(|idx| async move {
-            for i in idx {
-                self.deliver_one(tenant, c, i, threshold, now).await?;
+        let jobs = by_charger.into_values().map(|steps| async move {
+            for p in steps {
+                self.deliver_one(tenant, c, p, releases).await?;
             }
             Ok::<(), StoreError>(())
         });
         for r in futures_util::future::join_all(jobs).await {
             r?;
+        }
+        // Lower limits sent before, still unanswered, now hold higher ones back: their answers are
+        // to bring the site back.
+        if releases {
+            for (charger, command_id, flagged) in &plan.unanswered {
+                if *flagged {
+                    continue;
+                }
+                self.change_profiles(tenant, charger, |p| {
+                    let x = p
+                        .installed
+                        .iter_mut()
+                        .find(|x| &x.command_id == command_id)?;
+                    (!x.releases).then(|| {
+                        x.releases = true;
+                        Vec::new()
+                    })
+                })
+                .await?;
+            }
+            tracing::info!(tenant = %tenant, held = plan.held, at = %now, "higher limits wait for lower ones to be accepted");
         }
         Ok(())
     }
@@ -550,32 +693,16 @@ impl Csms {
         &self,
         tenant: &TenantId,
         c: &Computed,
-        i: usize,
-        threshold: Decimal,
-        now: DateTime<Utc>,
+        step: &Planned,
+        releases: bool,
     ) -> Result<(), StoreError> {
+        let i = step.i;
         let (d, src, result) = (&c.demands[i], &c.sources[i], &c.allocation.connectors[i]);
-        if !src.online || !d.controllable || result.state == ConnectorState::Reserved {
-            return Ok(());
-        }
-        let limit = result.limit_a;
-        // As read for this computation (the write after sending reads it again).
-        let cp = c.profiles.get(&d.charger);
-        let installed = cp.and_then(|v| v.installed_for(d.evse_id, ProfilePurpose::Tx));
-        let due = match installed {
-            None => true,
-            Some(p) if p.profile.transaction_id.as_deref() != Some(&src.transaction) => true,
-            Some(p) if p.state == ProfileState::Sent => {
-                now - p.sent_at > Duration::seconds(RESEND_AFTER_S)
-            }
-            // A lower limit always goes out (the site's limits depend on it); a higher one only when
-            // it rises by more than the threshold.
-            Some(p) => limit < p.limit_a || limit - p.limit_a > threshold,
-        };
-        if !due {
-            return Ok(());
-        }
-        let caps = cp.and_then(|v| v.capabilities.clone());
+        let limit = step.limit;
+        let caps = c
+            .profiles
+            .get(&d.charger)
+            .and_then(|v| v.capabilities.clone());
         let in_watts = src.dc || caps.as_ref().is_some_and(|c| c.unit() == "W");
         let (unit, value) = if in_watts {
             (RateUnit::W, result.limit_w)
@@ -604,7 +731,7 @@ impl Csms {
             }],
             min_rate: None,
         };
-        self.send_profile(tenant, &d.charger, d.evse_id, profile, limit)
+        self.send_profile(tenant, &d.charger, d.evse_id, profile, limit, releases)
             .await
     }
 
@@ -616,6 +743,7 @@ impl Csms {
         evse_id: u32,
         profile: ChargingProfile,
         limit_a: Decimal,
+        releases: bool,
     ) -> Result<(), StoreError> {
         let request = CommandRequest::SetChargingProfile {
             evse_id,
@@ -650,6 +778,8 @@ impl Csms {
                 command_id: cmd.id.clone(),
                 sent_at: now,
                 limit_a,
+                replaces_a: None,
+                releases,
             });
             Some(Vec::new())
         })
@@ -699,6 +829,7 @@ impl Csms {
                 ProfileState::Rejected
             };
             let tx = p.installed[i].profile.purpose == ProfilePurpose::Tx;
+            let (releases, evse_id) = (p.installed[i].releases, p.installed[i].evse_id);
             // A transaction profile refused after its transaction ended is no refusal of profiles.
             let stale = !accepted
                 && tx
@@ -731,6 +862,19 @@ impl Csms {
                     format!("the charger answered {why} to a charging profile"),
                     now,
                 ));
+            }
+            // Higher limits on the site waited for this answer.
+            if releases && events.is_empty() {
+                events.push(DomainEvent {
+                    id: format!("{}:limits:profile_answered:{}", cmd.charger, cmd.id),
+                    tenant: cmd.tenant.clone(),
+                    occurred_at: now,
+                    body: EventBody::ChargerLimitsChanged {
+                        charger_id: cmd.charger.clone(),
+                        evse_id,
+                        reason: "profile_answered".into(),
+                    },
+                });
             }
             Some(events)
         })
@@ -912,7 +1056,8 @@ impl Csms {
             }],
             min_rate: None,
         };
-        self.send_profile(tenant, charger, 0, profile, share).await
+        self.send_profile(tenant, charger, 0, profile, share, false)
+            .await
     }
 
     /// Computes again every site of `tenant` whose limits change by `now` (schedule boundaries, lapsing
@@ -947,6 +1092,13 @@ impl Csms {
             n += self.recompute_due_sites(&t, now).await?;
         }
         Ok(n)
+    }
+}
+
+fn min_opt_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

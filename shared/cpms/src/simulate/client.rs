@@ -74,9 +74,13 @@ impl Client {
                 .map_err(|e| other(e.to_string()))?;
             h.insert("Authorization", v);
         }
-        let connected = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(req))
-            .await
-            .map_err(|_| other(format!("connecting {url} timed out")))?;
+        // Without Nagle: an answer followed by a call must not wait for the server's delayed ACK.
+        let connected = tokio::time::timeout(
+            timeout,
+            tokio_tungstenite::connect_async_with_config(req, None, true),
+        )
+        .await
+        .map_err(|_| other(format!("connecting {url} timed out")))?;
         match connected {
             Ok((ws, _)) => Ok(Client {
                 ws,

@@ -108,7 +108,9 @@ pub struct Settings {
     pub min_current_a: Decimal,
     /// The least power a DC EVSE is given, in W.
     pub dc_min_w: Decimal,
-    /// A car measured this far (A) under its limit is capped at its draw plus `margin_a`.
+    /// A car measured at least this far (A) under its limit is capped at its draw plus `margin_a`.
+    /// Less than `margin_a`, so that a car capped by its draw stays capped while it draws the same
+    /// (no swing back and forth), and is let up as soon as it draws closer to its cap than this.
     pub unused_a: Decimal,
     /// Added to a car's measured draw when it is capped by it, in A.
     pub margin_a: Decimal,
@@ -121,7 +123,7 @@ impl Default for Settings {
         Settings {
             min_current_a: Decimal::from(6),
             dc_min_w: Decimal::from(1000),
-            unused_a: Decimal::from(2),
+            unused_a: Decimal::ONE,
             margin_a: Decimal::from(2),
             default_rating_a: Decimal::from(32),
         }
@@ -310,6 +312,8 @@ enum Why {
     /// A constraint bound it (or, `true`, left no room for its minimum).
     Node(usize, bool),
     Uncontrollable,
+    /// Held at a given value (an offline charger's last limit).
+    Fixed,
     NotInTree,
 }
 
@@ -344,6 +348,10 @@ fn render(tree: &ResolvedTree, cs: &[Constraint], why: Why, s: &Settings, paused
         Why::Uncontrollable => binding(
             BindingKind::Uncontrollable,
             "not controllable: reserved at its rating or its measured draw".into(),
+        ),
+        Why::Fixed => binding(
+            BindingKind::Uncontrollable,
+            "out of reach (offline): its last limit stays reserved".into(),
         ),
         Why::NotInTree => binding(
             BindingKind::MinimumUnavailable,
@@ -523,7 +531,11 @@ pub fn allocate(
             it.cap.max(seen)
         };
         it.state = Some(ConnectorState::Reserved);
-        it.binding = Some(Why::Uncontrollable);
+        it.binding = Some(if d.fixed_a.is_some() {
+            Why::Fixed
+        } else {
+            Why::Uncontrollable
+        });
         for &(k, coef) in &it.constraints {
             constraints[k].used += coef * it.value;
         }
@@ -716,7 +728,7 @@ fn item(tree: &ResolvedTree, d: &Demand, s: &Settings, warnings: &mut Vec<String
         None => s.min_current_a.max(d.car_min_a.unwrap_or_default()),
     };
     if let (Some(m), Some(prev)) = (d.measured_a, d.previous_limit_a)
-        && m + s.unused_a < prev
+        && m + s.unused_a <= prev
     {
         let v = (m + s.margin_a).max(min_a);
         lower(v, Why::Measured(m, prev));

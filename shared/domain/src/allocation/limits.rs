@@ -80,6 +80,11 @@ pub struct SitePolicy {
     /// steady draw sends no meter event); 1 to 3600, default 30.
     #[serde(default = "thirty")]
     pub recheck_s: u32,
+    /// How long, in seconds, an offline charger's last limit stays reserved for its running
+    /// sessions (it may go on charging at that limit) before it is declared gone and holds nothing;
+    /// counted from its last contact. 0: kept until it comes back or its sessions end. Default 3600.
+    #[serde(default = "one_hour")]
+    pub offline_reserved_for_s: u32,
     /// Priorities of tokens or token groups (fleets, a paid priority); the highest that matches a
     /// session applies (default 0; a driver leaving within two hours gets 1 more).
     #[serde(default)]
@@ -126,6 +131,9 @@ fn six() -> Decimal {
 fn one() -> Decimal {
     Decimal::ONE
 }
+fn one_hour() -> u32 {
+    3600
+}
 fn five_minutes() -> u32 {
     300
 }
@@ -139,6 +147,7 @@ impl Default for SitePolicy {
             reading_stale_after_s: five_minutes(),
             resend_threshold_a: one(),
             recheck_s: thirty(),
+            offline_reserved_for_s: one_hour(),
             priorities: Vec::new(),
         }
     }
@@ -332,6 +341,9 @@ impl SitePolicy {
         }
         if !(1..=3600).contains(&self.recheck_s) {
             return Err(invalid("recheck_s", "1 to 3600 s"));
+        }
+        if self.offline_reserved_for_s > 7 * 86_400 {
+            return Err(invalid("offline_reserved_for_s", "0 to 604800 s (a week)"));
         }
         if self.priorities.len() > 500
             || self.priorities.iter().any(|r| {

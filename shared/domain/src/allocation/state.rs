@@ -112,6 +112,37 @@ pub struct InstalledProfile {
     #[serde(with = "cpms_ocpp::number")]
     #[schemars(with = "f64")]
     pub limit_a: Decimal,
+    /// Until the charger accepts it, the limit (A) that may still be in force in its place: the one
+    /// it replaces (the higher of those still unanswered). `None`: none of its kind applied before.
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub replaces_a: Option<Decimal>,
+    /// Higher limits elsewhere on the site wait for its answer: the answer has the site computed again.
+    #[serde(default)]
+    pub releases: bool,
+}
+
+impl InstalledProfile {
+    /// The highest limit (A) the charger may be applying for this profile's EVSE and purpose: the
+    /// profile's once accepted; while unanswered, the higher of it and the one it replaces; after a
+    /// refusal, the one it replaces.
+    pub fn may_apply_a(&self) -> Option<Decimal> {
+        match self.state {
+            ProfileState::Accepted => Some(self.limit_a),
+            ProfileState::Sent => Some(
+                self.replaces_a
+                    .map_or(self.limit_a, |b| b.max(self.limit_a)),
+            ),
+            ProfileState::Rejected => self.replaces_a,
+        }
+    }
+
+    /// A lower limit the charger has not answered yet, sent less than `within` ago.
+    pub fn lowering_unanswered(&self, now: DateTime<Utc>, within: chrono::Duration) -> bool {
+        self.state == ProfileState::Sent
+            && self.replaces_a.is_some_and(|b| b > self.limit_a)
+            && now - self.sent_at <= within
+    }
 }
 
 /// What the car asked for (2.0.1 NotifyEVChargingNeeds).
@@ -351,7 +382,15 @@ impl ChargerProfiles {
     }
 
     /// Records a profile sent (replacing the one of the same EVSE and purpose).
-    pub fn sent(&mut self, p: InstalledProfile) {
+    /// `p.replaces_a` is filled in from the one replaced (a transaction profile replaces only one of
+    /// the same transaction).
+    pub fn sent(&mut self, mut p: InstalledProfile) {
+        p.replaces_a = self
+            .installed
+            .iter()
+            .find(|x| x.evse_id == p.evse_id && x.profile.purpose == p.profile.purpose)
+            .filter(|x| x.profile.transaction_id == p.profile.transaction_id)
+            .and_then(InstalledProfile::may_apply_a);
         self.installed
             .retain(|x| !(x.evse_id == p.evse_id && x.profile.purpose == p.profile.purpose));
         self.installed.push(p);

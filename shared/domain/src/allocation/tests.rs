@@ -164,6 +164,10 @@ fn unused_headroom_goes_to_others_and_comes_back() {
     assert_eq!(a.connectors[0].limit_a, dec!(10));
     assert_eq!(a.connectors[0].binding.kind, BindingKind::MeasuredDraw);
     assert_eq!(a.connectors[1].limit_a, dec!(25));
+    // WHEN it goes on drawing 8 A of its 10 THEN it stays at 10 (no swing back up and down).
+    ds[0].previous_limit_a = Some(dec!(10));
+    let a = run(&t, &ds);
+    assert_eq!(a.connectors[0].limit_a, dec!(10));
     // WHEN it draws up to its cap THEN the cap is lifted.
     ds[0].measured_a = Some(dec!(9.8));
     ds[0].previous_limit_a = Some(dec!(10));
