@@ -288,7 +288,12 @@ fn settle(terms: &TariffTerms, pieces: Vec<Piece>) -> Priced {
             };
             (per * pc.price, pc.vat)
         };
-    // ENERGY (Wh), TIME (ms charging), PARKING_TIME (ms not charging), with runs and step sizes.
+    // ENERGY (Wh), TIME (ms charging), PARKING_TIME (ms not charging), with runs and step sizes. The
+    // volume of each (dimension, element, component) is summed exactly and priced once: pricing each
+    // piece would cut every non-terminating fraction (ms per hour) at Decimal's 28 digits, and a price
+    // would then depend on how finely the session was sliced.
+    let mut volumes: std::collections::BTreeMap<(usize, usize, usize), Decimal> =
+        std::collections::BTreeMap::new();
     for dim in 0..3 {
         let volume = |p: &Piece| match dim {
             0 => p.energy_wh,
@@ -298,39 +303,45 @@ fn settle(terms: &TariffTerms, pieces: Vec<Piece>) -> Priced {
         };
         let mut run = Decimal::ZERO;
         let mut last: Option<(usize, usize)> = None;
-        let close = |run: &mut Decimal, last: &mut Option<(usize, usize)>, ledger: &mut Ledger| {
-            if let Some((e, c)) = last.take() {
-                let step = Decimal::from(terms.elements[e].price_components[c].step_size.max(1))
-                    * if dim == 0 {
-                        Decimal::ONE
-                    } else {
-                        Decimal::ONE_THOUSAND
-                    };
-                // Volumes are exact up to the interpolation of energy; 1 mWh is far below any step.
-                let v = run.round_dp(6);
-                let billed = (v / step).ceil() * step;
-                if billed > v {
-                    let (amount, vat) = unit_cost(dim, (e, c), billed - v);
-                    ledger.bill(dim, amount, vat);
-                }
-            }
-            *run = Decimal::ZERO;
-        };
-        for p in &pieces {
-            match p.active[dim] {
-                Some(ec) => {
-                    let v = volume(p);
-                    if !v.is_zero() {
-                        let (amount, vat) = unit_cost(dim, ec, v);
-                        ledger.bill(dim, amount, vat);
-                        run += v;
-                        last = Some(ec);
+        let close =
+            |run: &mut Decimal,
+             last: &mut Option<(usize, usize)>,
+             volumes: &mut std::collections::BTreeMap<(usize, usize, usize), Decimal>| {
+                if let Some((e, c)) = last.take() {
+                    let step =
+                        Decimal::from(terms.elements[e].price_components[c].step_size.max(1))
+                            * if dim == 0 {
+                                Decimal::ONE
+                            } else {
+                                Decimal::ONE_THOUSAND
+                            };
+                    // Volumes are exact up to the interpolation of energy; 1 mWh is far below any step.
+                    let v = run.round_dp(6);
+                    let billed = (v / step).ceil() * step;
+                    if billed > v {
+                        *volumes.entry((dim, e, c)).or_default() += billed - v;
                     }
                 }
-                None => close(&mut run, &mut last, &mut ledger),
+                *run = Decimal::ZERO;
+            };
+        for p in &pieces {
+            match p.active[dim] {
+                Some((e, c)) => {
+                    let v = volume(p);
+                    if !v.is_zero() {
+                        *volumes.entry((dim, e, c)).or_default() += v;
+                        run += v;
+                        last = Some((e, c));
+                    }
+                }
+                None => close(&mut run, &mut last, &mut volumes),
             }
         }
-        close(&mut run, &mut last, &mut ledger);
+        close(&mut run, &mut last, &mut volumes);
+    }
+    for ((dim, e, c), v) in volumes {
+        let (amount, vat) = unit_cost(dim, (e, c), v);
+        ledger.bill(dim, amount, vat);
     }
     if let Some((e, c)) = pieces.iter().find_map(|p| p.active[3]) {
         let pc = &terms.elements[e].price_components[c];
