@@ -607,13 +607,26 @@ async fn a_2_0_1_car_s_needs_and_a_local_limit_are_respected() {
 /// that reboots gets its fail-safe profile again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_simulated_chargers_stay_under_the_site_limit() {
+    twenty_chargers(Stack::start().await, "local").await;
+}
+
+/// The same on the AWS backend (the emulator): the table's stream relayed to the smart-charging
+/// consumer, the profiles through the API Gateway management API, the schedule boundary found by the
+/// sweeper's due-sites index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_simulated_chargers_stay_under_the_site_limit_on_aws() {
+    let m = cpms_tests::moto::own_moto();
+    let stack = Stack::start_aws(&m.endpoint, &cpms_tests::moto::unique("site20")).await;
+    twenty_chargers(stack, "aws").await;
+}
+
+async fn twenty_chargers(stack: Stack, backend: &str) {
     use clap::Parser;
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
         args: cpms::simulate::SimulateArgs,
     }
-    let stack = Stack::start().await;
     let site = json!({"id": "depot", "name": "Depot", "address": {"street": "1 Road", "city": "Utrecht", "country": "NLD"},
         "coordinates": {"latitude": 52.1, "longitude": 5.1}, "time_zone": "UTC"});
     assert_eq!(stack.post("/v1/sites", site).await.0, 201);
@@ -652,6 +665,11 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
     .await;
     assert_eq!(s, 200, "{b}");
 
+    // The emulator (one Python process on the test machine) takes a quarter of the local rate.
+    let (sessions, meter_values, interval_ms) = match backend {
+        "aws" => ("2", "15", "1000"),
+        _ => ("3", "40", "250"),
+    };
     let args = Cli::parse_from([
         "simulate",
         "--url",
@@ -661,11 +679,11 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
         "--prefix",
         "SITE",
         "--sessions",
-        "3",
+        sessions,
         "--meter-values",
-        "40",
+        meter_values,
         "--interval-ms",
-        "250",
+        interval_ms,
         "--ignore-profiles-every",
         "10",
         "--dc-every",
@@ -679,6 +697,7 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
     ])
     .args;
     let sim = tokio::spawn(cpms::simulate::run(args));
+    let settle = chrono::Duration::seconds(if backend == "aws" { 3 } else { 1 });
 
     // Poll the live allocation: per grid phase, the sum of what the chargers report they draw.
     let mut settled_polls = 0;
@@ -720,8 +739,9 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
         if limit == 100.0 {
             saw_boundary = true;
         }
-        // Settled: no computation in the last second (the cars follow within a meter value).
-        if !flagged || chrono::Utc::now() - computed < chrono::Duration::seconds(1) {
+        // Settled: no computation for a while (the profiles are out, and the cars follow within a
+        // meter value; the emulator takes longer).
+        if !flagged || chrono::Utc::now() - computed < settle {
             continue;
         }
         // Cars that ignore their limits can overload a phase by themselves (two at 32 A on one
@@ -766,7 +786,7 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
         // Settled also means the cars have followed their new limits (a meter value after the
         // profile arrived).
         let followed = v["connectors"].as_array().unwrap().iter().all(|c| {
-            c["state"] != "charging"
+            c["state"] == "reserved"
                 || c["measured_a"].as_f64().unwrap_or(0.0) <= c["limit_a"].as_f64().unwrap() + 0.05
         });
         if !followed {
@@ -789,12 +809,12 @@ async fn twenty_simulated_chargers_stay_under_the_site_limit() {
     }
     let report = sim.await.unwrap().unwrap();
     println!(
-        "site scenario: {} sessions, {loaded_polls} loaded and {settled_polls} settled polls after detection, highest phase {worst_after_detection:.1} A, start to profile {:?}",
+        "site scenario ({backend}): {} sessions, {loaded_polls} loaded and {settled_polls} settled polls after detection, highest phase {worst_after_detection:.1} A, start to profile {:?}",
         report.sessions_completed, report.profile_latency_ms
     );
     assert!(report.profile_latency_ms.is_some(), "the cars got profiles");
     assert_eq!(report.chargers_connected, 20, "{report:?}");
-    assert!(report.sessions_completed >= 40, "{report:?}");
+    assert!(report.sessions_completed >= 30, "{report:?}");
     assert!(flagged, "the two cars that ignore their limits were found");
     assert!(settled_polls >= 5, "{settled_polls} settled polls");
     assert!(

@@ -32,6 +32,12 @@ pub fn moto() -> Moto {
             child: None,
         };
     }
+    own_moto()
+}
+
+/// An emulator of the caller's own, stopped when it is dropped: for a heavy test, whose tables and
+/// stream records (moto keeps them all in memory, gigabytes for a fleet run) go with it.
+pub fn own_moto() -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -46,6 +46,8 @@ const OVER_FOR_S: i64 = 60;
 const RESEND_AFTER_S: i64 = 120;
 /// A charger that refused a profile is sent one again after this long.
 const PROBE_AFTER_S: i64 = 900;
+/// Chargers of a site read at once for a computation.
+const READS_AT_ONCE: usize = 16;
 /// Seconds a charger has to answer a profile.
 const PROFILE_TIMEOUT_S: u32 = 30;
 
@@ -61,6 +63,13 @@ pub struct DemandSource {
     /// The power it draws now, in W (its latest meter value).
     pub measured_w: Option<Decimal>,
 }
+
+/// A charger as a computation reads it: its record, running sessions and profiles.
+type ChargerState = (
+    Option<Versioned<cpms_domain::charger::Charger>>,
+    Vec<cpms_domain::session::Session>,
+    Option<Versioned<ChargerProfiles>>,
+);
 
 /// One profile a computation sends: demand `i` gets `limit` A.
 #[derive(Debug, Clone)]
@@ -194,6 +203,21 @@ impl Csms {
         }
     }
 
+    /// A charger's record, running sessions and profiles, read together.
+    async fn charger_state<'a>(
+        &self,
+        tenant: &TenantId,
+        charger: &'a ChargerId,
+    ) -> Result<(&'a ChargerId, ChargerState), StoreError> {
+        let docs = self.charger_profiles();
+        let read = tokio::try_join!(
+            self.ports.chargers.get(charger),
+            self.ports.sessions.active(tenant, charger),
+            docs.get(tenant, charger.as_str()),
+        )?;
+        Ok((charger, read))
+    }
+
     /// The demands of a site now: one per running session on a charger of its tree. Also counts each
     /// new reading against the limit the charger was given, and marks (with an event) a charger that
     /// keeps drawing above it.
@@ -212,8 +236,16 @@ impl Csms {
             .then(|| Duration::seconds(i64::from(policy.offline_reserved_for_s)));
         let mut chargers: Vec<&ChargerId> = tree.chargers().collect();
         chargers.sort();
-        for charger in chargers {
-            let Some(c) = self.ports.chargers.get(charger).await? else {
+        // The reads of a charger (its record, sessions and profiles) and of the chargers go out
+        // together: a site's computation waits for one round of reads, not one per item.
+        let mut reads = Vec::with_capacity(chargers.len());
+        for chunk in chargers.chunks(READS_AT_ONCE) {
+            let each = chunk.iter().map(|&c| self.charger_state(tenant, c));
+            reads.extend(futures_util::future::join_all(each).await);
+        }
+        for read in reads {
+            let (charger, (c, sessions, mut cp)) = read?;
+            let Some(c) = c else {
                 continue;
             };
             if &c.value.tenant != tenant {
@@ -228,14 +260,9 @@ impl Csms {
                 }
                 next_gone = Some(next_gone.map_or(gone_at, |g| g.min(gone_at)));
             }
-            let sessions = self.ports.sessions.active(tenant, charger).await?;
             if sessions.is_empty() {
                 continue;
             }
-            let mut cp = self
-                .charger_profiles()
-                .get(tenant, charger.as_str())
-                .await?;
             let mut profiles = cp
                 .as_ref()
                 .map(|v| v.value.clone())
@@ -374,23 +401,24 @@ impl Csms {
         demands: Option<Vec<Demand>>,
         at: DateTime<Utc>,
     ) -> Result<Option<Computed>, StoreError> {
-        let Some(grid) = self.site_grids().get(tenant, site_id).await? else {
+        let (grids, sites, conds) = (
+            self.site_grids(),
+            self.records::<cpms_domain::site::Site>(),
+            self.site_conditions(),
+        );
+        let (grid, site, conditions) = tokio::try_join!(
+            grids.get(tenant, site_id),
+            sites.get(tenant, site_id),
+            conds.get(tenant, site_id),
+        )?;
+        let Some(grid) = grid else {
             return Ok(None);
         };
         let grid = grid.value;
         let Ok(tree) = grid.tree.resolve() else {
             return Ok(None);
         };
-        let site = self
-            .records::<cpms_domain::site::Site>()
-            .get(tenant, site_id)
-            .await?;
-        let conditions = self
-            .site_conditions()
-            .get(tenant, site_id)
-            .await?
-            .map(|c| c.value.conditions)
-            .unwrap_or_default();
+        let conditions = conditions.map(|c| c.value.conditions).unwrap_or_default();
         let limits = allocation::effective(
             &tree,
             &grid.policy,
