@@ -1,6 +1,7 @@
 //! The cost model on the emulator: units per message kind are measured on the DynamoDB adapter, and the
-//! write budget holds (one write request per state-changing charger message, two units for a
-//! MeterValues, none for a Heartbeat beyond the throttled last-seen).
+//! write budget holds (one write request per state-changing charger message, two for a status report
+//! and a connection, which also go on the status timeline; two units for a MeterValues, none for a
+//! Heartbeat beyond the throttled last-seen).
 
 use cpms_lambda::{AwsSettings, aws_csms_metered};
 use cpms_tests::moto::{moto, sdk_config, unique};
@@ -23,11 +24,16 @@ async fn units_per_message_and_the_monthly_cost() {
     let model = cpms::cost::run(csms, meter).await.unwrap();
     let per = &model.per_message;
     assert_eq!(per["Heartbeat"].writes, 0.0, "{}", model.text());
-    for k in ["StatusNotification", "StartTransaction", "StopTransaction"] {
+    // A status report also goes on the charger's status timeline: its state and the timeline's day.
+    for (k, budget) in [
+        ("StatusNotification", 2.0),
+        ("StartTransaction", 1.0),
+        ("StopTransaction", 1.0),
+    ] {
         assert!(per[k].writes > 0.0, "{k} is stored: {}", model.text());
         assert!(
-            per[k].write_requests <= 1.0,
-            "{k} takes one write: {}",
+            per[k].write_requests <= budget,
+            "{k} takes {budget} writes: {}",
             model.text()
         );
     }
@@ -42,8 +48,8 @@ async fn units_per_message_and_the_monthly_cost() {
         "Authorize writes nothing"
     );
     assert!(
-        per["$connect"].write_requests <= 2.0,
-        "connection record and charger"
+        per["$connect"].write_requests <= 3.0,
+        "connection record, charger and timeline"
     );
     assert!(
         model.total_usd > 0.04 && model.total_usd < 0.07,

@@ -184,6 +184,8 @@ def walk(a, charger):
     a.call("post", "/v1/sites/oa-site/allocation/preview",
            {"demands": [{"charger": "OA-2", "evse_id": 1, "arrived_at": "2026-12-01T12:00:00Z", "car_max_a": 16}]})
     a.call("get", "/v1/chargers/OA-2/charging-profiles")
+    a.call("get", "/v1/chargers/OA-2/timeline")
+    a.call("get", "/v1/chargers/OA-2/timeline?evse_id=1&connector_id=1&limit=10")
     a.call("get", "/v1/sites/oa-site/load?resolution=1m")
     a.call("get", "/v1/sites/oa-site/load")
     a.call("get", "/v1/sites/oa-site/energy-cost")

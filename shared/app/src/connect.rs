@@ -3,6 +3,7 @@
 
 use cpms_domain::charger::Connection;
 use cpms_domain::credentials::PasswordMatch;
+use cpms_domain::incidents::timeline::{Signal, TimelineEntry};
 use cpms_domain::log::{ConnectionAttempt, LogKind};
 use cpms_domain::{ChargerId, OcppVersion};
 use cpms_ports::ConnectionInfo;
@@ -194,6 +195,17 @@ impl Csms {
                 )
                 .await;
         }
+        let entry = TimelineEntry::new(
+            0,
+            0,
+            Signal::Connected {
+                version: version.label().to_string(),
+            },
+            None,
+            now,
+        );
+        self.record_timeline(&charger.tenant, &id, vec![entry])
+            .await?;
         tracing::info!(
             charger = %id, version = version.label(), connection = %req.connection_id,
             peer = req.remote_addr.as_deref().unwrap_or(""), "charger connected"
@@ -229,6 +241,9 @@ impl Csms {
             .await;
         match r {
             Ok(Some(true)) => {
+                let entry = TimelineEntry::new(0, 0, Signal::Disconnected, None, now);
+                self.note_timeline(&info.tenant, &info.charger_id, entry)
+                    .await;
                 let gone = "the charger disconnected";
                 if let Err(e) = self
                     .abandon_commands(&info.tenant, &info.charger_id, gone)

@@ -240,6 +240,8 @@ pub struct StatusInput {
     pub info: Option<String>,
     /// Vendor error code.
     pub vendor_error_code: Option<String>,
+    /// 1.6 vendorId (whose error codes those are).
+    pub vendor_id: Option<String>,
     /// When the charger says it happened (`None`: it did not say).
     pub timestamp: Option<DateTime<Utc>>,
 }
@@ -441,6 +443,7 @@ mod tests {
             error_code: Some("NoError".into()),
             info: None,
             vendor_error_code: None,
+            vendor_id: None,
             timestamp: Some(t(at)),
         }
     }

@@ -466,6 +466,7 @@ mod tests {
                 error_code: None,
                 info: None,
                 vendor_error_code: None,
+                vendor_id: None,
                 timestamp: Some(now()),
             },
             now(),

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod incidents;
 pub mod log;
 pub mod meter;
 pub mod normalize;

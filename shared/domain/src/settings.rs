@@ -22,9 +22,17 @@ pub struct TenantSettings {
     /// least the currency's minor unit since the last one.
     #[serde(default = "default_running_cost_interval")]
     pub running_cost_interval_s: u32,
+    /// Days each charger's status timeline is kept (30 to 3650, default 400: a year back, for
+    /// uptime over the trailing twelve months).
+    #[serde(default = "default_timeline_retention")]
+    pub timeline_retention_days: u32,
     /// Last changed.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn default_timeline_retention() -> u32 {
+    crate::incidents::timeline::DEFAULT_RETENTION_DAYS
 }
 
 fn default_running_cost_interval() -> u32 {
@@ -37,6 +45,7 @@ impl TenantSettings {
         TenantSettings {
             tenant,
             running_cost_interval_s: DEFAULT_RUNNING_COST_INTERVAL_S,
+            timeline_retention_days: default_timeline_retention(),
             updated_at: None,
         }
     }
@@ -47,6 +56,12 @@ impl TenantSettings {
             return Err(DomainError::Invalid {
                 field: "running_cost_interval_s",
                 reason: format!("must be 0 to {MAX_RUNNING_COST_INTERVAL_S} seconds"),
+            });
+        }
+        if !(30..=3650).contains(&self.timeline_retention_days) {
+            return Err(DomainError::Invalid {
+                field: "timeline_retention_days",
+                reason: "must be 30 to 3650 days".into(),
             });
         }
         Ok(())

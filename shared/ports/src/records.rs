@@ -388,3 +388,16 @@ impl Record for cpms_domain::allocation::SiteLoadDay {
             .map(|t| t.and_utc() + Duration::days(LOAD_RETENTION_DAYS))
     }
 }
+
+impl Record for cpms_domain::incidents::timeline::TimelineDay {
+    const KIND: &'static str = "status-timeline";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        Self::key(self.charger_id.as_str(), self.day)
+    }
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        Some(self.expires_at)
+    }
+}

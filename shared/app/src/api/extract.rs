@@ -6,17 +6,34 @@ use serde::de::DeserializeOwned;
 
 use super::Problem;
 
-/// A JSON body. Malformed JSON, unknown fields, wrong types and oversized bodies become problems.
+/// A JSON object body. Malformed JSON, anything but an object (serde would take a struct's fields
+/// from an array too), unknown fields, wrong types and oversized bodies become problems.
 pub(crate) struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(rej) => Err(Problem::new(rej.status(), "invalid-body", rej.body_text())),
+        let v = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(rej) => {
+                return Err(Problem::new(rej.status(), "invalid-body", rej.body_text()));
+            }
+        };
+        if !v.is_object() {
+            return Err(Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "the body must be a JSON object",
+            ));
         }
+        serde_json::from_value(v).map(Body).map_err(|e| {
+            Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        })
     }
 }
 

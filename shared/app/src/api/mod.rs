@@ -22,6 +22,7 @@ mod sites;
 mod smart_charging;
 mod subscriptions;
 mod tariffs;
+mod timeline;
 mod tokens;
 mod views;
 
@@ -699,6 +700,17 @@ fn table() -> Api {
                     .query::<smart_charging::CostQuery>(g)
             },
             smart_charging::energy_cost,
+        )
+        .op(
+            get.clone(),
+            "/chargers/{id}/timeline",
+            VIEWER,
+            "A charger's status timeline over a period (at most 31 days), or one EVSE's or connector's: status reports, device events, connections",
+            |g| {
+                OpDoc::returns::<timeline::TimelineView>(g, 200)
+                    .query::<timeline::TimelineQuery>(g)
+            },
+            timeline::get,
         )
         .op(
             get.clone(),

@@ -16,6 +16,8 @@ pub(crate) struct SettingsPatch {
     /// Seconds between two `CostUpdated` to a running 2.0.1 session's station (0 to 900; 0: with every
     /// meter value that changes the cost).
     running_cost_interval_s: Option<u32>,
+    /// Days each charger's status timeline is kept (30 to 3650). Applies to days recorded from now on.
+    timeline_retention_days: Option<u32>,
 }
 
 pub(crate) async fn get(
@@ -34,10 +36,14 @@ pub(crate) async fn update(
     if let Some(i) = req.running_cost_interval_s {
         s.running_cost_interval_s = i;
     }
+    if let Some(d) = req.timeline_retention_days {
+        s.timeline_retention_days = d;
+    }
     s.validate()?;
     s.updated_at = Some(st.csms.now());
     st.csms.records::<TenantSettings>().replace(&s).await?;
-    let detail = serde_json::json!({"running_cost_interval_s": req.running_cost_interval_s});
+    let detail = serde_json::json!({"running_cost_interval_s": req.running_cost_interval_s,
+        "timeline_retention_days": req.timeline_retention_days});
     audit(
         &st,
         &p,

@@ -124,6 +124,26 @@ impl Csms {
         s: StatusInput,
     ) -> Result<(), CallError> {
         let now = self.ports.clock.now();
+        if let Some(status) = cpms_domain::charger::ConnectorStatus::from_ocpp(&s.ocpp_status) {
+            let signal = cpms_domain::incidents::timeline::Signal::Status {
+                status,
+                ocpp_status: s.ocpp_status.clone(),
+                error_code: s.error_code.clone(),
+                info: s.info.clone(),
+                vendor_id: s.vendor_id.clone(),
+                vendor_error_code: s.vendor_error_code.clone(),
+            };
+            let entry = cpms_domain::incidents::timeline::TimelineEntry::new(
+                s.evse_id,
+                s.connector_id,
+                signal,
+                s.timestamp,
+                now,
+            );
+            self.record_timeline(&conn.tenant, &conn.charger_id, vec![entry])
+                .await
+                .map_err(internal)?;
+        }
         self.update_charger(&conn.charger_id, |c| (c.apply_status(s.clone(), now), ()))
             .await
             .map_err(internal)?;

@@ -9,6 +9,7 @@ pub(crate) mod commands;
 pub(crate) mod profile_reports;
 pub(crate) mod sessions;
 pub mod smart_charging;
+pub(crate) mod timeline;
 mod tokens;
 
 pub(crate) use admission::Admission;

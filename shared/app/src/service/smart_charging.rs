@@ -821,6 +821,29 @@ impl Csms {
         Ok(())
     }
 
+    /// A profile that never reached the charger (it went offline, or reconnected, first) is no
+    /// refusal: it is forgotten, to be sent again (a default at the next boot, a transaction's at the
+    /// next computation), and held limits waiting for it are looked at again.
+    async fn profile_undelivered(&self, cmd: &Command) -> Result<(), StoreError> {
+        let now = self.now();
+        self.change_profiles(&cmd.tenant, &cmd.charger, |p| {
+            let i = p.installed.iter().position(|x| x.command_id == cmd.id)?;
+            let gone = p.installed.remove(i);
+            let events = gone.releases.then(|| DomainEvent {
+                id: format!("{}:limits:profile_answered:{}", cmd.charger, cmd.id),
+                tenant: cmd.tenant.clone(),
+                occurred_at: now,
+                body: EventBody::ChargerLimitsChanged {
+                    charger_id: cmd.charger.clone(),
+                    evse_id: gone.evse_id,
+                    reason: "profile_answered".into(),
+                },
+            });
+            Some(events.into_iter().collect())
+        })
+        .await
+    }
+
     /// A smart-charging command ended: the profile it carried is accepted or refused. A refusal makes
     /// the charger uncontrollable (reserved at its rating) and is reported (`charger.noncompliant.v1`,
     /// which also brings the smart-charging consumer back to compute the site again).
@@ -833,6 +856,9 @@ impl Csms {
         }
         if cmd.action != "SetChargingProfile" {
             return Ok(());
+        }
+        if cmd.state == cpms_domain::command::CommandState::Failed {
+            return self.profile_undelivered(cmd).await;
         }
         let accepted = cmd.state == cpms_domain::command::CommandState::Answered
             && cmd.status.as_deref() == Some("Accepted");

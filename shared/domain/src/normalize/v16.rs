@@ -50,6 +50,7 @@ pub fn status(req: &t::StatusNotificationRequest) -> Result<StatusInput, DomainE
         error_code: Some(req.error_code.as_str().to_string()),
         info: req.info.clone(),
         vendor_error_code: req.vendor_error_code.clone(),
+        vendor_id: req.vendor_id.clone(),
         timestamp: req.timestamp,
     })
 }

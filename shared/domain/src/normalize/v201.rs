@@ -41,6 +41,7 @@ pub fn status(req: &t::StatusNotificationRequest) -> Result<StatusInput, DomainE
         error_code: None,
         info: None,
         vendor_error_code: None,
+        vendor_id: None,
         timestamp: Some(req.timestamp),
     })
 }
