@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use cpms_app::{ConnectOutcome, ConnectRequest, Csms, CsmsConfig, Ports, hash_password};
+use cpms_app::{ConnectOutcome, ConnectRequest, Csms, hash_password};
 use cpms_domain::charger::Charger;
 use cpms_domain::{ChargerId, TenantId};
-use cpms_embedded::{Durability, EmbeddedStore, MemoryRegistry};
-use cpms_ports::{ChargerStore, Expected, SystemClock};
+use cpms_embedded::Durability;
+use cpms_ports::{ChargerStore, Expected};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use tokio::runtime::Runtime;
@@ -27,7 +27,6 @@ use tokio::runtime::Runtime;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod support;
-use support::Silent;
 
 struct Setup {
     csms: Arc<Csms>,
@@ -43,14 +42,7 @@ fn setup(
     v201: bool,
 ) -> (Setup, Vec<(String, i64)>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path(), durability).unwrap();
-    let ports = Ports::with_store(
-        store.clone(),
-        Arc::new(MemoryRegistry::new()),
-        Arc::new(Silent),
-        Arc::new(SystemClock),
-    );
-    let csms = Arc::new(Csms::new(ports, CsmsConfig::default()));
+    let (csms, store) = support::embedded_csms(dir.path(), durability);
     let hash = hash_password("bench-password-0001");
     let conns = rt.block_on(async {
         support::accepted_token(&store, "BENCH").await;

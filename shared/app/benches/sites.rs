@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use cpms_app::{ConnectOutcome, ConnectRequest, Csms, CsmsConfig, Ports, hash_password};
+use cpms_app::{ConnectOutcome, ConnectRequest, hash_password};
 use cpms_domain::allocation::{ElectricalTree, SiteGrid, SitePolicy};
 use cpms_domain::charger::Charger;
 use cpms_domain::{ChargerId, TenantId};
-use cpms_embedded::{Durability, EmbeddedStore, MemoryRegistry};
-use cpms_ports::{ChargerStore, Documents, Expected, SystemClock};
+use cpms_embedded::Durability;
+use cpms_ports::{ChargerStore, Documents, Expected};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
@@ -23,7 +23,6 @@ use serde_json::json;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod support;
-use support::Silent;
 
 const SITES: usize = 1000;
 
@@ -34,14 +33,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path(), Durability::NoSync).unwrap();
-    let ports = Ports::with_store(
-        store.clone(),
-        Arc::new(MemoryRegistry::new()),
-        Arc::new(Silent),
-        Arc::new(SystemClock),
-    );
-    let csms = Arc::new(Csms::new(ports, CsmsConfig::default()));
+    let (csms, store) = support::embedded_csms(dir.path(), Durability::NoSync);
     let tenant = TenantId::default_tenant();
     let hash = hash_password("bench-password-0001");
     let sites: Vec<String> = rt.block_on(async {

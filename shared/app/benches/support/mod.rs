@@ -1,5 +1,5 @@
-//! What the benches of this crate share: a gateway that delivers nowhere, an accepted token, and the
-//! Basic-auth header of a charger.
+//! What the benches of this crate share: a gateway that delivers nowhere, a CSMS on an embedded store
+//! with it, an accepted token, and the Basic-auth header of a charger.
 
 use chrono::Utc;
 use cpms_domain::TenantId;
@@ -33,4 +33,21 @@ pub fn basic(id: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{id}:{password}"))
     )
+}
+
+/// A CSMS on a new embedded store in `dir` (frames go nowhere), and the store.
+pub fn embedded_csms(
+    dir: &std::path::Path,
+    durability: cpms_embedded::Durability,
+) -> (std::sync::Arc<cpms_app::Csms>, cpms_embedded::EmbeddedStore) {
+    use std::sync::Arc;
+    let store = cpms_embedded::EmbeddedStore::open(dir, durability).unwrap();
+    let ports = cpms_app::Ports::with_store(
+        store.clone(),
+        Arc::new(cpms_embedded::MemoryRegistry::new()),
+        Arc::new(Silent),
+        Arc::new(cpms_ports::SystemClock),
+    );
+    let csms = Arc::new(cpms_app::Csms::new(ports, cpms_app::CsmsConfig::default()));
+    (csms, store)
 }

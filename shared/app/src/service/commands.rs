@@ -318,13 +318,7 @@ impl Csms {
                     Err(e) => return Err(e),
                 }
             }
-            cmd.sent(now);
-            let mut busy = lane_value.clone();
-            busy.in_flight = Some(InFlight {
-                command_id: cmd.id.clone(),
-                action: cmd.action.clone(),
-                deadline: cmd.deadline.unwrap_or(now),
-            });
+            let (busy, mut cmd) = claim(&lane_value, cmd, now);
             let batch = [
                 Documents::write_of(&busy, expected_lane)?,
                 Documents::write_of(&cmd, Expected::Version(next.version))?,
@@ -393,19 +387,12 @@ impl Csms {
             return Ok(false);
         }
         let expected_lane = Expected::from_read(&lane);
-        let mut busy = lane.map(|l| l.value).unwrap_or_else(|| OutboundLane {
+        let free = lane.map(|l| l.value).unwrap_or_else(|| OutboundLane {
             tenant: command.tenant.clone(),
             charger: command.charger.clone(),
             in_flight: None,
         });
-        let mut cmd = command.clone();
-        let now = self.now();
-        cmd.sent(now);
-        busy.in_flight = Some(InFlight {
-            command_id: cmd.id.clone(),
-            action: cmd.action.clone(),
-            deadline: cmd.deadline.unwrap_or(now),
-        });
+        let (busy, mut cmd) = claim(&free, command.clone(), self.now());
         let batch = [
             Documents::write_of(&busy, expected_lane)?,
             Documents::write_of(&cmd, Expected::Absent)?,
@@ -699,4 +686,16 @@ fn ended(cmd: &Command) {
         reason = cmd.reason.as_deref().unwrap_or(""),
         "command ended"
     );
+}
+
+/// `cmd` sent at `now`, and `lane` with it in flight.
+fn claim(lane: &OutboundLane, mut cmd: Command, now: DateTime<Utc>) -> (OutboundLane, Command) {
+    cmd.sent(now);
+    let mut busy = lane.clone();
+    busy.in_flight = Some(InFlight {
+        command_id: cmd.id.clone(),
+        action: cmd.action.clone(),
+        deadline: cmd.deadline.unwrap_or(now),
+    });
+    (busy, cmd)
 }

@@ -92,17 +92,7 @@ impl Harness {
     }
 
     pub async fn token(&self, id: &str, status: TokenStatus) {
-        let t = Token {
-            tenant: TenantId::default_tenant(),
-            id: id.into(),
-            kind: None,
-            status,
-            expires_at: None,
-            group_id: None,
-            partner: None,
-            created_at: t0(),
-            updated_at: t0(),
-        };
+        let t = Token::new(TenantId::default_tenant(), id, status, t0());
         TokenStore::put(&self.store, &t, Expected::Absent)
             .await
             .unwrap();
