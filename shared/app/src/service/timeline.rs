@@ -24,7 +24,8 @@ impl Csms {
         if entries.is_empty() {
             return Ok(());
         }
-        let retention = self.settings(tenant).await?.timeline_retention_days;
+        // The retention is read only for a day's first entry (it is fixed in the day's record).
+        let mut retention: Option<u32> = None;
         let mut days: Vec<(chrono::NaiveDate, Vec<TimelineEntry>)> = Vec::new();
         for e in entries {
             let d = e.at.date_naive();
@@ -41,9 +42,19 @@ impl Csms {
                 backoff(attempt).await;
                 let read = docs.get(tenant, &key).await?;
                 let expected = Expected::from_read(&read);
-                let mut d = read.map(|v| v.value).unwrap_or_else(|| {
-                    TimelineDay::new(tenant.clone(), charger.clone(), day, retention)
-                });
+                let mut d = match read {
+                    Some(v) => v.value,
+                    None => {
+                        let days = match retention {
+                            Some(r) => r,
+                            None => {
+                                let r = self.settings(tenant).await?.timeline_retention_days;
+                                *retention.insert(r)
+                            }
+                        };
+                        TimelineDay::new(tenant.clone(), charger.clone(), day, days)
+                    }
+                };
                 let mut changed = false;
                 for e in &list {
                     changed |= d.insert(e.clone());
