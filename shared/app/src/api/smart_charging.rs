@@ -5,11 +5,11 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use cpms_domain::DomainError;
 use cpms_domain::allocation::{
     Allocation, ChargerProfiles, Demand, ElectricalTree, EvNeeds, ExternalLimit, InstalledProfile,
     LoadReading, PricePoint, SiteConditions, SiteGrid, SitePolicy, state,
 };
-use cpms_domain::{ChargerId, DomainError};
 use cpms_ports::{Expected, StoreError};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
@@ -472,11 +472,7 @@ pub(crate) async fn charger_profiles(
     p: Principal,
     Id(id): Id,
 ) -> Result<Json<ChargerProfilesView>, Problem> {
-    let cid = ChargerId::new(&id).map_err(|_| Problem::not_found(format!("no charger {id:?}")))?;
-    match st.csms.ports.chargers.get(&cid).await? {
-        Some(c) if c.value.tenant == p.tenant => {}
-        _ => return Err(Problem::not_found(format!("no charger {id:?}"))),
-    }
+    let cid = super::chargers::load(&st, &p, &id).await?.id;
     let cp: Option<ChargerProfiles> = st
         .csms
         .charger_profiles()

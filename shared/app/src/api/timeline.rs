@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use cpms_domain::ChargerId;
 use cpms_domain::incidents::timeline::TimelineEntry;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -50,11 +49,7 @@ pub(crate) async fn get(
     Id(id): Id,
     Params(q): Params<TimelineQuery>,
 ) -> Result<Json<TimelineView>, Problem> {
-    let cid = ChargerId::new(&id).map_err(|_| Problem::not_found(format!("no charger {id:?}")))?;
-    match st.csms.ports.chargers.get(&cid).await? {
-        Some(c) if c.value.tenant == p.tenant => {}
-        _ => return Err(Problem::not_found(format!("no charger {id:?}"))),
-    }
+    let cid = super::chargers::load(&st, &p, &id).await?.id;
     let to = q.to.unwrap_or_else(|| st.csms.now());
     let from = q.from.unwrap_or(to - chrono::Duration::hours(24));
     if from >= to || to - from > chrono::Duration::days(MAX_PERIOD_DAYS) {

@@ -71,18 +71,11 @@ type ChargerState = (
     Option<Versioned<ChargerProfiles>>,
 );
 
-/// One profile a computation sends: demand `i` gets `limit` A.
-#[derive(Debug, Clone)]
-struct Planned {
-    i: usize,
-    limit: Decimal,
-}
-
 /// What a computation sends now and what waits.
 #[derive(Debug, Default)]
 struct Plan {
-    /// Sent now: lower limits (all the changes, when nothing has to wait).
-    lower: Vec<Planned>,
+    /// Sent now, by demand: lower limits (all the changes, when nothing has to wait).
+    lower: Vec<usize>,
     /// Higher limits held back until the lower ones are accepted.
     held: usize,
     /// Lower limits sent before and not answered yet: (charger, command, flagged to release).
@@ -446,7 +439,7 @@ impl Csms {
             sources,
             allocation,
             // A schedule boundary, or an offline charger's share falling free.
-            next_change: min_opt_time(limits.next_change, next_gone),
+            next_change: min_opt(limits.next_change, next_gone),
             policy: grid.policy,
             profiles,
         }))
@@ -488,7 +481,7 @@ impl Csms {
                 let s = if over { recheck_s } else { PROFILE_TIMEOUT_S };
                 now + Duration::seconds(i64::from(s))
             });
-            let next_change = min_opt_time(computed.next_change, recheck);
+            let next_change = min_opt(computed.next_change, recheck);
             let record = SiteAllocation {
                 tenant: tenant.clone(),
                 site_id: site_id.to_string(),
@@ -650,11 +643,10 @@ impl Csms {
                         })
                     })
                 });
-            let step = Planned { i, limit };
             if in_force.is_none_or(|f| limit <= f) {
-                plan.lower.push(step);
+                plan.lower.push(i);
             } else {
-                rises.push(step);
+                rises.push(i);
             }
         }
         let waiting = !plan.lower.is_empty() || !plan.unanswered.is_empty();
@@ -676,17 +668,14 @@ impl Csms {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let releases = plan.held > 0;
-        let mut by_charger: std::collections::BTreeMap<&ChargerId, Vec<&Planned>> =
+        let mut by_charger: std::collections::BTreeMap<&ChargerId, Vec<usize>> =
             std::collections::BTreeMap::new();
-        for p in &plan.lower {
-            by_charger
-                .entry(&c.demands[p.i].charger)
-                .or_default()
-                .push(p);
+        for &i in &plan.lower {
+            by_charger.entry(&c.demands[i].charger).or_default().push(i);
         }
         let jobs = by_charger.into_values().map(|steps| async move {
-            for p in steps {
-                self.deliver_one(tenant, c, p, releases).await?;
+            for i in steps {
+                self.deliver_one(tenant, c, i, releases).await?;
             }
             Ok::<(), StoreError>(())
         });
@@ -721,12 +710,11 @@ impl Csms {
         &self,
         tenant: &TenantId,
         c: &Computed,
-        step: &Planned,
+        i: usize,
         releases: bool,
     ) -> Result<(), StoreError> {
-        let i = step.i;
         let (d, src, result) = (&c.demands[i], &c.sources[i], &c.allocation.connectors[i]);
-        let limit = step.limit;
+        let limit = result.limit_a;
         let caps = c
             .profiles
             .get(&d.charger)
@@ -829,16 +817,9 @@ impl Csms {
         self.change_profiles(&cmd.tenant, &cmd.charger, |p| {
             let i = p.installed.iter().position(|x| x.command_id == cmd.id)?;
             let gone = p.installed.remove(i);
-            let events = gone.releases.then(|| DomainEvent {
-                id: format!("{}:limits:profile_answered:{}", cmd.charger, cmd.id),
-                tenant: cmd.tenant.clone(),
-                occurred_at: now,
-                body: EventBody::ChargerLimitsChanged {
-                    charger_id: cmd.charger.clone(),
-                    evse_id: gone.evse_id,
-                    reason: "profile_answered".into(),
-                },
-            });
+            let events = gone
+                .releases
+                .then(|| profile_answered(cmd, gone.evse_id, now));
             Some(events.into_iter().collect())
         })
         .await
@@ -919,16 +900,7 @@ impl Csms {
             }
             // Higher limits on the site waited for this answer.
             if releases && events.is_empty() {
-                events.push(DomainEvent {
-                    id: format!("{}:limits:profile_answered:{}", cmd.charger, cmd.id),
-                    tenant: cmd.tenant.clone(),
-                    occurred_at: now,
-                    body: EventBody::ChargerLimitsChanged {
-                        charger_id: cmd.charger.clone(),
-                        evse_id,
-                        reason: "profile_answered".into(),
-                    },
-                });
+                events.push(profile_answered(cmd, evse_id, now));
             }
             Some(events)
         })
@@ -1149,14 +1121,43 @@ impl Csms {
     }
 }
 
-fn min_opt_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// `charger.limits_changed.v1` of `charger`'s EVSE, for `reason`, under event id `id`.
+fn limits_changed(
+    id: String,
+    tenant: &TenantId,
+    charger: &ChargerId,
+    evse_id: u32,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> DomainEvent {
+    DomainEvent {
+        id,
+        tenant: tenant.clone(),
+        occurred_at: now,
+        body: EventBody::ChargerLimitsChanged {
+            charger_id: charger.clone(),
+            evse_id,
+            reason: reason.to_string(),
+        },
     }
 }
 
-fn min_opt(a: Option<Decimal>, b: Option<Decimal>) -> Option<Decimal> {
+/// The answer to (or loss of) `cmd`'s lower limit, which higher ones on its site waited for: the
+/// site is computed again. One per command (its id is the command's).
+fn profile_answered(cmd: &Command, evse_id: u32, now: DateTime<Utc>) -> DomainEvent {
+    let id = format!("{}:limits:profile_answered:{}", cmd.charger, cmd.id);
+    limits_changed(
+        id,
+        &cmd.tenant,
+        &cmd.charger,
+        evse_id,
+        "profile_answered",
+        now,
+    )
+}
+
+/// The lesser of two, where there are two; else the one there is.
+fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -1247,18 +1248,12 @@ impl Csms {
                     .external
                     .retain(|x| !(&x.source == source && evse_id.is_none_or(|e| e == x.evse_id))),
             }
-            let events = managed.then(|| DomainEvent {
-                id: format!(
+            let events = managed.then(|| {
+                let id = format!(
                     "{charger}:limits:{reason}:{evse_id}:{}",
                     now.timestamp_millis()
-                ),
-                tenant: tenant.clone(),
-                occurred_at: now,
-                body: EventBody::ChargerLimitsChanged {
-                    charger_id: charger.clone(),
-                    evse_id,
-                    reason: reason.to_string(),
-                },
+                );
+                limits_changed(id, tenant, charger, evse_id, reason, now)
             });
             Some(events.into_iter().collect())
         })
