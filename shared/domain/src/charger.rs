@@ -194,6 +194,9 @@ pub struct ConnectorState {
     /// Vendor error code.
     #[serde(default)]
     pub vendor_error_code: Option<String>,
+    /// 1.6 vendorId: whose error codes those are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<String>,
     /// When the charger says the status began.
     pub reported_at: DateTime<Utc>,
     /// When the CSMS received it.
@@ -383,6 +386,7 @@ impl Charger {
             error_code: s.error_code,
             info: s.info,
             vendor_error_code: s.vendor_error_code,
+            vendor_id: s.vendor_id,
             reported_at,
             received_at: now,
             meter,

@@ -74,6 +74,18 @@ pub enum EventBody {
         error_code: Option<String>,
         /// Previous normalized status, if known.
         previous: Option<ConnectorStatus>,
+        /// 1.6 info.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        info: Option<String>,
+        /// 1.6 vendorId.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vendor_id: Option<String>,
+        /// Vendor error code.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vendor_error_code: Option<String>,
+        /// When the charger says the status began.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_at: Option<DateTime<Utc>>,
     },
     /// Smart charging found a charger it cannot control: it refused a profile, or it draws above its
     /// limit. It is reserved at its rating (or what it draws) until it complies again.
@@ -100,6 +112,54 @@ pub enum EventBody {
         /// `ev_charging_needs`, `charging_limit`, `charging_limit_cleared`, or `profile_answered` (a
         /// lower limit that higher ones on the site waited for was answered).
         reason: String,
+    },
+    /// A 2.0.1 component reported a problem, or that it cleared (NotifyEvent with a `Problem` variable
+    /// or an `Alerting` trigger).
+    #[serde(rename = "charger.device_event.v1")]
+    ChargerDeviceEvent {
+        /// The charger.
+        charger_id: ChargerId,
+        /// EVSE (0: the station).
+        evse_id: u32,
+        /// Connector (0: the EVSE).
+        connector_id: u32,
+        /// Component.
+        component: String,
+        /// Variable.
+        variable: String,
+        /// Its value.
+        actual_value: String,
+        /// The problem is gone.
+        cleared: bool,
+        /// Vendor code.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tech_code: Option<String>,
+        /// When the charger says it happened.
+        reported_at: DateTime<Utc>,
+    },
+    /// An incident opened, changed state, escalated or missed a target.
+    #[serde(rename = "incident.changed.v1")]
+    IncidentChanged {
+        /// The incident.
+        incident_id: String,
+        /// Its rule.
+        rule: String,
+        /// Its resource (`charger:CP1`).
+        resource: String,
+        /// Its site.
+        site_id: Option<String>,
+        /// Its charger.
+        charger_id: Option<String>,
+        /// State now (`open`, `acknowledged`, `resolved`).
+        state: String,
+        /// Severity.
+        severity: String,
+        /// What changed: `opened`, `reopened`, `acknowledged`, `assigned`, `escalated`, `resolved`,
+        /// `auto_resolved`, `target_breached`.
+        change: String,
+        /// `target_breached`: which target (`acknowledge`, `resolve`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
     },
     /// A session began.
     #[serde(rename = "session.started.v1")]
@@ -199,6 +259,8 @@ impl EventBody {
             EventBody::ConnectorStatusChanged { .. } => "connector.status_changed.v1",
             EventBody::ChargerNoncompliant { .. } => "charger.noncompliant.v1",
             EventBody::ChargerLimitsChanged { .. } => "charger.limits_changed.v1",
+            EventBody::ChargerDeviceEvent { .. } => "charger.device_event.v1",
+            EventBody::IncidentChanged { .. } => "incident.changed.v1",
             EventBody::SessionStarted { .. } => "session.started.v1",
             EventBody::SessionMetered { .. } => "session.metered.v1",
             EventBody::SessionEnded { .. } => "session.ended.v1",
@@ -327,7 +389,11 @@ pub fn for_charger(old: Option<&Charger>, new: &Charger) -> Vec<DomainEvent> {
                 .iter()
                 .find(|x| (x.evse_id, x.connector_id) == (c.evse_id, c.connector_id))
         });
-        if before.is_some_and(|b| b.ocpp_status == c.ocpp_status && b.error_code == c.error_code) {
+        if before.is_some_and(|b| {
+            b.ocpp_status == c.ocpp_status
+                && b.error_code == c.error_code
+                && b.vendor_error_code == c.vendor_error_code
+        }) {
             continue;
         }
         out.push(ev(
@@ -347,6 +413,10 @@ pub fn for_charger(old: Option<&Charger>, new: &Charger) -> Vec<DomainEvent> {
                 ocpp_status: c.ocpp_status.clone(),
                 error_code: c.error_code.clone(),
                 previous: before.map(|b| b.status),
+                info: c.info.clone(),
+                vendor_id: c.vendor_id.clone(),
+                vendor_error_code: c.vendor_error_code.clone(),
+                reported_at: Some(c.reported_at),
             },
         ));
     }

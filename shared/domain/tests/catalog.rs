@@ -60,6 +60,38 @@ fn examples() -> Vec<DomainEvent> {
                 ocpp_status: "Occupied".into(),
                 error_code: None,
                 previous: Some(ConnectorStatus::Available),
+                info: None,
+                vendor_id: None,
+                vendor_error_code: None,
+                reported_at: Some(at),
+            },
+        ),
+        ev(
+            "CP-00001:event:17:1795600805000",
+            EventBody::ChargerDeviceEvent {
+                charger_id: cp.clone(),
+                evse_id: 1,
+                connector_id: 1,
+                component: "ConnectorPlugRetentionLock".into(),
+                variable: "Problem".into(),
+                actual_value: "true".into(),
+                cleared: false,
+                tech_code: Some("E-LOCK-17".into()),
+                reported_at: at,
+            },
+        ),
+        ev(
+            "incident:0190f3a9c2d1a1b2c3d4:opened:0",
+            EventBody::IncidentChanged {
+                incident_id: "0190f3a9c2d1a1b2c3d4".into(),
+                rule: "connector_faulted".into(),
+                resource: "connector:CP-00001:1:1".into(),
+                site_id: Some("BERLIN-01".into()),
+                charger_id: Some("CP-00001".into()),
+                state: "open".into(),
+                severity: "major".into(),
+                change: "opened".into(),
+                target: None,
             },
         ),
         ev(
@@ -146,6 +178,8 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::ConnectorStatusChanged { .. }
         | EventBody::ChargerNoncompliant { .. }
         | EventBody::ChargerLimitsChanged { .. }
+        | EventBody::ChargerDeviceEvent { .. }
+        | EventBody::IncidentChanged { .. }
         | EventBody::SessionStarted { .. }
         | EventBody::SessionMetered { .. }
         | EventBody::SessionEnded { .. }
