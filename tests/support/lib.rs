@@ -71,6 +71,38 @@ impl Stack {
     }
 
     async fn start_with(backend: ServeBackend) -> Self {
+        Self::start_configured(backend, CsmsConfig::default(), None).await
+    }
+
+    /// A stack on a fresh data directory, answering chargers as `csms` says, with e-mail through
+    /// `smtp` (an SMTP URL) if given.
+    pub async fn start_tuned(csms: CsmsConfig, smtp: Option<String>) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let backend = ServeBackend::Embedded {
+            data_dir: tmp.path().to_path_buf(),
+            durability: Durability::Immediate,
+            commit_window: std::time::Duration::from_millis(cpms::serve::DEFAULT_COMMIT_WINDOW_MS),
+        };
+        let mut s = Self::start_configured(backend, csms, smtp).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// The same on the DynamoDB `table` of the emulator at `endpoint`.
+    pub async fn start_aws_tuned(endpoint: &str, table: &str, csms: CsmsConfig) -> Self {
+        let backend = ServeBackend::Aws {
+            settings: cpms_lambda::AwsSettings {
+                table: table.into(),
+                endpoint: Some(endpoint.into()),
+                heartbeat_interval_s: Some(csms.heartbeat_interval.as_secs()),
+                ..Default::default()
+            },
+            create_table: true,
+        };
+        Self::start_configured(backend, csms, None).await
+    }
+
+    async fn start_configured(backend: ServeBackend, csms: CsmsConfig, smtp: Option<String>) -> Self {
         let running = serve::start(ServeConfig {
             ws_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
@@ -81,7 +113,12 @@ impl Stack {
             max_unauthenticated: 1000,
             header_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
-            csms: CsmsConfig::default(),
+            csms,
+            alert_sweep: Duration::from_millis(1000),
+            smtp: smtp.map(|url| cpms_notify::SmtpConfig {
+                url,
+                from: "CPMS Alerts <alerts@cpms.test>".into(),
+            }),
         })
         .await
         .expect("the stack starts");

@@ -2,6 +2,7 @@
 //! operator HTTP API. It speaks to the world only through the ports, so the same code runs in the Lambda
 //! functions and in `cpms serve`.
 
+pub mod alerts;
 pub mod api;
 mod auth;
 mod config;
@@ -87,6 +88,9 @@ pub struct Csms {
     pub(crate) config: CsmsConfig,
     pub(crate) passwords: PasswordHasher,
     pub(crate) admission: service::Admission,
+    pub(crate) notifier: Arc<dyn cpms_ports::Notifier>,
+    /// The live feed of domain events for `/v1/stream`, where the process sees them.
+    live: Option<tokio::sync::broadcast::Sender<cpms_domain::events::DomainEvent>>,
 }
 
 impl Csms {
@@ -98,7 +102,39 @@ impl Csms {
             config,
             passwords: PasswordHasher::default(),
             admission,
+            notifier: Arc::new(cpms_ports::NoNotifier),
+            live: None,
         }
+    }
+
+    /// With a live feed of domain events (`cpms serve` feeds it from its bus or the table's stream):
+    /// `/v1/stream` is served from it.
+    pub fn with_live_feed(mut self) -> Self {
+        self.live = Some(tokio::sync::broadcast::channel(4096).0);
+        self
+    }
+
+    /// Hands events to the live feed's listeners (none listening: dropped).
+    pub fn publish_live(&self, events: &[cpms_domain::events::DomainEvent]) {
+        if let Some(tx) = &self.live {
+            for e in events {
+                let _ = tx.send(e.clone());
+            }
+        }
+    }
+
+    /// A listener of the live feed, if there is one.
+    pub(crate) fn live_events(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<cpms_domain::events::DomainEvent>> {
+        self.live.as_ref().map(|tx| tx.subscribe())
+    }
+
+    /// With a notifier for webhooks and e-mail (without one, every notification fails and is
+    /// dead-lettered after its retries).
+    pub fn with_notifier(mut self, notifier: Arc<dyn cpms_ports::Notifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// With a credential key: verified passwords are kept with the chargers as a keyed check, so

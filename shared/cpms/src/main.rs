@@ -111,6 +111,16 @@ struct ServeArgs {
     /// Seconds an API request may take, body included (answered 408 after that).
     #[arg(long, default_value_t = 30)]
     request_timeout: u64,
+    /// SMTP server for e-mail notifications: smtp://HOST:PORT (plain, a local relay),
+    /// smtp://USER:PASS@HOST:587?tls=required (STARTTLS) or smtps://USER:PASS@HOST:465.
+    #[arg(long, env = "CPMS_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of e-mail notifications ("CPMS Alerts <alerts@example.com>").
+    #[arg(long, env = "CPMS_SMTP_FROM", default_value = "CPMS Alerts <alerts@localhost>")]
+    smtp_from: String,
+    /// Seconds between two sweeps of alert timers (offline checks, escalation, retries).
+    #[arg(long, default_value_t = 1)]
+    alert_sweep: u64,
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
@@ -201,6 +211,11 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         header_timeout: Duration::from_secs(a.header_timeout.max(1)),
         request_timeout: Duration::from_secs(a.request_timeout.max(1)),
         csms,
+        alert_sweep: Duration::from_secs(a.alert_sweep.clamp(1, 60)),
+        smtp: a.smtp_url.clone().map(|url| cpms_notify::SmtpConfig {
+            url,
+            from: a.smtp_from.clone(),
+        }),
     })
     .await?;
     println!("cpms serve is running");

@@ -53,6 +53,12 @@ pub struct AwsSettings {
     pub credential_key: Option<CredentialKey>,
     /// The heartbeat interval given to chargers, s (default 300).
     pub heartbeat_interval_s: Option<u64>,
+    /// The function sends notifications (webhooks; e-mail when `smtp` is set): `CPMS_NOTIFICATIONS=on`.
+    pub notifications: bool,
+    /// The SMTP server for e-mail notifications (`CPMS_SMTP_URL`, `CPMS_SMTP_FROM`).
+    pub smtp: Option<cpms_notify::SmtpConfig>,
+    /// The process keeps a live feed of events (`cpms serve --backend aws`, which reads the stream).
+    pub live_feed: bool,
 }
 
 /// The adapters to run on.
@@ -102,6 +108,15 @@ impl Backend {
                             });
                         }
                     },
+                },
+                notifications: get("CPMS_NOTIFICATIONS").is_some_and(|v| v == "on"),
+                live_feed: false,
+                smtp: match (get("CPMS_SMTP_URL").filter(|v| !v.is_empty()), get("CPMS_SMTP_FROM")) {
+                    (None, _) => None,
+                    (Some(url), Some(from)) if !from.is_empty() => {
+                        Some(cpms_notify::SmtpConfig { url, from })
+                    }
+                    (Some(_), _) => return Err(ConfigError::Missing("CPMS_SMTP_FROM")),
                 },
             })),
             "embedded" => Ok(Backend::Embedded {
@@ -202,6 +217,15 @@ pub fn aws_csms_metered(
     let mut csms = Csms::new(ports, config);
     if let Some(key) = &s.credential_key {
         csms = csms.with_credential_key(key.clone());
+    }
+    if s.live_feed {
+        csms = csms.with_live_feed();
+    }
+    if s.notifications {
+        match cpms_notify::NetNotifier::new(s.smtp.clone()) {
+            Ok(n) => csms = csms.with_notifier(Arc::new(n)),
+            Err(e) => tracing::error!(error = %e, "notifications are off: the notifier cannot be built"),
+        }
     }
     (Arc::new(csms), meter)
 }

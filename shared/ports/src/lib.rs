@@ -4,9 +4,11 @@
 pub mod clock;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+pub mod alert_records;
 pub mod delivery;
 pub mod documents;
 pub mod gateway;
+pub mod notify;
 pub mod records;
 pub mod registry;
 pub mod store;
@@ -17,6 +19,7 @@ pub use documents::{
     Doc, DocQuery, DocWrite, DocumentStore, Documents, INDEX_SLOTS, IndexKey, Listing, Record,
 };
 pub use gateway::{ChargerGateway, GatewayError};
+pub use notify::{NoNotifier, Notifier, NotifyError};
 pub use registry::{ConnectionInfo, ConnectionRegistry};
 pub use store::{
     AttemptStore, ChargerStore, EventPublisher, Expected, LogStore, Page, PageRequest,

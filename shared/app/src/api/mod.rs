@@ -3,6 +3,7 @@
 //! same router serves `cpms serve` and (with `lambda_http`) the operator-api Lambda. The OpenAPI
 //! document at `/v1/openapi.json` is generated from the route table ([`registry`]).
 
+mod alerting;
 mod audit;
 mod auth;
 mod billing;
@@ -10,6 +11,7 @@ mod chargers;
 mod commands;
 mod docs;
 mod extract;
+mod incidents;
 mod invoices;
 mod keys;
 mod openapi_fix;
@@ -170,6 +172,206 @@ fn table() -> Api {
             "Change a site",
             |g| OpDoc::returns::<sites::SiteView>(g, 200).body::<sites::SitePatch>(g),
             sites::update,
+        )
+        .op(
+            get.clone(),
+            "/alert-rules",
+            VIEWER,
+            "The detection rules with the tenant's thresholds, overrides, site outage rule, remedy budget and targets",
+            |g| OpDoc::returns::<alerting::RulesView>(g, 200),
+            alerting::get_rules,
+        )
+        .op(
+            patch.clone(),
+            "/alert-rules",
+            ADMIN,
+            "Change the rules' thresholds, overrides per site, model or charger, and alerting settings",
+            |g| OpDoc::returns::<alerting::RulesView>(g, 200).body::<alerting::RulesPatch>(g),
+            alerting::update_rules,
+        )
+        .op(
+            get.clone(),
+            "/vendor-codes",
+            VIEWER,
+            "The vendor error code table",
+            |g| OpDoc::returns::<List<cpms_domain::incidents::rules::VendorCode>>(g, 200).query::<extract::PageQuery>(g),
+            alerting::list_vendor_codes,
+        )
+        .op(
+            put.clone(),
+            "/vendor-codes",
+            ADMIN,
+            "Map a vendor's error code to a severity and a responsible party",
+            |g| OpDoc::returns::<cpms_domain::incidents::rules::VendorCode>(g, 200).body::<alerting::VendorCodeBody>(g),
+            alerting::put_vendor_code,
+        )
+        .op(
+            delete.clone(),
+            "/vendor-codes/{id}",
+            ADMIN,
+            "Remove a vendor code (id: vendor|code, vendor in lower case)",
+            |g| OpDoc::returns::<()>(g, 204),
+            alerting::delete_vendor_code,
+        )
+        .op(
+            post.clone(),
+            "/alert-channels",
+            ADMIN,
+            "Create a notification channel (webhook: native, PagerDuty or Alertmanager shape; e-mail)",
+            |g| OpDoc::returns::<alerting::ChannelView>(g, 201).body::<alerting::NewChannel>(g),
+            alerting::create_channel,
+        )
+        .op(
+            get.clone(),
+            "/alert-channels",
+            VIEWER,
+            "List notification channels",
+            |g| OpDoc::returns::<List<alerting::ChannelView>>(g, 200).query::<extract::PageQuery>(g),
+            alerting::list_channels,
+        )
+        .op(
+            delete.clone(),
+            "/alert-channels/{id}",
+            ADMIN,
+            "Remove a notification channel",
+            |g| OpDoc::returns::<()>(g, 204),
+            alerting::delete_channel,
+        )
+        .op(
+            post.clone(),
+            "/alert-channels/{id}/test",
+            OPERATOR,
+            "Send a test notification now; the delivery with its attempt",
+            |g| OpDoc::returns::<cpms_domain::incidents::delivery::Delivery>(g, 200),
+            alerting::test_channel,
+        )
+        .op(
+            post.clone(),
+            "/escalation-policies",
+            ADMIN,
+            "Create an escalation policy (tiers of channels, delays, repeats, business hours)",
+            |g| OpDoc::returns::<cpms_domain::incidents::escalation::EscalationPolicy>(g, 201).body::<alerting::PolicyBody>(g),
+            alerting::create_policy,
+        )
+        .op(
+            get.clone(),
+            "/escalation-policies",
+            VIEWER,
+            "List escalation policies",
+            |g| OpDoc::returns::<List<cpms_domain::incidents::escalation::EscalationPolicy>>(g, 200).query::<extract::PageQuery>(g),
+            alerting::list_policies,
+        )
+        .op(
+            put.clone(),
+            "/escalation-policies/{id}",
+            ADMIN,
+            "Replace an escalation policy",
+            |g| OpDoc::returns::<cpms_domain::incidents::escalation::EscalationPolicy>(g, 200).body::<alerting::PolicyBody>(g),
+            alerting::replace_policy,
+        )
+        .op(
+            delete.clone(),
+            "/escalation-policies/{id}",
+            ADMIN,
+            "Remove an escalation policy",
+            |g| OpDoc::returns::<()>(g, 204),
+            alerting::delete_policy,
+        )
+        .op(
+            post.clone(),
+            "/maintenance-windows",
+            OPERATOR,
+            "Plan a maintenance window on a site or charger (once, or weekly): alerts are silenced and the time is planned downtime",
+            |g| OpDoc::returns::<cpms_domain::incidents::maintenance::MaintenanceWindow>(g, 201).body::<alerting::NewWindow>(g),
+            alerting::create_window,
+        )
+        .op(
+            get.clone(),
+            "/maintenance-windows",
+            VIEWER,
+            "List maintenance windows",
+            |g| OpDoc::returns::<List<cpms_domain::incidents::maintenance::MaintenanceWindow>>(g, 200).query::<extract::PageQuery>(g),
+            alerting::list_windows,
+        )
+        .op(
+            delete.clone(),
+            "/maintenance-windows/{id}",
+            OPERATOR,
+            "Remove a maintenance window",
+            |g| OpDoc::returns::<()>(g, 204),
+            alerting::delete_window,
+        )
+        .op(
+            get.clone(),
+            "/incidents",
+            VIEWER,
+            "List incidents, newest first, by state, severity, site, charger or rule",
+            |g| OpDoc::returns::<List<cpms_domain::incidents::incident::Incident>>(g, 200).query::<incidents::IncidentQuery>(g),
+            incidents::list,
+        )
+        .op(
+            get.clone(),
+            "/incidents/{id}",
+            VIEWER,
+            "One incident with its timeline",
+            |g| OpDoc::returns::<cpms_domain::incidents::incident::Incident>(g, 200),
+            incidents::get,
+        )
+        .op(
+            post.clone(),
+            "/incidents/{id}/acknowledge",
+            OPERATOR,
+            "Acknowledge an open incident (stops its escalation)",
+            |g| OpDoc::returns::<cpms_domain::incidents::incident::Incident>(g, 200),
+            incidents::acknowledge,
+        )
+        .op(
+            post.clone(),
+            "/incidents/{id}/resolve",
+            OPERATOR,
+            "Resolve an incident by hand",
+            |g| OpDoc::returns::<cpms_domain::incidents::incident::Incident>(g, 200).body::<incidents::ResolveBody>(g),
+            incidents::resolve,
+        )
+        .op(
+            post.clone(),
+            "/incidents/{id}/assign",
+            OPERATOR,
+            "Assign an incident",
+            |g| OpDoc::returns::<cpms_domain::incidents::incident::Incident>(g, 200).body::<incidents::AssignBody>(g),
+            incidents::assign,
+        )
+        .op(
+            post.clone(),
+            "/incidents/{id}/notes",
+            OPERATOR,
+            "Add a note to an incident's timeline",
+            |g| OpDoc::returns::<cpms_domain::incidents::incident::Incident>(g, 200).body::<incidents::NoteBody>(g),
+            incidents::note,
+        )
+        .op(
+            get.clone(),
+            "/incidents/{id}/deliveries",
+            VIEWER,
+            "The notifications of an incident and every attempt (the delivery log)",
+            |g| OpDoc::returns::<List<cpms_domain::incidents::delivery::Delivery>>(g, 200).query::<extract::PageQuery>(g),
+            incidents::deliveries,
+        )
+        .op(
+            get.clone(),
+            "/alert-deliveries/dead",
+            VIEWER,
+            "Notifications given up after every attempt failed (the dead letters)",
+            |g| OpDoc::returns::<List<cpms_domain::incidents::delivery::Delivery>>(g, 200).query::<extract::PageQuery>(g),
+            incidents::dead_deliveries,
+        )
+        .op(
+            get.clone(),
+            "/stream",
+            VIEWER,
+            "Incident and charger status changes as Server-Sent Events (text/event-stream)",
+            |g| OpDoc::returns::<String>(g, 200).query::<incidents::StreamQuery>(g),
+            incidents::stream,
         )
         .op(
             get.clone(),

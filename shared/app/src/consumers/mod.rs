@@ -1,10 +1,12 @@
 //! Consumers of domain events that run inside the CSMS (on AWS each becomes its own queue and function).
 //! All are idempotent: events arrive at least once.
 
+mod alerts;
 mod billing;
 mod reconciler;
 mod smart_charging;
 
+pub use alerts::{alert, run_alerts};
 pub use billing::{bill, run_billing};
 pub use reconciler::{reconcile, run_reconciler};
 pub use smart_charging::{run_smart_charging, smart_charge};

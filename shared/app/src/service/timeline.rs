@@ -3,12 +3,53 @@
 //! day's record by a conditional write, so concurrent reports of one charger all land.
 
 use chrono::{DateTime, Utc};
-use cpms_domain::incidents::timeline::{self, TimelineDay, TimelineEntry};
+use cpms_domain::incidents::timeline::{self, Signal, TimelineDay, TimelineEntry};
 use cpms_domain::{ChargerId, TenantId};
 use cpms_ports::{Expected, StoreError};
 
 use super::{RETRIES, backoff};
 use crate::Csms;
+
+/// `charger.device_event.v1` of a new timeline entry that is a 2.0.1 problem report (a `Problem`
+/// variable, or an `Alerting` trigger), which the alert rules follow.
+fn device_event(
+    tenant: &TenantId,
+    charger: &ChargerId,
+    e: &TimelineEntry,
+) -> Option<cpms_domain::events::DomainEvent> {
+    let Signal::Event {
+        event_id,
+        component,
+        variable,
+        actual_value,
+        trigger,
+        cleared,
+        tech_code,
+        ..
+    } = &e.signal
+    else {
+        return None;
+    };
+    if variable != "Problem" && trigger != "Alerting" {
+        return None;
+    }
+    Some(cpms_domain::events::DomainEvent {
+        id: format!("{charger}:event:{event_id}:{}", e.at.timestamp_millis()),
+        tenant: tenant.clone(),
+        occurred_at: e.received_at,
+        body: cpms_domain::events::EventBody::ChargerDeviceEvent {
+            charger_id: charger.clone(),
+            evse_id: e.evse_id,
+            connector_id: e.connector_id,
+            component: component.clone(),
+            variable: variable.clone(),
+            actual_value: actual_value.clone(),
+            cleared: *cleared,
+            tech_code: tech_code.clone(),
+            reported_at: e.at,
+        },
+    })
+}
 
 /// The most days one timeline read covers.
 pub const MAX_PERIOD_DAYS: i64 = 31;
@@ -56,14 +97,20 @@ impl Csms {
                     }
                 };
                 let mut changed = false;
+                let mut events = Vec::new();
                 for e in &list {
-                    changed |= d.insert(e.clone());
+                    if d.insert(e.clone()) {
+                        changed = true;
+                        events.extend(device_event(tenant, charger, e));
+                    }
                 }
                 if !changed {
                     written = true;
                     break;
                 }
-                match docs.put(&d, expected).await {
+                let mut w = cpms_ports::Documents::<TimelineDay>::write_of(&d, expected)?;
+                w.events = events;
+                match self.ports.docs.write(&[w]).await {
                     Ok(_) => {
                         written = true;
                         break;

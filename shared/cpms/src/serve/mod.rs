@@ -54,6 +54,10 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// How chargers are answered.
     pub csms: CsmsConfig,
+    /// How often alert timers are swept (offline checks, hysteresis, escalation, retries).
+    pub alert_sweep: Duration,
+    /// The SMTP server for e-mail notifications (none: e-mail channels fail and are dead-lettered).
+    pub smtp: Option<cpms_notify::SmtpConfig>,
 }
 
 /// What `cpms serve` runs the handlers on.
@@ -126,6 +130,13 @@ impl Running {
     }
 }
 
+/// The notifier of webhooks and e-mail.
+fn notifier(cfg: &ServeConfig) -> anyhow::Result<Arc<dyn cpms_ports::Notifier>> {
+    Ok(Arc::new(
+        cpms_notify::NetNotifier::new(cfg.smtp.clone()).context("the notifier")?,
+    ))
+}
+
 /// Starts the server.
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let gateway = Arc::new(LocalGateway::default());
@@ -163,7 +174,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                 Arc::new(SystemClock),
             );
             let key = credential_key(data_dir)?;
-            let csms = Arc::new(Csms::new(ports, cfg.csms.clone()).with_credential_key(key));
+            let csms = Arc::new(
+                Csms::new(ports, cfg.csms.clone())
+                    .with_credential_key(key)
+                    .with_notifier(notifier(&cfg)?)
+                    .with_live_feed(),
+            );
             let bus = Arc::new(InProcessBus::new());
             let reconciler = bus.subscribe_routed("session-reconciler", 1024);
             tasks.spawn(cpms_app::consumers::run_reconciler(
@@ -174,6 +190,17 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             tasks.spawn(cpms_app::consumers::run_billing(csms.clone(), billing));
             let smart = bus.subscribe_routed("smart-charging", 4096);
             tasks.spawn(cpms_app::consumers::run_smart_charging(csms.clone(), smart));
+            let alerts = bus.subscribe_routed("alerts", 4096);
+            tasks.spawn(cpms_app::consumers::run_alerts(csms.clone(), alerts));
+            // Every event, for the live stream (`/v1/stream`).
+            let mut live = bus.subscribe("live", 4096);
+            let feed = csms.clone();
+            tasks.spawn(async move {
+                while let Some(d) = live.recv().await {
+                    feed.publish_live(std::slice::from_ref(&d.event));
+                    d.done();
+                }
+            });
             // Expired documents (ended commands after 90 days, running-cost records): what DynamoDB's
             // TTL does on AWS, every hour here.
             let (purger, mut s4) = (store.clone(), stop_rx.clone());
@@ -207,6 +234,9 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                 .context("the aws backend needs the management API (--management-addr)")?;
             let mut settings = settings.clone();
             settings.management_url = Some(format!("http://{addr}"));
+            settings.notifications = true;
+            settings.live_feed = true;
+            settings.smtp.clone_from(&cfg.smtp);
             let sdk = cpms_aws::config::sdk_config(settings.endpoint.as_deref()).await;
             if *create_table {
                 cpms_aws::dynamodb::table::create(
@@ -317,6 +347,24 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                     }
                 }
                 _ = s5.changed() => return,
+            }
+        }
+    });
+    // Alert timers (offline watches, hysteresis, remedy checks, escalation, notification retries); on
+    // AWS the alert-sweeper function runs the same sweep every minute.
+    let (alerter, mut s6) = (csms.clone(), stop_rx.clone());
+    let every = cfg.alert_sweep;
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = alerter.sweep_all_alerts().await {
+                        tracing::warn!(error = %e, "the alert sweep failed");
+                    }
+                }
+                _ = s6.changed() => return,
             }
         }
     });

@@ -1,6 +1,6 @@
 //! `cpms serve --backend aws`: the table's stream read the way Lambda reads it for the event-relay
 //! function, and the events it carries handed to the consumers the AWS stack runs (billing, the session
-//! reconciler, smart charging), so the local AWS mode is the whole pipeline: charger message, table, stream, relay,
+//! reconciler, smart charging, alerts), so the local AWS mode is the whole pipeline: charger message, table, stream, relay,
 //! consumer, CDR. The relay code is the event-relay function's; the consumers are the functions'
 //! handlers.
 //!
@@ -34,12 +34,16 @@ struct Consumers {
 impl EventPublisher for Consumers {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError> {
         use cpms_domain::events::is_routed as routed;
+        self.csms.publish_live(events);
         for ev in events {
             if routed("session-reconciler", ev) {
                 cpms_app::consumers::reconcile(&self.csms, ev).await?;
             }
             if routed("billing", ev) {
                 cpms_app::consumers::bill(&self.csms, ev).await?;
+            }
+            if routed("alerts", ev) {
+                cpms_app::consumers::alert(&self.csms, ev).await?;
             }
         }
         let smart: Vec<DomainEvent> = events

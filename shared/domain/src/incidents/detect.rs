@@ -195,7 +195,8 @@ pub fn findings(
                     evse_id: *evse_id,
                     component: component.clone(),
                 },
-                !cleared,
+                // A `Problem` variable reports its end as `false`, or with `cleared`.
+                !(*cleared || variable == "Problem" && actual_value.eq_ignore_ascii_case("false")),
                 detail,
                 *reported_at,
             )]

@@ -7,6 +7,7 @@
 //! within [`maintenance`] windows.
 
 pub mod condition;
+pub mod delivery;
 pub mod detect;
 pub mod escalation;
 pub mod incident;
@@ -15,6 +16,7 @@ pub mod notify;
 pub mod remedy;
 pub mod rules;
 pub mod timeline;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;

@@ -112,3 +112,23 @@ impl RemedyState {
         }
     }
 }
+
+/// Remedies sent to one charger on one UTC day (the tenant's daily limit counts them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemedyBudget {
+    /// Owner.
+    pub tenant: crate::TenantId,
+    /// The charger.
+    pub charger_id: String,
+    /// The day.
+    pub day: chrono::NaiveDate,
+    /// Remedies sent.
+    pub used: u32,
+}
+
+impl RemedyBudget {
+    /// Its record id.
+    pub fn key(charger: &str, day: chrono::NaiveDate) -> String {
+        format!("{charger}|{day}")
+    }
+}

@@ -73,6 +73,15 @@ pub enum Signal {
     Disconnected,
     /// Nothing was heard from it for longer than its heartbeat interval allows.
     Silent,
+    /// A problem began during a maintenance window: planned downtime, no incident.
+    Planned {
+        /// The window.
+        window_id: String,
+        /// The rule that was silenced.
+        rule: String,
+        /// What was reported.
+        detail: String,
+    },
 }
 
 /// One entry.
