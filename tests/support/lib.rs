@@ -26,6 +26,17 @@ pub const KEY: &str = "test-admin-key";
 pub const PASSWORD: &str = "test-password-0001";
 
 /// A running local stack.
+/// How a tuned stack differs from the default one.
+#[derive(Default)]
+pub struct Tuning {
+    /// How chargers are answered.
+    pub csms: CsmsConfig,
+    /// An SMTP URL for e-mail notifications.
+    pub smtp: Option<String>,
+    /// The clock (embedded backend only).
+    pub clock: Option<std::sync::Arc<dyn cpms_ports::Clock>>,
+}
+
 pub struct Stack {
     running: Option<Running>,
     /// `ws://127.0.0.1:PORT/ocpp`
@@ -71,38 +82,38 @@ impl Stack {
     }
 
     async fn start_with(backend: ServeBackend) -> Self {
-        Self::start_configured(backend, CsmsConfig::default(), None).await
+        Self::start_configured(backend, Tuning::default()).await
     }
 
-    /// A stack on a fresh data directory, answering chargers as `csms` says, with e-mail through
-    /// `smtp` (an SMTP URL) if given.
-    pub async fn start_tuned(csms: CsmsConfig, smtp: Option<String>) -> Self {
+    /// A stack on a fresh data directory, tuned.
+    pub async fn start_tuned(t: Tuning) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let backend = ServeBackend::Embedded {
             data_dir: tmp.path().to_path_buf(),
             durability: Durability::Immediate,
             commit_window: std::time::Duration::from_millis(cpms::serve::DEFAULT_COMMIT_WINDOW_MS),
         };
-        let mut s = Self::start_configured(backend, csms, smtp).await;
+        let mut s = Self::start_configured(backend, t).await;
         s._tmp = Some(tmp);
         s
     }
 
-    /// The same on the DynamoDB `table` of the emulator at `endpoint`.
-    pub async fn start_aws_tuned(endpoint: &str, table: &str, csms: CsmsConfig) -> Self {
+    /// The same on the DynamoDB `table` of the emulator at `endpoint` (its clock is the system's).
+    pub async fn start_aws_tuned(endpoint: &str, table: &str, t: Tuning) -> Self {
         let backend = ServeBackend::Aws {
             settings: cpms_lambda::AwsSettings {
                 table: table.into(),
                 endpoint: Some(endpoint.into()),
-                heartbeat_interval_s: Some(csms.heartbeat_interval.as_secs()),
+                heartbeat_interval_s: Some(t.csms.heartbeat_interval.as_secs()),
                 ..Default::default()
             },
             create_table: true,
         };
-        Self::start_configured(backend, csms, None).await
+        Self::start_configured(backend, t).await
     }
 
-    async fn start_configured(backend: ServeBackend, csms: CsmsConfig, smtp: Option<String>) -> Self {
+    async fn start_configured(backend: ServeBackend, t: Tuning) -> Self {
+        let Tuning { csms, smtp, clock } = t;
         let running = serve::start(ServeConfig {
             ws_addr: "127.0.0.1:0".parse().unwrap(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
@@ -119,6 +130,7 @@ impl Stack {
                 url,
                 from: "CPMS Alerts <alerts@cpms.test>".into(),
             }),
+            clock,
         })
         .await
         .expect("the stack starts");

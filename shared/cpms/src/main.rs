@@ -116,7 +116,11 @@ struct ServeArgs {
     #[arg(long, env = "CPMS_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
     /// Sender of e-mail notifications ("CPMS Alerts <alerts@example.com>").
-    #[arg(long, env = "CPMS_SMTP_FROM", default_value = "CPMS Alerts <alerts@localhost>")]
+    #[arg(
+        long,
+        env = "CPMS_SMTP_FROM",
+        default_value = "CPMS Alerts <alerts@localhost>"
+    )]
     smtp_from: String,
     /// Seconds between two sweeps of alert timers (offline checks, escalation, retries).
     #[arg(long, default_value_t = 1)]
@@ -212,6 +216,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(a.request_timeout.max(1)),
         csms,
         alert_sweep: Duration::from_secs(a.alert_sweep.clamp(1, 60)),
+        clock: None,
         smtp: a.smtp_url.clone().map(|url| cpms_notify::SmtpConfig {
             url,
             from: a.smtp_from.clone(),

@@ -111,7 +111,10 @@ impl Backend {
                 },
                 notifications: get("CPMS_NOTIFICATIONS").is_some_and(|v| v == "on"),
                 live_feed: false,
-                smtp: match (get("CPMS_SMTP_URL").filter(|v| !v.is_empty()), get("CPMS_SMTP_FROM")) {
+                smtp: match (
+                    get("CPMS_SMTP_URL").filter(|v| !v.is_empty()),
+                    get("CPMS_SMTP_FROM"),
+                ) {
                     (None, _) => None,
                     (Some(url), Some(from)) if !from.is_empty() => {
                         Some(cpms_notify::SmtpConfig { url, from })
@@ -224,7 +227,9 @@ pub fn aws_csms_metered(
     if s.notifications {
         match cpms_notify::NetNotifier::new(s.smtp.clone()) {
             Ok(n) => csms = csms.with_notifier(Arc::new(n)),
-            Err(e) => tracing::error!(error = %e, "notifications are off: the notifier cannot be built"),
+            Err(e) => {
+                tracing::error!(error = %e, "notifications are off: the notifier cannot be built")
+            }
         }
     }
     (Arc::new(csms), meter)

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 
 /// Tells the time.
-pub trait Clock: Send + Sync {
+pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now.
     fn now(&self) -> DateTime<Utc>;
 }

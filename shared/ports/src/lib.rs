@@ -1,10 +1,10 @@
 //! Ports: one narrow trait per capability the core needs. Each has an embedded implementation (`cpms
 //! serve`) and an AWS one, and both must pass the [`contract`] suite.
 
+pub mod alert_records;
 pub mod clock;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
-pub mod alert_records;
 pub mod delivery;
 pub mod documents;
 pub mod gateway;

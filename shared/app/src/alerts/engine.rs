@@ -12,7 +12,9 @@ use cpms_domain::incidents::detect::Finding;
 use cpms_domain::incidents::incident::{EntryKind, Incident, SYSTEM};
 use cpms_domain::incidents::maintenance::{MaintenanceWindow, WindowScope};
 use cpms_domain::incidents::notify::NoticeKind;
-use cpms_domain::incidents::rules::{AlertConfig, RuleId, RuleSettings, Severity, Subject, VendorCode};
+use cpms_domain::incidents::rules::{
+    AlertConfig, RuleId, RuleSettings, Severity, Subject, VendorCode,
+};
 use cpms_domain::incidents::timeline::{Signal, TimelineEntry};
 use cpms_domain::incidents::watch::Watch;
 use cpms_domain::{ChargerId, OcppVersion, TenantId};

@@ -78,7 +78,9 @@ impl Csms {
                         None => format!("resolved by {by}"),
                     };
                     if !i.resolve(by, text, now) {
-                        return Err(ActionError::State(format!("incident {id} is resolved already")));
+                        return Err(ActionError::State(format!(
+                            "incident {id} is resolved already"
+                        )));
                     }
                     deliveries = self.notices(&mut i, NoticeKind::Resolved, now).await?;
                     let key = Condition::key(i.rule, &i.resource);
@@ -131,4 +133,3 @@ impl Csms {
         Err(StoreError::Conflict.into())
     }
 }
-

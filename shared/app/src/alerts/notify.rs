@@ -11,7 +11,9 @@ use cpms_domain::TenantId;
 use cpms_domain::incidents::delivery::{Attempt, Delivery, DeliveryState};
 use cpms_domain::incidents::escalation::EscalationPolicy;
 use cpms_domain::incidents::incident::{EntryKind, Incident, SYSTEM};
-use cpms_domain::incidents::notify::{Channel, Notice, NoticeKind, Summary, Target, email, webhook_body};
+use cpms_domain::incidents::notify::{
+    Channel, Notice, NoticeKind, Summary, Target, email, webhook_body,
+};
 use cpms_ports::{Expected, StoreError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -205,8 +207,8 @@ impl Csms {
             },
         };
         let n = d.attempts.len() + 1;
-        let retry = now
-            + chrono::Duration::from_std(retry_delay(n)).unwrap_or(chrono::Duration::hours(1));
+        let retry =
+            now + chrono::Duration::from_std(retry_delay(n)).unwrap_or(chrono::Duration::hours(1));
         d.record(attempt, retry);
         let outcome_label = match d.state {
             DeliveryState::Delivered => "delivered",
@@ -268,7 +270,10 @@ impl Csms {
         channel: &Channel,
     ) -> Result<Delivery, StoreError> {
         let now = self.now();
-        let id = format!("test-{}", cpms_domain::ids::time_ordered_id(now, rand::random()));
+        let id = format!(
+            "test-{}",
+            cpms_domain::ids::time_ordered_id(now, rand::random())
+        );
         let mut i = Incident::open(
             tenant.clone(),
             id.clone(),

@@ -19,9 +19,13 @@ use super::engine::settings;
 use crate::Csms;
 use crate::service::{RETRIES, backoff};
 
-/// How often an offline charger is looked at again (to see it talk again on a connection that
-/// never closed).
-const RECHECK: i64 = 60;
+/// How often an offline charger is looked at again (to see it talk again on a connection that never
+/// closed): a quarter of the time it has been offline, from the heartbeat interval (at most a
+/// minute) up to ten minutes, so a long outage costs few reads.
+fn recheck(hb: Duration, offline_for: Duration) -> Duration {
+    let low = hb.min(Duration::minutes(1));
+    (offline_for / 4).clamp(low, Duration::minutes(10).max(low))
+}
 /// Most chargers of a site the outage check reads.
 const MAX_SITE_CHARGERS: usize = 2_000;
 
@@ -143,12 +147,15 @@ impl Csms {
         let ctx = Ctx::of(tenant, charger_id, charger.as_ref());
         let Some(c) = charger else {
             // Deleted: it is no longer watched.
-            self.alert_records::<Watch>().delete(tenant, charger_id).await?;
+            self.alert_records::<Watch>()
+                .delete(tenant, charger_id)
+                .await?;
             return Ok(());
         };
         let s = settings(cfg, RuleId::ChargerOffline, &ctx);
         let window = self.heartbeat_window(cfg, &ctx);
         let gone = Duration::seconds(i64::from(s.disconnected_s));
+        let hb = Duration::from_std(self.config.heartbeat_interval).unwrap_or(Duration::minutes(5));
         let mut verdict = None;
         let changed = self
             .update_watch(&ctx, |old| {
@@ -162,7 +169,7 @@ impl Csms {
                     c.last_seen,
                     window,
                     gone,
-                    Duration::seconds(RECHECK),
+                    recheck(hb, now - w.since),
                     now,
                 );
                 verdict = Some(v);
@@ -179,7 +186,7 @@ impl Csms {
                     Verdict::Offline(since) => {
                         w.offline = true;
                         w.since = since;
-                        w.due = Some(now + Duration::seconds(RECHECK));
+                        w.due = Some(now + recheck(hb, now - since));
                     }
                     Verdict::Back => {
                         w.offline = false;
@@ -385,7 +392,11 @@ impl Csms {
             rule: RuleId::SiteOffline,
             resource,
             holds: Some(false),
-            detail: format!("{} of {} chargers are back", watches.len() - down.len(), watches.len()),
+            detail: format!(
+                "{} of {} chargers are back",
+                watches.len() - down.len(),
+                watches.len()
+            ),
             at,
             vendor_code: None,
         };

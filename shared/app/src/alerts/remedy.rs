@@ -88,17 +88,26 @@ impl Csms {
                     }
                 };
                 match next {
-                    None => self.ladder_done(&mut i, "every remedy was tried: it needs a person", now),
+                    None => {
+                        self.ladder_done(&mut i, "every remedy was tried: it needs a person", now)
+                    }
                     Some((n, step)) => {
                         let ok = match budget {
                             Some(b) => b,
-                            None => *budget.insert(self.take_budget(cfg, tenant, &charger, now).await?),
+                            None => {
+                                *budget.insert(self.take_budget(cfg, tenant, &charger, now).await?)
+                            }
                         };
                         if ok {
                             i.remedy.next_step = n + 1;
                             i.remedy.last = Some((step, String::new()));
                             i.remedy.check_at = Some(now + check);
-                            i.log(now, EntryKind::Remedy, format!("sending {}", step.name()), SYSTEM);
+                            i.log(
+                                now,
+                                EntryKind::Remedy,
+                                format!("sending {}", step.name()),
+                                SYSTEM,
+                            );
                             let version = ctx.version.unwrap_or(OcppVersion::V16);
                             send = Some((charger.clone(), step, i.resource.evse(), version));
                         } else {
@@ -126,13 +135,20 @@ impl Csms {
         };
         metrics::counter!("cpms_remedies_total", "step" => step.name()).increment(1);
         let text = match self
-            .submit_command(tenant, &charger, step.command(evse, version), REMEDY_TIMEOUT_S, ACTOR)
+            .submit_command(
+                tenant,
+                &charger,
+                step.command(evse, version),
+                REMEDY_TIMEOUT_S,
+                ACTOR,
+            )
             .await
         {
             Ok(cmd) => format!("sent {} as command {}", step.name(), cmd.id),
             Err(e) => format!("could not send {}: {e}", step.name()),
         };
-        self.note_incident(tenant, id, EntryKind::Remedy, text).await
+        self.note_incident(tenant, id, EntryKind::Remedy, text)
+            .await
     }
 
     fn ladder_done(&self, i: &mut Incident, why: &str, now: DateTime<Utc>) {

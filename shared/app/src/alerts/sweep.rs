@@ -3,6 +3,7 @@
 //! `cpms serve` runs it every second; on AWS the `alert-sweeper` function runs it every minute.
 
 use chrono::{DateTime, Utc};
+use cpms_domain::ChargerId;
 use cpms_domain::TenantId;
 use cpms_domain::incidents::condition::{Condition, Resource};
 use cpms_domain::incidents::delivery::Delivery;
@@ -11,7 +12,6 @@ use cpms_domain::incidents::incident::{EntryKind, Incident, IncidentState, SYSTE
 use cpms_domain::incidents::notify::NoticeKind;
 use cpms_domain::incidents::rules::AlertConfig;
 use cpms_domain::incidents::watch::Watch;
-use cpms_domain::ChargerId;
 use cpms_ports::alert_records::{ALERT_DUE, ALERTS_DUE, due_until};
 use cpms_ports::{Documents, Expected, PageRequest, Record, StoreError};
 use futures_util::StreamExt;
@@ -81,8 +81,11 @@ impl Csms {
             .await;
         let deliveries: Vec<Delivery> = self.due(tenant, now).await?;
         n += deliveries.len();
-        self.each(deliveries, |d| async move { self.attempt(d).await.map(|_| ()) })
-            .await;
+        self.each(
+            deliveries,
+            |d| async move { self.attempt(d).await.map(|_| ()) },
+        )
+        .await;
         Ok(n)
     }
 
@@ -104,7 +107,11 @@ impl Csms {
     }
 
     /// The records of `T` due by `now`.
-    async fn due<T: Record>(&self, tenant: &TenantId, now: DateTime<Utc>) -> Result<Vec<T>, StoreError> {
+    async fn due<T: Record>(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<T>, StoreError> {
         let docs = self.alert_records::<T>();
         let mut out = Vec::new();
         let mut page = PageRequest::first(PAGE);
@@ -155,7 +162,10 @@ impl Csms {
             }
             let mut plan = Plan::default();
             self.act(cfg, &ctx, &s, &mut c, actions, &mut plan).await?;
-            match self.commit(&c, Expected::Version(read.version), &plan).await {
+            match self
+                .commit(&c, Expected::Version(read.version), &plan)
+                .await
+            {
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
                 Ok(()) => {
@@ -211,7 +221,11 @@ impl Csms {
                                     EntryKind::Escalated,
                                     format!(
                                         "not acknowledged: {} tier {}",
-                                        if step.repeat { "notifying again" } else { "escalated to" },
+                                        if step.repeat {
+                                            "notifying again"
+                                        } else {
+                                            "escalated to"
+                                        },
                                         step.tier + 1
                                     ),
                                     SYSTEM,
@@ -223,7 +237,8 @@ impl Csms {
                             } else {
                                 NoticeKind::Escalated
                             };
-                            deliveries = self.deliveries_to(&mut i, kind, step.tier, step.channels, now);
+                            deliveries =
+                                self.deliveries_to(&mut i, kind, step.tier, step.channels, now);
                         }
                         None => {
                             if i.escalation.next_at.is_some_and(|t| t <= now) {

@@ -14,7 +14,7 @@ use cpms_domain::incidents::escalation::{EscalationPolicy, Tier};
 use cpms_domain::incidents::maintenance::{MaintenanceWindow, WindowScope, WindowTime};
 use cpms_domain::incidents::notify::{Channel, Target};
 use cpms_domain::incidents::rules::{
-    AlertConfig, Override, RuleId, RulePatch, RuleSettings, SiteOutage, Severity, Subject, Targets,
+    AlertConfig, Override, RuleId, RulePatch, RuleSettings, Severity, SiteOutage, Subject, Targets,
     VendorCode,
 };
 use cpms_ports::{Documents, Expected, StoreError};
@@ -85,7 +85,9 @@ pub(crate) async fn get_rules(
     State(st): State<ApiState>,
     p: Principal,
 ) -> Result<Json<RulesView>, Problem> {
-    Ok(Json(RulesView::from(&*st.csms.alert_config(&p.tenant).await?)))
+    Ok(Json(RulesView::from(
+        &*st.csms.alert_config(&p.tenant).await?,
+    )))
 }
 
 pub(crate) async fn update_rules(
@@ -118,12 +120,25 @@ pub(crate) async fn update_rules(
     }
     c.validate()?;
     docs.replace(&c).await?;
-    audit(&st, &p, &p.tenant, "alert_rules.update", "alert-rules".into(), json!({})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "alert_rules.update",
+        "alert-rules".into(),
+        json!({}),
+    )
+    .await;
     Ok(Json(RulesView::from(&c)))
 }
 
 async fn policy_exists(st: &ApiState, p: &Principal, id: &str) -> Result<(), Problem> {
-    match st.csms.records::<EscalationPolicy>().get(&p.tenant, id).await? {
+    match st
+        .csms
+        .records::<EscalationPolicy>()
+        .get(&p.tenant, id)
+        .await?
+    {
         Some(_) => Ok(()),
         None => Err(Problem::bad_request(format!("no escalation policy {id:?}"))),
     }
@@ -165,7 +180,15 @@ pub(crate) async fn put_vendor_code(
         description: req.description,
     };
     st.csms.records::<VendorCode>().replace(&v).await?;
-    audit(&st, &p, &p.tenant, "vendor_code.put", format!("vendor-codes/{}", VendorCode::key(&v.vendor, &v.code)), json!({"severity": v.severity})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "vendor_code.put",
+        format!("vendor-codes/{}", VendorCode::key(&v.vendor, &v.code)),
+        json!({"severity": v.severity}),
+    )
+    .await;
     Ok(Json(v))
 }
 
@@ -187,10 +210,25 @@ pub(crate) async fn delete_vendor_code(
     p: Principal,
     Id(id): Id,
 ) -> Result<StatusCode, Problem> {
-    if !st.csms.records::<VendorCode>().delete(&p.tenant, &id).await? {
-        return Err(Problem::not_found(format!("no vendor code {id:?} (ids are vendor|code)")));
+    if !st
+        .csms
+        .records::<VendorCode>()
+        .delete(&p.tenant, &id)
+        .await?
+    {
+        return Err(Problem::not_found(format!(
+            "no vendor code {id:?} (ids are vendor|code)"
+        )));
     }
-    audit(&st, &p, &p.tenant, "vendor_code.delete", format!("vendor-codes/{id}"), json!({})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "vendor_code.delete",
+        format!("vendor-codes/{id}"),
+        json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -248,8 +286,19 @@ pub(crate) async fn create_channel(
     if count::<Channel>(&st, &p).await? >= MAX_RECORDS {
         return Err(Problem::conflict("at most 200 channels"));
     }
-    st.csms.records::<Channel>().put(&c, Expected::Absent).await?;
-    audit(&st, &p, &p.tenant, "alert_channel.create", format!("alert-channels/{}", c.id), json!({"name": c.name})).await;
+    st.csms
+        .records::<Channel>()
+        .put(&c, Expected::Absent)
+        .await?;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "alert_channel.create",
+        format!("alert-channels/{}", c.id),
+        json!({"name": c.name}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(ChannelView::of(c, true))))
 }
 
@@ -282,7 +331,15 @@ pub(crate) async fn delete_channel(
 ) -> Result<StatusCode, Problem> {
     channel(&st, &p, &id).await?;
     st.csms.records::<Channel>().delete(&p.tenant, &id).await?;
-    audit(&st, &p, &p.tenant, "alert_channel.delete", format!("alert-channels/{id}"), json!({})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "alert_channel.delete",
+        format!("alert-channels/{id}"),
+        json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -347,8 +404,19 @@ pub(crate) async fn create_policy(
     if count::<EscalationPolicy>(&st, &p).await? >= MAX_RECORDS {
         return Err(Problem::conflict("at most 200 escalation policies"));
     }
-    st.csms.records::<EscalationPolicy>().put(&pol, Expected::Absent).await?;
-    audit(&st, &p, &p.tenant, "escalation_policy.create", format!("escalation-policies/{}", pol.id), json!({"name": pol.name})).await;
+    st.csms
+        .records::<EscalationPolicy>()
+        .put(&pol, Expected::Absent)
+        .await?;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "escalation_policy.create",
+        format!("escalation-policies/{}", pol.id),
+        json!({"name": pol.name}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(pol)))
 }
 
@@ -363,7 +431,15 @@ pub(crate) async fn replace_policy(
         .map_err(|_| Problem::not_found(format!("no escalation policy {id:?}")))?;
     let pol = checked_policy(&st, &p, id, req).await?;
     st.csms.records::<EscalationPolicy>().replace(&pol).await?;
-    audit(&st, &p, &p.tenant, "escalation_policy.update", format!("escalation-policies/{}", pol.id), json!({})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "escalation_policy.update",
+        format!("escalation-policies/{}", pol.id),
+        json!({}),
+    )
+    .await;
     Ok(Json(pol))
 }
 
@@ -385,10 +461,23 @@ pub(crate) async fn delete_policy(
     p: Principal,
     Id(id): Id,
 ) -> Result<StatusCode, Problem> {
-    if !st.csms.records::<EscalationPolicy>().delete(&p.tenant, &id).await? {
+    if !st
+        .csms
+        .records::<EscalationPolicy>()
+        .delete(&p.tenant, &id)
+        .await?
+    {
         return Err(Problem::not_found(format!("no escalation policy {id:?}")));
     }
-    audit(&st, &p, &p.tenant, "escalation_policy.delete", format!("escalation-policies/{id}"), json!({})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "escalation_policy.delete",
+        format!("escalation-policies/{id}"),
+        json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -423,8 +512,19 @@ pub(crate) async fn create_window(
     if count::<MaintenanceWindow>(&st, &p).await? >= 10 * MAX_RECORDS {
         return Err(Problem::conflict("at most 2000 maintenance windows"));
     }
-    st.csms.records::<MaintenanceWindow>().put(&w, Expected::Absent).await?;
-    audit(&st, &p, &p.tenant, "maintenance_window.create", format!("maintenance-windows/{}", w.id), json!({})).await;
+    st.csms
+        .records::<MaintenanceWindow>()
+        .put(&w, Expected::Absent)
+        .await?;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "maintenance_window.create",
+        format!("maintenance-windows/{}", w.id),
+        json!({}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(w)))
 }
 
@@ -446,9 +546,22 @@ pub(crate) async fn delete_window(
     p: Principal,
     Id(id): Id,
 ) -> Result<StatusCode, Problem> {
-    if !st.csms.records::<MaintenanceWindow>().delete(&p.tenant, &id).await? {
+    if !st
+        .csms
+        .records::<MaintenanceWindow>()
+        .delete(&p.tenant, &id)
+        .await?
+    {
         return Err(Problem::not_found(format!("no maintenance window {id:?}")));
     }
-    audit(&st, &p, &p.tenant, "maintenance_window.delete", format!("maintenance-windows/{id}"), json!({})).await;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "maintenance_window.delete",
+        format!("maintenance-windows/{id}"),
+        json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

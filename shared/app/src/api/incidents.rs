@@ -80,10 +80,12 @@ pub(crate) async fn list(
         wanted.contains(&i.state)
             && q.severity.is_none_or(|s| s == i.severity)
             && q.rule.is_none_or(|r| r == i.rule)
-            && q.site_id.as_ref().is_none_or(|s| i.site_id.as_ref() == Some(s))
-            && q.charger_id.as_ref().is_none_or(|c| {
-                i.resource.charger() == Some(c.as_str()) || i.chargers.contains(c)
-            })
+            && q.site_id
+                .as_ref()
+                .is_none_or(|s| i.site_id.as_ref() == Some(s))
+            && q.charger_id
+                .as_ref()
+                .is_none_or(|c| i.resource.charger() == Some(c.as_str()) || i.chargers.contains(c))
     };
     // Filters are applied to pages read in order, each asking for what is still missing (so a page
     // ends where the store's cursor does); at most MAX_QUERIES reads, then the cursor where it stopped.
@@ -189,8 +191,14 @@ pub(crate) async fn assign(
     Id(id): Id,
     Body(req): Body<AssignBody>,
 ) -> Result<Json<Incident>, Problem> {
-    if req.assignee.as_ref().is_some_and(|a| a.is_empty() || a.len() > 100) {
-        return Err(Problem::bad_request("assignee: 1 to 100 characters, or null"));
+    if req
+        .assignee
+        .as_ref()
+        .is_some_and(|a| a.is_empty() || a.len() > 100)
+    {
+        return Err(Problem::bad_request(
+            "assignee: 1 to 100 characters, or null",
+        ));
     }
     act(&st, &p, &id, HumanAction::Assign(req.assignee)).await
 }
@@ -215,7 +223,11 @@ pub(crate) async fn deliveries(
 ) -> Result<Json<List<Delivery>>, Problem> {
     load(&st, &p, &id).await?;
     let query = Documents::<Delivery>::by_index(ALERTS_BY, deliveries_of(&id), q.page()?);
-    let page = st.csms.records::<Delivery>().query(&p.tenant, &query).await?;
+    let page = st
+        .csms
+        .records::<Delivery>()
+        .query(&p.tenant, &query)
+        .await?;
     Ok(Json(List::of(page, |v| v.value)))
 }
 
@@ -225,7 +237,11 @@ pub(crate) async fn dead_deliveries(
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<Delivery>>, Problem> {
     let query = Documents::<Delivery>::by_index(ALERTS_BY, DEAD_DELIVERIES, q.page()?);
-    let page = st.csms.records::<Delivery>().query(&p.tenant, &query).await?;
+    let page = st
+        .csms
+        .records::<Delivery>()
+        .query(&p.tenant, &query)
+        .await?;
     Ok(Json(List::of(page, |v| v.value)))
 }
 

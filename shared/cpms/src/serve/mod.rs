@@ -58,6 +58,8 @@ pub struct ServeConfig {
     pub alert_sweep: Duration,
     /// The SMTP server for e-mail notifications (none: e-mail channels fail and are dead-lettered).
     pub smtp: Option<cpms_notify::SmtpConfig>,
+    /// The clock of the embedded backend (tests inject one; default the system clock).
+    pub clock: Option<Arc<dyn cpms_ports::Clock>>,
 }
 
 /// What `cpms serve` runs the handlers on.
@@ -171,7 +173,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                 store.clone(),
                 Arc::new(MemoryRegistry::new()),
                 gateway.clone(),
-                Arc::new(SystemClock),
+                cfg.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
             );
             let key = credential_key(data_dir)?;
             let csms = Arc::new(

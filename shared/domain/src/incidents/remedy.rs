@@ -48,7 +48,7 @@ impl Step {
             Step::TriggerStatus => CommandRequest::TriggerMessage {
                 message: "StatusNotification".into(),
                 evse_id,
-                connector_id: evse_id.map(|_| 1),
+                connector_id: None,
             },
             // 1.6: a soft reset; 2.0.1 has none and waits until the charger is idle.
             Step::SoftReset => CommandRequest::Reset {
