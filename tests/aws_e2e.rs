@@ -184,7 +184,9 @@ async fn a_session_through_the_lambda_handlers_reaches_the_consumer_queues() {
             "charger.booted.v1",
             "charger.connected.v1",
             "charger.disconnected.v1",
-            "connector.status_changed.v1"
+            "connector.status_changed.v1",
+            "session.ended.v1",
+            "session.started.v1"
         ]
     );
     let smart = types(&world.drain("smart-charging").await);

@@ -52,6 +52,17 @@ async fn every_operation_answers_as_its_document_says() {
             v["items"].as_array().is_some_and(|a| !a.is_empty())
         })
         .await;
+    // A fault: an open incident for the incident operations.
+    cp.call(
+        "StatusNotification",
+        json!({"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure"}),
+    )
+    .await;
+    stack
+        .wait_for("/v1/incidents", |v| {
+            v["items"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
     // The charger answers whatever the CSMS sends it.
     let answering = tokio::spawn(async move {
         while let Some(frame) = cp.recv().await {

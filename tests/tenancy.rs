@@ -335,7 +335,11 @@ async fn every_route_checks_the_key_and_its_role() {
     };
     for (m, path, op) in &ops {
         let access = op["x-cpms-access"].as_str().unwrap();
-        let concrete = path.replace("{id}", "x-1");
+        let mut concrete = path.replace("{id}", "x-1");
+        if path == "/v1/stream" {
+            // Past the key and role checks it is refused: the live stream would stay open for an hour.
+            concrete.push_str("?types=none");
+        }
         let (s, b) =
             send(reqwest::Client::new().request(m.clone(), format!("{}{concrete}", stack.api)))
                 .await;

@@ -10,7 +10,9 @@ use super::Problem;
 /// from an array too), unknown fields, wrong types and oversized bodies become problems.
 pub(crate) struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<S: Send + Sync, T: DeserializeOwned + schemars::JsonSchema + 'static> FromRequest<S>
+    for Body<T>
+{
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
@@ -25,6 +27,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-body",
                 "the body must be a JSON object",
+            ));
+        }
+        if let Some(at) = super::shape::array_for_object::<T>(&v) {
+            return Err(Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                format!("{at}: an object is expected here, not an array"),
             ));
         }
         serde_json::from_value(v).map(Body).map_err(|e| {

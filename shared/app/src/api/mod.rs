@@ -20,6 +20,7 @@ mod problem;
 mod registry;
 mod sessions;
 mod settings;
+mod shape;
 mod sites;
 mod smart_charging;
 mod subscriptions;
@@ -210,7 +211,7 @@ fn table() -> Api {
             "/vendor-codes/{id}",
             ADMIN,
             "Remove a vendor code (id: vendor|code, vendor in lower case)",
-            |g| OpDoc::returns::<()>(g, 204),
+            |_| OpDoc::empty(),
             alerting::delete_vendor_code,
         )
         .op(
@@ -234,7 +235,7 @@ fn table() -> Api {
             "/alert-channels/{id}",
             ADMIN,
             "Remove a notification channel",
-            |g| OpDoc::returns::<()>(g, 204),
+            |_| OpDoc::empty(),
             alerting::delete_channel,
         )
         .op(
@@ -274,7 +275,7 @@ fn table() -> Api {
             "/escalation-policies/{id}",
             ADMIN,
             "Remove an escalation policy",
-            |g| OpDoc::returns::<()>(g, 204),
+            |_| OpDoc::empty(),
             alerting::delete_policy,
         )
         .op(
@@ -298,7 +299,7 @@ fn table() -> Api {
             "/maintenance-windows/{id}",
             OPERATOR,
             "Remove a maintenance window",
-            |g| OpDoc::returns::<()>(g, 204),
+            |_| OpDoc::empty(),
             alerting::delete_window,
         )
         .op(
@@ -370,7 +371,7 @@ fn table() -> Api {
             "/stream",
             VIEWER,
             "Incident and charger status changes as Server-Sent Events (text/event-stream)",
-            |g| OpDoc::returns::<String>(g, 200).query::<incidents::StreamQuery>(g),
+            |g| OpDoc::event_stream().query::<incidents::StreamQuery>(g),
             incidents::stream,
         )
         .op(

@@ -19,6 +19,8 @@ pub(crate) enum Body {
     Json(Schema),
     /// CSV text.
     Csv,
+    /// Server-Sent Events.
+    EventStream,
     /// No body (204).
     Empty,
 }
@@ -60,6 +62,16 @@ impl OpDoc {
             query: None,
             statuses: vec![200],
             response: Body::Csv,
+        }
+    }
+
+    /// An operation answering `200` with a stream of Server-Sent Events.
+    pub fn event_stream() -> Self {
+        OpDoc {
+            request: None,
+            query: None,
+            statuses: vec![200],
+            response: Body::EventStream,
         }
     }
 
@@ -188,6 +200,10 @@ impl Api {
                     Body::Csv => json!({
                         "description": status_text(*status),
                         "content": {"text/csv": {"schema": {"type": "string"}}},
+                    }),
+                    Body::EventStream => json!({
+                        "description": status_text(*status),
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
                     }),
                     Body::Empty => json!({"description": status_text(*status)}),
                 };
