@@ -52,7 +52,8 @@ async fn units_per_message_and_the_monthly_cost() {
         "connection record, charger and timeline"
     );
     assert!(
-        model.total_usd > 0.04 && model.total_usd < 0.07,
+        // Alerting adds about $0.005 (its consumer and the offline checks of the sweeper).
+        model.total_usd > 0.04 && model.total_usd < 0.075,
         "{}",
         model.text()
     );

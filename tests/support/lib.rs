@@ -105,6 +105,7 @@ impl Stack {
                 table: table.into(),
                 endpoint: Some(endpoint.into()),
                 heartbeat_interval_s: Some(t.csms.heartbeat_interval.as_secs()),
+                last_seen_every_s: Some(t.csms.last_seen_every.as_secs().max(1)),
                 ..Default::default()
             },
             create_table: true,
@@ -142,6 +143,11 @@ impl Stack {
             http: reqwest::Client::new(),
             _tmp: None,
         }
+    }
+
+    /// The aws backend's meter of the capacity units its table requests consume.
+    pub fn meter(&self) -> Option<std::sync::Arc<cpms_aws::dynamodb::Meter>> {
+        self.running.as_ref().and_then(|r| r.meter.clone())
     }
 
     /// The application of the stack (to call its ports directly).

@@ -91,11 +91,11 @@ fn events_and_deliveries(p: &BTreeMap<&str, f64>) -> (f64, f64) {
     let ended = p["StopTransaction"];
     let status = p["StatusNotification"];
     let conn = p["$connect"] + p["$disconnect"];
-    // Each ended session also makes a CDR, whose cdr.created goes to ocpi-push.
+    // Each ended session also makes a CDR, whose cdr.created goes to ocpi-push and alerts.
     let events = started + 2.0 * ended + status + conn;
-    // started -> smart, ocpi, reconciler; ended -> billing, smart, ocpi; cdr.created -> ocpi;
-    // status -> smart, alerts, ocpi; connected -> alerts; disconnected -> smart, alerts.
-    let deliveries = 3.0 * started + 4.0 * ended + 3.0 * status + 1.5 * conn;
+    // started -> smart, ocpi, reconciler, alerts; ended -> billing, smart, ocpi, alerts; cdr.created ->
+    // ocpi, alerts; status -> smart, alerts, ocpi; connected and disconnected -> smart, alerts.
+    let deliveries = 4.0 * started + 6.0 * ended + 3.0 * status + 2.0 * conn;
     (events, deliveries)
 }
 
@@ -108,6 +108,52 @@ pub fn live_meter_extra() -> f64 {
     metered * EVENTBRIDGE_EVENT
         + deliveries * 1.2 * SQS_REQUEST
         + deliveries / 10.0 * LAMBDA_REQUEST
+}
+
+/// Keys of the alerts consumer's work per event kind in the measured units, with how many of each the
+/// standard charger causes in a month (per its message profile).
+pub const ALERT_EVENTS: [(&str, &str); 6] = [
+    ("alerts: connector status", "StatusNotification"),
+    ("alerts: session start", "StartTransaction"),
+    ("alerts: session end", "StopTransaction"),
+    ("alerts: CDR", "StopTransaction"),
+    ("alerts: connect", "$connect"),
+    ("alerts: disconnect", "$disconnect"),
+];
+/// The key of one alert sweep of a tenant with nothing due.
+pub const SWEEP_IDLE: &str = "alert sweep, nothing due";
+/// The key of one alert sweep with one charger's offline watch due (it was heard from: re-armed).
+pub const SWEEP_ONE_WATCH: &str = "alert sweep, one watch due";
+
+/// What alerting costs per standard charger and month (USD): the alerts consumer's reads and writes
+/// for the events it gets, and the sweeper's offline check of a charger that keeps talking (one per
+/// twice the heartbeat interval plus the grace of 60 s), from the measured units.
+pub fn alerting_usd(per: &BTreeMap<&'static str, Measured>, heartbeat_s: f64) -> (f64, f64) {
+    use prices::*;
+    let profile = month_profile(heartbeat_s);
+    let unit = |m: &Measured| m.reads * DDB_READ + m.writes * DDB_WRITE;
+    let consumer: f64 = ALERT_EVENTS
+        .iter()
+        .filter_map(|(k, msg)| Some(unit(per.get(k)?) * profile[msg]))
+        .sum();
+    let checks = 30.0 * 86_400.0 / (2.0 * heartbeat_s + 60.0);
+    let check = match (per.get(SWEEP_ONE_WATCH), per.get(SWEEP_IDLE)) {
+        (Some(one), Some(idle)) => {
+            (one.reads - idle.reads).max(0.0) * DDB_READ
+                + (one.writes - idle.writes).max(0.0) * DDB_WRITE
+        }
+        _ => 0.0,
+    };
+    (consumer, checks * check)
+}
+
+/// What the sweeper costs a deployment per month whatever its size (USD): one invocation a minute and
+/// its four index queries per tenant with nothing due.
+pub fn sweeper_fixed_usd(per: &BTreeMap<&'static str, Measured>) -> f64 {
+    use prices::*;
+    let runs = 30.0 * 24.0 * 60.0;
+    let idle = per.get(SWEEP_IDLE).map_or(0.0, |m| m.reads * DDB_READ);
+    runs * (LAMBDA_REQUEST + 0.25 * 0.2 * LAMBDA_GB_SECOND + idle)
 }
 
 /// The key of one smart-charging computation of a site in the measured units.
@@ -354,6 +400,7 @@ pub async fn measure(
         let (u, _) = frame(csms, m, &conn, &mut n, action, payload).await;
         seen.entry(action).or_default().push(u);
     }
+    measure_alerts(csms, meter, &logs, &id, &mut seen).await?;
     let (cost, _) = measured(meter, &logs, csms.disconnect(&conn)).await;
     seen.entry("$disconnect").or_default().push(cost);
     Ok(seen
@@ -373,6 +420,128 @@ pub async fn measure(
             )
         })
         .collect())
+}
+
+/// The alerts consumer on the events of a standard session, and the sweeper with nothing due and with
+/// this charger's watch due.
+async fn measure_alerts(
+    csms: &Csms,
+    meter: &Meter,
+    logs: &LogCounter,
+    id: &str,
+    seen: &mut BTreeMap<&'static str, Vec<Cost>>,
+) -> anyhow::Result<()> {
+    use cpms_domain::events::{DomainEvent, EventBody};
+    let tenant = TenantId::default_tenant();
+    let cid = ChargerId::new(id)?;
+    let sid = cpms_domain::SessionId::new(cid.clone(), "1");
+    let now = Utc::now();
+    let ev = |n: i64, body| DomainEvent {
+        id: format!("cost-{n}"),
+        tenant: tenant.clone(),
+        occurred_at: now + chrono::Duration::milliseconds(n),
+        body,
+    };
+    let status = |n, s: &str| {
+        ev(
+            n,
+            EventBody::ConnectorStatusChanged {
+                charger_id: cid.clone(),
+                evse_id: 1,
+                connector_id: 1,
+                status: cpms_domain::charger::ConnectorStatus::from_ocpp(s)
+                    .unwrap_or(cpms_domain::charger::ConnectorStatus::Occupied),
+                ocpp_status: s.into(),
+                error_code: Some("NoError".into()),
+                previous: None,
+                info: None,
+                vendor_id: None,
+                vendor_error_code: None,
+                reported_at: Some(now + chrono::Duration::milliseconds(n)),
+            },
+        )
+    };
+    let plan: Vec<(&'static str, DomainEvent)> = vec![
+        (
+            "alerts: connect",
+            ev(
+                0,
+                EventBody::ChargerConnected {
+                    charger_id: cid.clone(),
+                    ocpp_version: "1.6".into(),
+                },
+            ),
+        ),
+        ("alerts: connector status", status(1, "Preparing")),
+        (
+            "alerts: session start",
+            ev(
+                2,
+                EventBody::SessionStarted {
+                    session_id: sid.clone(),
+                    evse_id: Some(1),
+                    id_token: None,
+                    started_at: Some(now),
+                },
+            ),
+        ),
+        ("alerts: connector status", status(3, "Charging")),
+        ("alerts: connector status", status(4, "Finishing")),
+        (
+            "alerts: session end",
+            ev(
+                5,
+                EventBody::SessionEnded {
+                    session_id: sid.clone(),
+                    status: cpms_domain::session::SessionStatus::Completed,
+                    started_at: Some(now),
+                    ended_at: Some(now),
+                    energy_wh: Some(rust_decimal::Decimal::from(3700)),
+                    id_token: None,
+                    stop_reason: None,
+                },
+            ),
+        ),
+        (
+            "alerts: CDR",
+            ev(
+                6,
+                EventBody::CdrCreated {
+                    cdr_id: "cost-cdr".into(),
+                    kind: "regular".into(),
+                    credits: None,
+                    session_id: sid.clone(),
+                    billed_party: "driver:COSTTAG".into(),
+                    currency: "EUR".into(),
+                    total_excl_vat: rust_decimal::Decimal::ONE,
+                    total_incl_vat: rust_decimal::Decimal::ONE,
+                    review: false,
+                },
+            ),
+        ),
+        ("alerts: connector status", status(7, "Available")),
+    ];
+    for (key, e) in plan {
+        let (cost, r) = measured(meter, logs, csms.alert_on_event(&e)).await;
+        r?;
+        seen.entry(key).or_default().push(cost);
+    }
+    let (cost, r) = measured(meter, logs, csms.sweep_alerts(&tenant)).await;
+    r?;
+    seen.entry(SWEEP_IDLE).or_default().push(cost);
+    // The watch comes due (its charger was heard from: it is re-armed).
+    let watches = cpms_ports::Documents::<cpms_domain::incidents::watch::Watch>::new(
+        csms.ports().docs.clone(),
+    );
+    if let Some(w) = watches.get(&tenant, id).await? {
+        let mut v = w.value;
+        v.due = Some(Utc::now() - chrono::Duration::seconds(1));
+        watches.put(&v, Expected::Version(w.version)).await?;
+    }
+    let (cost, r) = measured(meter, logs, csms.sweep_alerts(&tenant)).await;
+    r?;
+    seen.entry(SWEEP_ONE_WATCH).or_default().push(cost);
+    Ok(())
 }
 
 /// One line of the monthly bill.
@@ -481,6 +650,16 @@ pub fn model_with(per_message: BTreeMap<&'static str, Measured>, heartbeat_s: f6
             usd: deliveries * 1.2 * SQS_REQUEST,
         },
         Line {
+            item: "Alerts consumer: DynamoDB units (measured)".into(),
+            quantity: ALERT_EVENTS.iter().map(|(_, m)| profile[m]).sum(),
+            usd: alerting_usd(&per_message, heartbeat_s).0,
+        },
+        Line {
+            item: "Offline checks by the alert sweeper (measured)".into(),
+            quantity: 30.0 * 86_400.0 / (2.0 * heartbeat_s + 60.0),
+            usd: alerting_usd(&per_message, heartbeat_s).1,
+        },
+        Line {
             item: "CloudWatch Logs (GB, measured lines at info)".into(),
             quantity: log_bytes / 1e9,
             usd: log_bytes / 1e9 * LOGS_GB,
@@ -538,6 +717,11 @@ impl Model {
             "\nA 2.0.1 charger adds ${:.5} (each meter value published to billing for the running cost \
              and to smart charging).\n",
             live_meter_extra()
+        ));
+        s.push_str(&format!(
+            "The alert sweeper costs a deployment ${:.3} a month whatever its size (one run a minute, \
+             four index queries per tenant); each charger adds its offline checks above.\n",
+            sweeper_fixed_usd(&self.per_message)
         ));
         if let Some(c) = self.per_message.get(SMART_COMPUTATION) {
             s.push_str(&format!(

@@ -57,6 +57,8 @@ pub struct AwsSettings {
     pub notifications: bool,
     /// The SMTP server for e-mail notifications (`CPMS_SMTP_URL`, `CPMS_SMTP_FROM`).
     pub smtp: Option<cpms_notify::SmtpConfig>,
+    /// How often a charger's `last_seen` is written at most, s (default 300; tests shorten it).
+    pub last_seen_every_s: Option<u64>,
     /// The process keeps a live feed of events (`cpms serve --backend aws`, which reads the stream).
     pub live_feed: bool,
 }
@@ -111,6 +113,7 @@ impl Backend {
                 },
                 notifications: get("CPMS_NOTIFICATIONS").is_some_and(|v| v == "on"),
                 live_feed: false,
+                last_seen_every_s: None,
                 smtp: match (
                     get("CPMS_SMTP_URL").filter(|v| !v.is_empty()),
                     get("CPMS_SMTP_FROM"),
@@ -216,6 +219,9 @@ pub fn aws_csms_metered(
     let mut config = CsmsConfig::default();
     if let Some(secs) = s.heartbeat_interval_s {
         config.heartbeat_interval = std::time::Duration::from_secs(secs);
+    }
+    if let Some(secs) = s.last_seen_every_s {
+        config.last_seen_every = std::time::Duration::from_secs(secs);
     }
     let mut csms = Csms::new(ports, config);
     if let Some(key) = &s.credential_key {

@@ -379,14 +379,16 @@ impl Csms {
 
     /// What a committed batch still has to do: send its notices, start remedies, record planned time.
     pub(crate) async fn after_commit(&self, cfg: &AlertConfig, ctx: &Ctx, plan: Plan) {
-        for d in plan.deliveries {
-            self.deliver_notice(d).await;
-        }
-        for id in plan.remedies {
-            if let Err(e) = self.run_remedy(cfg, &ctx.tenant, &id).await {
+        // Notices and remedies at once (each is durable already: the sweep retries what fails).
+        let notices = futures_util::future::join_all(
+            plan.deliveries.into_iter().map(|d| self.deliver_notice(d)),
+        );
+        let remedies = futures_util::future::join_all(plan.remedies.iter().map(|id| async move {
+            if let Err(e) = self.run_remedy(cfg, &ctx.tenant, id).await {
                 tracing::warn!(error = %e, incident = %id, "a remedy could not start; the sweep retries it");
             }
-        }
+        }));
+        futures_util::future::join(notices, remedies).await;
         if !plan.planned.is_empty()
             && let Ok(id) = ChargerId::new(&ctx.charger_id)
             && let Err(e) = self.record_timeline(&ctx.tenant, &id, plan.planned).await

@@ -30,17 +30,34 @@ fn recheck(hb: Duration, offline_for: Duration) -> Duration {
 const MAX_SITE_CHARGERS: usize = 2_000;
 
 impl Csms {
-    /// Twice the heartbeat interval plus the rule's grace.
+    /// Twice the heartbeat interval plus the rule's grace; at least how stale a live charger's
+    /// `last_seen` can be (it is written at most every `last_seen_every`, at a frame: up to one
+    /// heartbeat interval more).
     fn heartbeat_window(&self, cfg: &AlertConfig, ctx: &Ctx) -> Duration {
         let s = settings(cfg, RuleId::ChargerOffline, ctx);
         let hb = Duration::from_std(self.config.heartbeat_interval).unwrap_or(Duration::minutes(5));
-        hb * 2 + Duration::seconds(i64::from(s.threshold_s))
+        let every = Duration::from_std(self.config.last_seen_every).unwrap_or(Duration::minutes(5));
+        (hb * 2).max(hb + every) + Duration::seconds(i64::from(s.threshold_s))
     }
 
     /// Reads, changes (if `change` says so) and writes a charger's watch; the watch before and after.
     async fn update_watch<F>(
         &self,
         ctx: &Ctx,
+        change: F,
+    ) -> Result<Option<(Option<Watch>, Watch)>, StoreError>
+    where
+        F: FnMut(Option<&Watch>) -> Option<Watch>,
+    {
+        self.update_watch_from(ctx, None, change).await
+    }
+
+    /// The same, starting from `known` (a version just read, e.g. by the sweep's query: one read
+    /// fewer when nothing changed it since).
+    async fn update_watch_from<F>(
+        &self,
+        ctx: &Ctx,
+        mut known: Option<cpms_ports::Versioned<Watch>>,
         mut change: F,
     ) -> Result<Option<(Option<Watch>, Watch)>, StoreError>
     where
@@ -49,7 +66,10 @@ impl Csms {
         let docs = self.alert_records::<Watch>();
         for attempt in 0..RETRIES {
             backoff(attempt).await;
-            let read = docs.get(&ctx.tenant, &ctx.charger_id).await?;
+            let read = match known.take() {
+                Some(k) => Some(k),
+                None => docs.get(&ctx.tenant, &ctx.charger_id).await?,
+            };
             let expected = Expected::from_read(&read);
             let old = read.map(|v| v.value);
             let Some(new) = change(old.as_ref()) else {
@@ -136,9 +156,11 @@ impl Csms {
         &self,
         cfg: &AlertConfig,
         tenant: &cpms_domain::TenantId,
-        charger_id: &str,
+        due: cpms_ports::Versioned<Watch>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let charger_id = due.value.charger_id.clone();
+        let charger_id = charger_id.as_str();
         let Ok(id) = ChargerId::new(charger_id) else {
             return Ok(());
         };
@@ -158,7 +180,7 @@ impl Csms {
         let hb = Duration::from_std(self.config.heartbeat_interval).unwrap_or(Duration::minutes(5));
         let mut verdict = None;
         let changed = self
-            .update_watch(&ctx, |old| {
+            .update_watch_from(&ctx, Some(due), |old| {
                 let w = old?;
                 if w.due.is_none_or(|d| d > now) {
                     return None;
@@ -216,7 +238,19 @@ impl Csms {
                 } else {
                     format!("disconnected since {}", since.to_rfc3339())
                 };
-                self.charger_offline(cfg, &ctx, since, detail).await
+                self.charger_offline(cfg, &ctx, since, detail).await?;
+                // It may have reconnected while its incident opened; its return, handled before
+                // the incident existed, then found nothing to resolve: look at the watch again.
+                let watch = self
+                    .alert_records::<Watch>()
+                    .get(tenant, charger_id)
+                    .await?;
+                match watch.map(|v| v.value) {
+                    Some(w) if w.connected && !w.offline => {
+                        self.charger_back(cfg, &ctx, w.since).await
+                    }
+                    _ => Ok(()),
+                }
             }
             Some(Verdict::Back) => self.charger_back(cfg, &ctx, now).await,
             _ => Ok(()),
@@ -232,7 +266,6 @@ impl Csms {
         since: DateTime<Utc>,
         detail: String,
     ) -> Result<(), StoreError> {
-        let now = self.now();
         if let Some(site) = &ctx.site_id
             && let Some((down, total)) = self.site_outage(cfg, ctx, site, since).await?
         {
@@ -244,7 +277,9 @@ impl Csms {
                 },
                 holds: Some(true),
                 detail: format!("{down} of {total} chargers went offline together"),
-                at: now,
+                // Offline since its last contact: a report that it is back, which carries the
+                // time it reconnected, then wins whichever is handled first.
+                at: since,
                 vendor_code: None,
             };
             if settings(cfg, RuleId::SiteOffline, &site_ctx).enabled {
@@ -261,7 +296,7 @@ impl Csms {
             },
             holds: Some(true),
             detail,
-            at: now,
+            at: since,
             vendor_code: None,
         };
         self.apply_finding(cfg, ctx, f).await

@@ -13,7 +13,7 @@ use cpms_domain::incidents::notify::NoticeKind;
 use cpms_domain::incidents::rules::AlertConfig;
 use cpms_domain::incidents::watch::Watch;
 use cpms_ports::alert_records::{ALERT_DUE, ALERTS_DUE, due_until};
-use cpms_ports::{Documents, Expected, PageRequest, Record, StoreError};
+use cpms_ports::{Documents, Expected, PageRequest, Record, StoreError, Versioned};
 use futures_util::StreamExt;
 
 use super::Ctx;
@@ -44,13 +44,14 @@ impl Csms {
         let cfg = self.alert_config(tenant).await?;
         let mut n = 0;
         // Watches: one site's chargers in turn (they may share a site incident), sites at once.
-        let watches: Vec<Watch> = self.due(tenant, now).await?;
+        let watches: Vec<Versioned<Watch>> = self.due_versioned(tenant, now).await?;
         n += watches.len();
-        let mut sites: std::collections::BTreeMap<Option<String>, Vec<Watch>> = Default::default();
+        let mut sites: std::collections::BTreeMap<Option<String>, Vec<Versioned<Watch>>> =
+            Default::default();
         for w in watches {
-            sites.entry(w.site_id.clone()).or_default().push(w);
+            sites.entry(w.value.site_id.clone()).or_default().push(w);
         }
-        let mut groups: Vec<Vec<Watch>> = Vec::new();
+        let mut groups: Vec<Vec<Versioned<Watch>>> = Vec::new();
         for (site, ws) in sites {
             if site.is_some() {
                 groups.push(ws);
@@ -64,8 +65,9 @@ impl Csms {
                 let cfg = cfg2.clone();
                 async move {
                     for w in ws {
-                        if let Err(e) = self.sweep_watch(&cfg, tenant, &w.charger_id, now).await {
-                            tracing::warn!(error = %e, charger = %w.charger_id, "offline check failed");
+                        let charger = w.value.charger_id.clone();
+                        if let Err(e) = self.sweep_watch(&cfg, tenant, w, now).await {
+                            tracing::warn!(error = %e, charger = %charger, "offline check failed");
                         }
                     }
                 }
@@ -112,6 +114,20 @@ impl Csms {
         tenant: &TenantId,
         now: DateTime<Utc>,
     ) -> Result<Vec<T>, StoreError> {
+        Ok(self
+            .due_versioned(tenant, now)
+            .await?
+            .into_iter()
+            .map(|v| v.value)
+            .collect())
+    }
+
+    /// The same with their versions.
+    async fn due_versioned<T: Record>(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Versioned<T>>, StoreError> {
         let docs = self.alert_records::<T>();
         let mut out = Vec::new();
         let mut page = PageRequest::first(PAGE);
@@ -119,7 +135,7 @@ impl Csms {
             let q = Documents::<T>::by_index(ALERTS_DUE, ALERT_DUE, page.clone())
                 .range(None, Some(due_until(now)));
             let found = docs.query(tenant, &q).await?;
-            out.extend(found.items.into_iter().map(|v| v.value));
+            out.extend(found.items);
             match found.next {
                 Some(n) => page.cursor = Some(n),
                 None => break,

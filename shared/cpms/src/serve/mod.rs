@@ -99,6 +99,8 @@ pub struct Running {
     pub csms: Arc<Csms>,
     /// Live connections.
     pub gateway: Arc<LocalGateway>,
+    /// The aws backend: the capacity units its table requests consumed so far.
+    pub meter: Option<Arc<cpms_aws::dynamodb::Meter>>,
     stop: watch::Sender<bool>,
     tasks: TaskTracker,
 }
@@ -161,6 +163,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let (ws_addr, http_addr) = (ws_listener.local_addr()?, http_listener.local_addr()?);
     let management_addr = management.as_ref().map(|l| l.local_addr()).transpose()?;
 
+    let mut meter = None;
     let (csms, mode) = match &cfg.backend {
         ServeBackend::Embedded {
             data_dir,
@@ -248,7 +251,8 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                 .await
                 .with_context(|| format!("creating table {}", settings.table))?;
             }
-            let csms = cpms_lambda::aws_csms(&sdk, &settings);
+            let (csms, m) = cpms_lambda::aws_csms_metered(&sdk, &settings);
+            meter = Some(m);
             // The stream relay and the consumers the stack runs (billing, the reconciler).
             tasks.spawn(stream::run(
                 sdk.clone(),
@@ -395,6 +399,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         management_addr,
         csms,
         gateway,
+        meter,
         stop,
         tasks,
     })
