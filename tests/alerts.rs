@@ -925,3 +925,148 @@ async fn status_frame_to_incident_and_webhook_latency() {
     assert!(ms(0.99) < 1000.0, "p99 {} ms", ms(0.99));
     stack.stop().await;
 }
+
+/// Sends a call and answers whatever the CSMS sends meanwhile with `{"status": answer}`; returns the
+/// call's answer.
+async fn call_answering(c: &mut Charger, action: &str, payload: Value, answer: &str) -> Value {
+    let id = format!("c-{}", rand_id());
+    c.send(Message::text(json!([2, id, action, payload]).to_string()))
+        .await;
+    loop {
+        let f = c.recv().await.expect("an answer");
+        if f[0] == 2 {
+            let a = json!([3, f[1], {"status": answer}]);
+            c.send(Message::text(a.to_string())).await;
+            continue;
+        }
+        if f[1] == id.as_str() {
+            return f;
+        }
+    }
+}
+
+/// A firmware update that fails opens an incident until an update installs; a tampering security
+/// event opens a critical one while routine events (start-up) open none; commands the charger keeps
+/// rejecting open one after the third.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_firmware_security_events_and_rejected_commands_open_incidents() {
+    let stack = Stack::start().await;
+    let hook = Receiver::start().await;
+    webhook(&stack, &hook.url).await;
+    stack.register("AL-FW").await;
+    let mut c = Charger::connect(&stack, "AL-FW", "ocpp1.6").await.unwrap();
+    c.boot(false).await;
+    let by_rule = |rule: &'static str| format!("/v1/incidents?rule={rule}&state=all");
+
+    // Firmware: progress opens nothing, a failure opens, an installed update resolves.
+    for s in ["Downloading", "Downloaded", "Installing"] {
+        let r = c
+            .call("FirmwareStatusNotification", json!({"status": s}))
+            .await;
+        assert_eq!(r[0], 3, "{r}");
+    }
+    let r = c
+        .call(
+            "FirmwareStatusNotification",
+            json!({"status": "InstallationFailed"}),
+        )
+        .await;
+    assert_eq!(r[0], 3, "{r}");
+    let v = stack
+        .wait_for(&by_rule("firmware_failed"), |v| {
+            v["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+    let fw = &v["items"][0];
+    assert_eq!(fw["severity"], "warning");
+    assert!(
+        fw["detail"]
+            .as_str()
+            .unwrap()
+            .contains("InstallationFailed"),
+        "{fw}"
+    );
+    let id = fw["id"].as_str().unwrap().to_string();
+    let r = c
+        .call("FirmwareStatusNotification", json!({"status": "Installed"}))
+        .await;
+    assert_eq!(r[0], 3, "{r}");
+    let done = stack
+        .wait_for(&format!("/v1/incidents/{id}"), |v| v["state"] == "resolved")
+        .await;
+    assert_eq!(done["auto_resolved"], true);
+
+    // Security events: a routine one is logged only; tampering is critical, and notified.
+    let sec = |t: &str| json!({"type": t, "timestamp": now(), "techInfo": "door sensor 2"});
+    let r = c
+        .call("SecurityEventNotification", sec("StartupOfTheDevice"))
+        .await;
+    assert_eq!(r[0], 3, "{r}");
+    let r = c
+        .call("SecurityEventNotification", sec("TamperDetectionActivated"))
+        .await;
+    assert_eq!(r[0], 3, "{r}");
+    let v = stack
+        .wait_for(&by_rule("security_event"), |v| {
+            v["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "the start-up opened nothing: {v}");
+    assert_eq!(items[0]["severity"], "critical");
+    assert!(
+        items[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("TamperDetectionActivated: door sensor 2"),
+        "{v}"
+    );
+    let h = hook
+        .wait("incident.triggered", Duration::from_secs(5))
+        .await;
+    let body: Value = serde_json::from_slice(&h.body).unwrap();
+    assert!(body["incident"]["rule"].is_string(), "{body}");
+    let (_, tl) = stack.get("/v1/chargers/AL-FW/timeline").await;
+    let kinds: Vec<&str> = tl["entries"]
+        .as_array()
+        .map(|i| i.iter().filter_map(|e| e["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(kinds.contains(&"security"), "{tl}");
+
+    // Commands: two rejections are within the rule's count, the third opens an incident.
+    for n in 1..=3 {
+        let (s, b) = stack
+            .post(
+                "/v1/chargers/AL-FW/commands",
+                json!({"type": "unlock_connector", "evse_id": 1}),
+            )
+            .await;
+        assert_eq!(s, 202, "{b}");
+        let r = call_answering(&mut c, "Heartbeat", json!({}), "UnlockFailed").await;
+        assert_eq!(r[0], 3, "{r}");
+        let cmd = stack
+            .wait_for(
+                &format!("/v1/commands/{}", b["id"].as_str().unwrap()),
+                |v| v["state"] == "answered",
+            )
+            .await;
+        assert_eq!(cmd["status"], "UnlockFailed", "{cmd}");
+        if n < 3 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(incidents(&stack, "rule=command_failed").await.is_empty());
+        }
+    }
+    let v = stack
+        .wait_for("/v1/incidents?rule=command_failed", |v| {
+            v["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await;
+    assert!(
+        v["items"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("UnlockConnector"),
+        "{v}"
+    );
+    stack.stop().await;
+}

@@ -137,6 +137,54 @@ pub enum EventBody {
         /// When the charger says it happened.
         reported_at: DateTime<Utc>,
     },
+    /// A charger reported the progress of a firmware update (FirmwareStatusNotification, 1.6's
+    /// SignedFirmwareStatusNotification); `failed` when it says the update failed.
+    #[serde(rename = "charger.firmware_status.v1")]
+    ChargerFirmwareStatus {
+        /// The charger.
+        charger_id: ChargerId,
+        /// As reported (`Installed`, `InstallationFailed`, `InvalidSignature`, ...).
+        status: String,
+        /// The update request it belongs to (2.0.1, the 1.6 security extension).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<i64>,
+        /// The update failed.
+        failed: bool,
+    },
+    /// A charger reported a security event (SecurityEventNotification) that calls for a look: tampering,
+    /// a cleared security log, a bad firmware signature, a replay attempt, TLS or certificate trouble.
+    /// Routine ones (start-up, reset, firmware updated) stay in the charger's log only.
+    #[serde(rename = "charger.security_event.v1")]
+    ChargerSecurityEvent {
+        /// The charger.
+        charger_id: ChargerId,
+        /// The event type as reported (`TamperDetectionActivated`, ...).
+        event_type: String,
+        /// Its severity: `warning`, `major` or `critical`.
+        severity: String,
+        /// The charger's details.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tech_info: Option<String>,
+        /// When the charger says it happened.
+        reported_at: DateTime<Utc>,
+    },
+    /// A command to a charger failed: it answered Rejected or Failed, with a CALLERROR, or not at all
+    /// before its deadline.
+    #[serde(rename = "charger.command_failed.v1")]
+    ChargerCommandFailed {
+        /// The charger.
+        charger_id: ChargerId,
+        /// The command.
+        command_id: String,
+        /// Its OCPP action.
+        action: String,
+        /// `rejected`, `error` or `timed_out`.
+        outcome: String,
+        /// The status, error code or reason.
+        detail: String,
+        /// Who asked (an API key id, `smart-charging`, `alerts`).
+        created_by: String,
+    },
     /// An incident opened, changed state, escalated or missed a target.
     #[serde(rename = "incident.changed.v1")]
     IncidentChanged {
@@ -260,6 +308,9 @@ impl EventBody {
             EventBody::ChargerNoncompliant { .. } => "charger.noncompliant.v1",
             EventBody::ChargerLimitsChanged { .. } => "charger.limits_changed.v1",
             EventBody::ChargerDeviceEvent { .. } => "charger.device_event.v1",
+            EventBody::ChargerFirmwareStatus { .. } => "charger.firmware_status.v1",
+            EventBody::ChargerSecurityEvent { .. } => "charger.security_event.v1",
+            EventBody::ChargerCommandFailed { .. } => "charger.command_failed.v1",
             EventBody::IncidentChanged { .. } => "incident.changed.v1",
             EventBody::SessionStarted { .. } => "session.started.v1",
             EventBody::SessionMetered { .. } => "session.metered.v1",
@@ -380,6 +431,24 @@ pub fn for_charger(old: Option<&Charger>, new: &Charger) -> Vec<DomainEvent> {
                 model: b.model.clone(),
                 firmware_version: b.firmware_version.clone(),
                 registration: format!("{:?}", new.registration).to_lowercase(),
+            },
+        ));
+    }
+    if let Some(f) = &new.firmware
+        && old.and_then(|o| o.firmware.as_ref()) != Some(f)
+    {
+        out.push(ev(
+            format!(
+                "{}:firmware:{}:{}",
+                new.id,
+                f.at.timestamp_millis(),
+                f.status
+            ),
+            EventBody::ChargerFirmwareStatus {
+                charger_id: new.id.clone(),
+                status: f.status.clone(),
+                request_id: f.request_id,
+                failed: crate::incidents::signals::firmware_failed(&f.status),
             },
         ));
     }

@@ -81,6 +81,36 @@ fn examples() -> Vec<DomainEvent> {
             },
         ),
         ev(
+            "CP-00001:firmware:1795600805000:InstallationFailed",
+            EventBody::ChargerFirmwareStatus {
+                charger_id: cp.clone(),
+                status: "InstallationFailed".into(),
+                request_id: Some(42),
+                failed: true,
+            },
+        ),
+        ev(
+            "CP-00001:security:TamperDetectionActivated:1795600805000",
+            EventBody::ChargerSecurityEvent {
+                charger_id: cp.clone(),
+                event_type: "TamperDetectionActivated".into(),
+                severity: "critical".into(),
+                tech_info: Some("enclosure door opened".into()),
+                reported_at: at,
+            },
+        ),
+        ev(
+            "CP-00001:command:0190f3a9c2d1e5f6a7b8:rejected",
+            EventBody::ChargerCommandFailed {
+                charger_id: cp.clone(),
+                command_id: "0190f3a9c2d1e5f6a7b8".into(),
+                action: "RemoteStartTransaction".into(),
+                outcome: "rejected".into(),
+                detail: "Rejected".into(),
+                created_by: "ops-key".into(),
+            },
+        ),
+        ev(
             "incident:0190f3a9c2d1a1b2c3d4:opened:0",
             EventBody::IncidentChanged {
                 incident_id: "0190f3a9c2d1a1b2c3d4".into(),
@@ -179,6 +209,9 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::ChargerNoncompliant { .. }
         | EventBody::ChargerLimitsChanged { .. }
         | EventBody::ChargerDeviceEvent { .. }
+        | EventBody::ChargerFirmwareStatus { .. }
+        | EventBody::ChargerSecurityEvent { .. }
+        | EventBody::ChargerCommandFailed { .. }
         | EventBody::IncidentChanged { .. }
         | EventBody::SessionStarted { .. }
         | EventBody::SessionMetered { .. }

@@ -146,6 +146,8 @@ fn title(rule: RuleId, r: &Resource) -> String {
         RuleId::EvseUnavailable => "is unavailable for too long",
         RuleId::ComponentProblem => "reports a component problem",
         RuleId::FirmwareFailed => "failed a firmware update",
+        RuleId::SecurityEvent => "reports a security event",
+        RuleId::CommandFailed => "keeps failing commands",
         RuleId::BillingReview => "has CDRs to review",
         RuleId::Noncompliant => "does not follow its charging limits",
         RuleId::PartnerDelivery => "keeps refusing what is pushed to it",
@@ -166,7 +168,7 @@ impl Csms {
             return Ok(());
         }
         let mut holds = f.holds;
-        let mut severity = None;
+        let mut severity = f.severity;
         let mut responsible = None;
         if let Some((vendor, code)) = &f.vendor_code {
             let vc = self

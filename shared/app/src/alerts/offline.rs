@@ -281,6 +281,7 @@ impl Csms {
                 // time it reconnected, then wins whichever is handled first.
                 at: since,
                 vendor_code: None,
+                severity: None,
             };
             if settings(cfg, RuleId::SiteOffline, &site_ctx).enabled {
                 self.apply_finding(cfg, &site_ctx, f).await?;
@@ -298,6 +299,7 @@ impl Csms {
             detail,
             at: since,
             vendor_code: None,
+            severity: None,
         };
         self.apply_finding(cfg, ctx, f).await
     }
@@ -401,6 +403,7 @@ impl Csms {
             detail: "back online".into(),
             at,
             vendor_code: None,
+            severity: None,
         };
         self.apply_finding(cfg, ctx, f).await?;
         let Some(site) = &ctx.site_id else {
@@ -434,6 +437,7 @@ impl Csms {
             ),
             at,
             vendor_code: None,
+            severity: None,
         };
         self.apply_finding(cfg, &site_ctx, f).await?;
         // The chargers still down now count on their own.

@@ -44,6 +44,30 @@ impl CallCtx<'_> {
             .await
     }
 
+    /// A SecurityEventNotification (either version): kept in the charger's log; one that calls for a
+    /// look also goes on the charger's timeline, which publishes it to the alert rules.
+    pub async fn security_event(
+        &self,
+        kind: &str,
+        tech_info: Option<&str>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), CallError> {
+        use cpms_domain::incidents::timeline::{Signal, TimelineEntry};
+        if let Some(severity) = cpms_domain::incidents::signals::security_severity(kind) {
+            let signal = Signal::Security {
+                event_type: kind.to_string(),
+                severity,
+                tech_info: tech_info.map(|t| t.chars().take(255).collect()),
+            };
+            let entry = TimelineEntry::new(0, 0, signal, Some(at), self.csms.now());
+            self.csms
+                .record_timeline(&self.conn.tenant, &self.conn.charger_id, vec![entry])
+                .await
+                .map_err(crate::service::internal)?;
+        }
+        self.record(LogKind::SecurityEvent, kind.to_string()).await
+    }
+
     /// Keeps a DataTransfer in the charger's log (no vendor extension is installed to act on it).
     pub async fn record_data_transfer(
         &self,

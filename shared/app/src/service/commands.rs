@@ -418,10 +418,9 @@ impl Csms {
     ) -> Result<(), StoreError> {
         let mut free = lane.clone();
         free.in_flight = None;
-        let batch = [
-            Documents::write_of(&free, lane_expected)?,
-            Documents::write_of(cmd, Expected::Version(cmd_version))?,
-        ];
+        let mut ended_cmd = Documents::write_of(cmd, Expected::Version(cmd_version))?;
+        ended_cmd.events.extend(failed_event(cmd));
+        let batch = [Documents::write_of(&free, lane_expected)?, ended_cmd];
         self.ports.docs.write(&batch).await?;
         ended(cmd);
         if cmd.created_by == super::smart_charging::ACTOR
@@ -667,6 +666,28 @@ impl Csms {
             }
         }
     }
+}
+
+/// `charger.command_failed.v1` of a command that ended failed, which the alert rules count. A remedy's
+/// own commands are left out: their outcome is on their incident already.
+fn failed_event(cmd: &Command) -> Option<cpms_domain::events::DomainEvent> {
+    if cmd.created_by == crate::alerts::ACTOR {
+        return None;
+    }
+    let (outcome, detail) = cpms_domain::incidents::signals::command_failure(cmd)?;
+    Some(cpms_domain::events::DomainEvent {
+        id: format!("{}:command:{}:{outcome}", cmd.charger, cmd.id),
+        tenant: cmd.tenant.clone(),
+        occurred_at: cmd.completed_at.unwrap_or(cmd.created_at),
+        body: cpms_domain::events::EventBody::ChargerCommandFailed {
+            charger_id: cmd.charger.clone(),
+            command_id: cmd.id.clone(),
+            action: cmd.action.clone(),
+            outcome: outcome.into(),
+            detail,
+            created_by: cmd.created_by.clone(),
+        },
+    })
 }
 
 /// What an operator follows of commands: each end, at info, counted by outcome.

@@ -10,13 +10,36 @@ use cpms_ports::{Expected, StoreError};
 use super::{RETRIES, backoff};
 use crate::Csms;
 
-/// `charger.device_event.v1` of a new timeline entry that is a 2.0.1 problem report (a `Problem`
-/// variable, or an `Alerting` trigger), which the alert rules follow.
+/// The event of a new timeline entry the alert rules follow: `charger.device_event.v1` of a 2.0.1
+/// problem report (a `Problem` variable, or an `Alerting` trigger), `charger.security_event.v1` of a
+/// security event.
 fn device_event(
     tenant: &TenantId,
     charger: &ChargerId,
     e: &TimelineEntry,
 ) -> Option<cpms_domain::events::DomainEvent> {
+    if let Signal::Security {
+        event_type,
+        severity,
+        tech_info,
+    } = &e.signal
+    {
+        return Some(cpms_domain::events::DomainEvent {
+            id: format!(
+                "{charger}:security:{event_type}:{}",
+                e.at.timestamp_millis()
+            ),
+            tenant: tenant.clone(),
+            occurred_at: e.received_at,
+            body: cpms_domain::events::EventBody::ChargerSecurityEvent {
+                charger_id: charger.clone(),
+                event_type: event_type.clone(),
+                severity: severity.name().into(),
+                tech_info: tech_info.clone(),
+                reported_at: e.at,
+            },
+        });
+    }
     let Signal::Event {
         event_id,
         component,

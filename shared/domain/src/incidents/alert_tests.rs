@@ -348,3 +348,143 @@ fn a_missed_target_is_marked_once() {
     assert!(i.breaches(t, t0() + Duration::minutes(17)).is_empty());
     assert_eq!(i.next_target(t), Some(t0() + Duration::hours(4)));
 }
+
+fn event(body: crate::events::EventBody) -> crate::events::DomainEvent {
+    crate::events::DomainEvent {
+        id: "e".into(),
+        tenant: TenantId::default_tenant(),
+        occurred_at: t0(),
+        body,
+    }
+}
+
+#[test]
+fn firmware_progress_is_quiet_a_failure_holds_and_an_install_clears() {
+    use super::detect::findings;
+    use crate::events::EventBody;
+    let fw = |status: &str| {
+        event(EventBody::ChargerFirmwareStatus {
+            charger_id: crate::ChargerId::new("CP1").unwrap(),
+            status: status.into(),
+            request_id: Some(7),
+            failed: super::signals::firmware_failed(status),
+        })
+    };
+    for s in [
+        "Downloading",
+        "Downloaded",
+        "Installing",
+        "SignatureVerified",
+    ] {
+        assert!(findings(&fw(s), None, None).is_empty(), "{s}");
+    }
+    for (s, holds) in [
+        ("DownloadFailed", true),
+        ("InstallationFailed", true),
+        ("InstallVerificationFailed", true),
+        ("InvalidSignature", true),
+        ("Installed", false),
+    ] {
+        let f = findings(&fw(s), None, None);
+        assert_eq!(f.len(), 1, "{s}");
+        assert_eq!(
+            (f[0].rule, f[0].holds),
+            (RuleId::FirmwareFailed, Some(holds))
+        );
+        assert!(f[0].detail.contains(s) && f[0].detail.contains('7'));
+    }
+    assert!(RuleId::FirmwareFailed.is_state());
+}
+
+#[test]
+fn security_events_carry_their_severity_and_routine_ones_none() {
+    use super::signals::security_severity;
+    assert_eq!(
+        security_severity("TamperDetectionActivated"),
+        Some(Severity::Critical)
+    );
+    assert_eq!(
+        security_severity("SecurityLogWasCleared"),
+        Some(Severity::Major)
+    );
+    // Both versions' names of the same event.
+    assert_eq!(
+        security_severity("InvalidCsmsCertificate"),
+        security_severity("InvalidCentralSystemCertificate")
+    );
+    for routine in [
+        "StartupOfTheDevice",
+        "ResetOrReboot",
+        "FirmwareUpdated",
+        "SettingSystemTime",
+        "AVendorsOwnEvent",
+    ] {
+        assert_eq!(security_severity(routine), None, "{routine}");
+    }
+    let f = super::detect::findings(
+        &event(crate::events::EventBody::ChargerSecurityEvent {
+            charger_id: crate::ChargerId::new("CP1").unwrap(),
+            event_type: "TamperDetectionActivated".into(),
+            severity: "critical".into(),
+            tech_info: Some("door".into()),
+            reported_at: t0(),
+        }),
+        None,
+        None,
+    );
+    assert_eq!(f[0].rule, RuleId::SecurityEvent);
+    assert_eq!(f[0].holds, None);
+    assert_eq!(f[0].severity, Some(Severity::Critical));
+    assert_eq!(f[0].detail, "TamperDetectionActivated: door");
+}
+
+#[test]
+fn only_commands_the_charger_refused_or_left_unanswered_count_as_failed() {
+    use super::signals::command_failure;
+    use crate::command::{CallErrorInfo, Command, CommandState};
+    let base: Command = serde_json::from_value(serde_json::json!({
+        "tenant": "default", "id": "c1", "charger": "CP1", "request": {"type": "clear_cache"},
+        "ocpp_version": "1.6", "action": "ClearCache", "payload": {}, "state": "answered",
+        "timeout_s": 30, "created_by": "k", "created_at": "2026-12-01T10:00:00Z"
+    }))
+    .unwrap();
+    let with = |state: CommandState, status: Option<&str>| {
+        let mut c = base.clone();
+        c.state = state;
+        c.status = status.map(str::to_string);
+        c
+    };
+    for ok in [
+        "Accepted",
+        "Unlocked",
+        "Scheduled",
+        "NotSupported",
+        "Unknown",
+    ] {
+        assert_eq!(
+            command_failure(&with(CommandState::Answered, Some(ok))),
+            None,
+            "{ok}"
+        );
+    }
+    for bad in ["Rejected", "Failed", "UnlockFailed"] {
+        let f = command_failure(&with(CommandState::Answered, Some(bad)));
+        assert_eq!(f, Some(("rejected", bad.to_string())));
+    }
+    let mut e = with(CommandState::Error, None);
+    e.error = Some(CallErrorInfo {
+        code: "NotImplemented".into(),
+        description: "no".into(),
+        details: serde_json::json!({}),
+    });
+    assert_eq!(command_failure(&e).unwrap().0, "error");
+    assert_eq!(
+        command_failure(&with(CommandState::TimedOut, None))
+            .unwrap()
+            .0,
+        "timed_out"
+    );
+    // Never delivered (the charger was offline) is the offline rule's, not this one's.
+    assert_eq!(command_failure(&with(CommandState::Failed, None)), None);
+    assert_eq!(command_failure(&with(CommandState::Sent, None)), None);
+}

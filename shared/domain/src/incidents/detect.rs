@@ -29,6 +29,8 @@ pub struct Finding {
     pub at: DateTime<Utc>,
     /// Vendor and code, for the vendor code table.
     pub vendor_code: Option<(String, String)>,
+    /// The severity the signal itself carries (a security event's), over the rule's.
+    pub severity: Option<super::rules::Severity>,
 }
 
 impl Finding {
@@ -46,6 +48,7 @@ impl Finding {
             detail,
             at,
             vendor_code: None,
+            severity: None,
         }
     }
 
@@ -57,6 +60,7 @@ impl Finding {
             detail,
             at,
             vendor_code: None,
+            severity: None,
         }
     }
 }
@@ -76,7 +80,10 @@ pub fn charger_of(ev: &DomainEvent) -> Option<ChargerId> {
         | EventBody::ConnectorStatusChanged { charger_id, .. }
         | EventBody::ChargerNoncompliant { charger_id, .. }
         | EventBody::ChargerLimitsChanged { charger_id, .. }
-        | EventBody::ChargerDeviceEvent { charger_id, .. } => Some(charger_id.clone()),
+        | EventBody::ChargerDeviceEvent { charger_id, .. }
+        | EventBody::ChargerFirmwareStatus { charger_id, .. }
+        | EventBody::ChargerSecurityEvent { charger_id, .. }
+        | EventBody::ChargerCommandFailed { charger_id, .. } => Some(charger_id.clone()),
         EventBody::IncidentChanged { .. } => None,
         EventBody::SessionStarted { session_id, .. }
         | EventBody::SessionMetered { session_id, .. }
@@ -201,6 +208,62 @@ pub fn findings(
                 *reported_at,
             )]
         }
+        EventBody::ChargerFirmwareStatus {
+            charger_id,
+            status,
+            request_id,
+            failed,
+        } => {
+            let installed = super::signals::firmware_installed(status);
+            if !*failed && !installed {
+                // Still under way.
+                return Vec::new();
+            }
+            let detail = match request_id {
+                Some(r) => format!("firmware update {r}: {status}"),
+                None => format!("firmware update: {status}"),
+            };
+            vec![Finding::state(
+                RuleId::FirmwareFailed,
+                charger(charger_id),
+                *failed,
+                detail,
+                at,
+            )]
+        }
+        EventBody::ChargerSecurityEvent {
+            charger_id,
+            event_type,
+            severity,
+            tech_info,
+            reported_at,
+        } => {
+            let mut detail = event_type.clone();
+            if let Some(t) = tech_info.as_deref().filter(|t| !t.is_empty()) {
+                detail.push_str(&format!(": {t}"));
+            }
+            let mut f = Finding::occurrence(
+                RuleId::SecurityEvent,
+                charger(charger_id),
+                detail,
+                *reported_at,
+            );
+            f.severity = super::rules::Severity::parse(severity);
+            vec![f]
+        }
+        EventBody::ChargerCommandFailed {
+            charger_id,
+            command_id,
+            action,
+            outcome,
+            detail,
+            ..
+        } => vec![Finding::occurrence(
+            RuleId::CommandFailed,
+            charger(charger_id),
+            format!("{action} {command_id}: {outcome} ({detail})"),
+            at,
+        )],
         EventBody::ChargerConnected { charger_id, .. } => vec![Finding::state(
             RuleId::ChargerOffline,
             charger(charger_id),

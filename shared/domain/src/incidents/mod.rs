@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod notify;
 pub mod remedy;
 pub mod rules;
+pub mod signals;
 pub mod timeline;
 pub mod watch;
 

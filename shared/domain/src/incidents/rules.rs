@@ -36,8 +36,13 @@ pub enum RuleId {
     EvseUnavailable,
     /// A 2.0.1 component reported a problem (NotifyEvent) that has not cleared.
     ComponentProblem,
-    /// A firmware update failed.
+    /// A firmware update failed (until one installs).
     FirmwareFailed,
+    /// A security event that calls for a look (tampering, a cleared security log, a bad firmware
+    /// signature, TLS or certificate trouble); its severity is the event's.
+    SecurityEvent,
+    /// Commands to a charger keep failing: rejected, answered with a CALLERROR, or not answered.
+    CommandFailed,
     /// A CDR was marked for review by billing.
     BillingReview,
     /// Smart charging cannot control a charger (a refused profile, or it draws above its limit).
@@ -48,7 +53,7 @@ pub enum RuleId {
 
 impl RuleId {
     /// Every rule.
-    pub const ALL: [RuleId; 13] = [
+    pub const ALL: [RuleId; 15] = [
         RuleId::ChargerOffline,
         RuleId::SiteOffline,
         RuleId::ConnectorFaulted,
@@ -59,6 +64,8 @@ impl RuleId {
         RuleId::EvseUnavailable,
         RuleId::ComponentProblem,
         RuleId::FirmwareFailed,
+        RuleId::SecurityEvent,
+        RuleId::CommandFailed,
         RuleId::BillingReview,
         RuleId::Noncompliant,
         RuleId::PartnerDelivery,
@@ -77,6 +84,8 @@ impl RuleId {
             RuleId::EvseUnavailable => "evse_unavailable",
             RuleId::ComponentProblem => "component_problem",
             RuleId::FirmwareFailed => "firmware_failed",
+            RuleId::SecurityEvent => "security_event",
+            RuleId::CommandFailed => "command_failed",
             RuleId::BillingReview => "billing_review",
             RuleId::Noncompliant => "noncompliant",
             RuleId::PartnerDelivery => "partner_delivery",
@@ -94,7 +103,8 @@ impl RuleId {
         !matches!(
             self,
             RuleId::FailedStarts
-                | RuleId::FirmwareFailed
+                | RuleId::SecurityEvent
+                | RuleId::CommandFailed
                 | RuleId::BillingReview
                 | RuleId::Noncompliant
                 | RuleId::PartnerDelivery
@@ -135,6 +145,11 @@ impl Severity {
             Severity::Major => "major",
             Severity::Critical => "critical",
         }
+    }
+
+    /// The severity of a name.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.name() == s)
     }
 }
 
@@ -258,9 +273,27 @@ impl RuleSettings {
                 severity: Severity::Warning,
                 ..base
             },
-            RuleId::FirmwareFailed | RuleId::BillingReview => RuleSettings {
+            RuleId::FirmwareFailed => RuleSettings {
+                severity: Severity::Warning,
+                clear_after_s: 0,
+                ..base
+            },
+            RuleId::BillingReview => RuleSettings {
                 severity: Severity::Warning,
                 quiet_s: 0,
+                ..base
+            },
+            RuleId::SecurityEvent => RuleSettings {
+                severity: Severity::Warning,
+                count: 1,
+                quiet_s: 24 * 3600,
+                ..base
+            },
+            RuleId::CommandFailed => RuleSettings {
+                severity: Severity::Warning,
+                count: 3,
+                window_s: 3600,
+                quiet_s: 6 * 3600,
                 ..base
             },
             RuleId::Noncompliant => RuleSettings {

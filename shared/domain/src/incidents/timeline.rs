@@ -73,6 +73,17 @@ pub enum Signal {
     Disconnected,
     /// Nothing was heard from it for longer than its heartbeat interval allows.
     Silent,
+    /// A security event that calls for a look (see [`super::signals::security_severity`]; routine
+    /// ones stay in the charger's log).
+    Security {
+        /// The event type as reported.
+        event_type: String,
+        /// Its severity.
+        severity: super::rules::Severity,
+        /// The charger's details.
+        #[serde(default)]
+        tech_info: Option<String>,
+    },
     /// A problem began during a maintenance window: planned downtime, no incident.
     Planned {
         /// The window.

@@ -1,6 +1,6 @@
-//! SecurityEventNotification (security extension): kept in the charger log.
+//! SecurityEventNotification (security extension): kept in the charger log; those that call for a
+//! look also on its timeline, for the alert rules.
 
-use cpms_domain::log::LogKind;
 use cpms_ocpp::CallError;
 use cpms_ocpp::v16::types::{SecurityEventNotificationRequest, SecurityEventNotificationResponse};
 use serde_json::Value;
@@ -9,7 +9,7 @@ use crate::ocpp::{CallCtx, answer};
 
 pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let req: SecurityEventNotificationRequest = ctx.request()?;
-    ctx.record(LogKind::SecurityEvent, req.r#type.clone())
+    ctx.security_event(&req.r#type, req.tech_info.as_deref(), req.timestamp)
         .await?;
     answer(&SecurityEventNotificationResponse {})
 }

@@ -1,6 +1,6 @@
-//! SecurityEventNotification: kept in the charger log.
+//! SecurityEventNotification: kept in the charger log; those that call for a look also on its
+//! timeline, for the alert rules.
 
-use cpms_domain::log::LogKind;
 use cpms_ocpp::CallError;
 use cpms_ocpp::v201::types::SecurityEventNotificationRequest;
 use serde_json::{Value, json};
@@ -9,7 +9,7 @@ use crate::ocpp::CallCtx;
 
 pub(super) async fn handle(ctx: &CallCtx<'_>) -> Result<Value, CallError> {
     let req: SecurityEventNotificationRequest = ctx.request()?;
-    ctx.record(LogKind::SecurityEvent, req.r#type.clone())
+    ctx.security_event(&req.r#type, req.tech_info.as_deref(), req.timestamp)
         .await?;
     Ok(json!({}))
 }
