@@ -236,6 +236,26 @@ impl Csms {
         Err(StoreError::Conflict)
     }
 
+    /// An incident (re)opened: its remedies start, its first notices go out, its targets are set.
+    async fn triggered(
+        &self,
+        cfg: &AlertConfig,
+        s: &RuleSettings,
+        c: &Condition,
+        i: &mut Incident,
+        plan: &mut Plan,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !s.remedies.is_empty() && c.resource.charger().is_some() {
+            i.remedy.check_at = Some(now);
+            plan.remedies.push(i.id.clone());
+        }
+        plan.deliveries
+            .extend(self.notices(i, NoticeKind::Triggered, now).await?);
+        i.schedule(cfg.targets(i.severity));
+        Ok(())
+    }
+
     /// What the condition's actions do, added to `plan`.
     pub(crate) async fn act(
         &self,
@@ -285,13 +305,7 @@ impl Csms {
                     );
                     i.responsible.clone_from(&c.responsible);
                     i.escalation.policy.clone_from(&s.policy);
-                    if !s.remedies.is_empty() && c.resource.charger().is_some() {
-                        i.remedy.check_at = Some(now);
-                        plan.remedies.push(i.id.clone());
-                    }
-                    plan.deliveries
-                        .extend(self.notices(&mut i, NoticeKind::Triggered, now).await?);
-                    i.schedule(cfg.targets(i.severity));
+                    self.triggered(cfg, s, c, &mut i, plan, now).await?;
                     c.opened(i.id.clone());
                     let ev = changed(&i, "opened", None);
                     plan.incidents.push((i, Expected::Absent, vec![ev]));
@@ -303,13 +317,7 @@ impl Csms {
                     };
                     let mut i = read.value;
                     i.reopen(c.detail.clone(), now);
-                    if !s.remedies.is_empty() && c.resource.charger().is_some() {
-                        i.remedy.check_at = Some(now);
-                        plan.remedies.push(i.id.clone());
-                    }
-                    plan.deliveries
-                        .extend(self.notices(&mut i, NoticeKind::Triggered, now).await?);
-                    i.schedule(cfg.targets(i.severity));
+                    self.triggered(cfg, s, c, &mut i, plan, now).await?;
                     let ev = changed(&i, "reopened", None);
                     plan.incidents
                         .push((i, Expected::Version(read.version), vec![ev]));

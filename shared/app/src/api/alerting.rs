@@ -197,12 +197,7 @@ pub(crate) async fn list_vendor_codes(
     p: Principal,
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<VendorCode>>, Problem> {
-    let page = st
-        .csms
-        .records::<VendorCode>()
-        .query(&p.tenant, &Documents::<VendorCode>::by_id(q.page()?))
-        .await?;
-    Ok(Json(List::of(page, |v| v.value)))
+    Ok(Json(List::of(page_of(&st, &p, &q).await?, |v| v.value)))
 }
 
 pub(crate) async fn delete_vendor_code(
@@ -210,25 +205,37 @@ pub(crate) async fn delete_vendor_code(
     p: Principal,
     Id(id): Id,
 ) -> Result<StatusCode, Problem> {
-    if !st
+    let missing = format!("no vendor code {id:?} (ids are vendor|code)");
+    delete_audited::<VendorCode>(&st, &p, &id, "vendor_code.delete", "vendor-codes", missing).await
+}
+
+/// One page of a tenant's records of kind `T`, by id.
+async fn page_of<T: cpms_ports::Record>(
+    st: &ApiState,
+    p: &Principal,
+    q: &PageQuery,
+) -> Result<cpms_ports::Page<cpms_ports::Versioned<T>>, Problem> {
+    Ok(st
         .csms
-        .records::<VendorCode>()
-        .delete(&p.tenant, &id)
-        .await?
-    {
-        return Err(Problem::not_found(format!(
-            "no vendor code {id:?} (ids are vendor|code)"
-        )));
+        .records::<T>()
+        .query(&p.tenant, &Documents::<T>::by_id(q.page()?))
+        .await?)
+}
+
+/// Deletes a tenant's record `id` of kind `T` and audits it as `action` on `path/id`; `missing` is the
+/// not-found detail.
+async fn delete_audited<T: cpms_ports::Record>(
+    st: &ApiState,
+    p: &Principal,
+    id: &str,
+    action: &str,
+    path: &str,
+    missing: String,
+) -> Result<StatusCode, Problem> {
+    if !st.csms.records::<T>().delete(&p.tenant, id).await? {
+        return Err(Problem::not_found(missing));
     }
-    audit(
-        &st,
-        &p,
-        &p.tenant,
-        "vendor_code.delete",
-        format!("vendor-codes/{id}"),
-        json!({}),
-    )
-    .await;
+    audit(st, p, &p.tenant, action, format!("{path}/{id}"), json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -307,11 +314,7 @@ pub(crate) async fn list_channels(
     p: Principal,
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<ChannelView>>, Problem> {
-    let page = st
-        .csms
-        .records::<Channel>()
-        .query(&p.tenant, &Documents::<Channel>::by_id(q.page()?))
-        .await?;
+    let page = page_of::<Channel>(&st, &p, &q).await?;
     Ok(Json(List::of(page, |c| ChannelView::of(c.value, false))))
 }
 
@@ -329,18 +332,16 @@ pub(crate) async fn delete_channel(
     p: Principal,
     Id(id): Id,
 ) -> Result<StatusCode, Problem> {
-    channel(&st, &p, &id).await?;
-    st.csms.records::<Channel>().delete(&p.tenant, &id).await?;
-    audit(
+    let missing = format!("no alert channel {id:?}");
+    delete_audited::<Channel>(
         &st,
         &p,
-        &p.tenant,
+        &id,
         "alert_channel.delete",
-        format!("alert-channels/{id}"),
-        json!({}),
+        "alert-channels",
+        missing,
     )
-    .await;
-    Ok(StatusCode::NO_CONTENT)
+    .await
 }
 
 pub(crate) async fn test_channel(
@@ -448,12 +449,7 @@ pub(crate) async fn list_policies(
     p: Principal,
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<EscalationPolicy>>, Problem> {
-    let page = st
-        .csms
-        .records::<EscalationPolicy>()
-        .query(&p.tenant, &Documents::<EscalationPolicy>::by_id(q.page()?))
-        .await?;
-    Ok(Json(List::of(page, |v| v.value)))
+    Ok(Json(List::of(page_of(&st, &p, &q).await?, |v| v.value)))
 }
 
 pub(crate) async fn delete_policy(
@@ -461,24 +457,16 @@ pub(crate) async fn delete_policy(
     p: Principal,
     Id(id): Id,
 ) -> Result<StatusCode, Problem> {
-    if !st
-        .csms
-        .records::<EscalationPolicy>()
-        .delete(&p.tenant, &id)
-        .await?
-    {
-        return Err(Problem::not_found(format!("no escalation policy {id:?}")));
-    }
-    audit(
+    let missing = format!("no escalation policy {id:?}");
+    delete_audited::<EscalationPolicy>(
         &st,
         &p,
-        &p.tenant,
+        &id,
         "escalation_policy.delete",
-        format!("escalation-policies/{id}"),
-        json!({}),
+        "escalation-policies",
+        missing,
     )
-    .await;
-    Ok(StatusCode::NO_CONTENT)
+    .await
 }
 
 /// `POST /v1/maintenance-windows`.
@@ -533,12 +521,7 @@ pub(crate) async fn list_windows(
     p: Principal,
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<MaintenanceWindow>>, Problem> {
-    let page = st
-        .csms
-        .records::<MaintenanceWindow>()
-        .query(&p.tenant, &Documents::<MaintenanceWindow>::by_id(q.page()?))
-        .await?;
-    Ok(Json(List::of(page, |v| v.value)))
+    Ok(Json(List::of(page_of(&st, &p, &q).await?, |v| v.value)))
 }
 
 pub(crate) async fn delete_window(
@@ -546,22 +529,14 @@ pub(crate) async fn delete_window(
     p: Principal,
     Id(id): Id,
 ) -> Result<StatusCode, Problem> {
-    if !st
-        .csms
-        .records::<MaintenanceWindow>()
-        .delete(&p.tenant, &id)
-        .await?
-    {
-        return Err(Problem::not_found(format!("no maintenance window {id:?}")));
-    }
-    audit(
+    let missing = format!("no maintenance window {id:?}");
+    delete_audited::<MaintenanceWindow>(
         &st,
         &p,
-        &p.tenant,
+        &id,
         "maintenance_window.delete",
-        format!("maintenance-windows/{id}"),
-        json!({}),
+        "maintenance-windows",
+        missing,
     )
-    .await;
-    Ok(StatusCode::NO_CONTENT)
+    .await
 }

@@ -222,7 +222,17 @@ pub(crate) async fn deliveries(
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<Delivery>>, Problem> {
     load(&st, &p, &id).await?;
-    let query = Documents::<Delivery>::by_index(ALERTS_BY, deliveries_of(&id), q.page()?);
+    deliveries_in(&st, &p, deliveries_of(&id), &q).await
+}
+
+/// One page of the deliveries listed under `partition`.
+async fn deliveries_in(
+    st: &ApiState,
+    p: &Principal,
+    partition: String,
+    q: &PageQuery,
+) -> Result<Json<List<Delivery>>, Problem> {
+    let query = Documents::<Delivery>::by_index(ALERTS_BY, partition, q.page()?);
     let page = st
         .csms
         .records::<Delivery>()
@@ -236,13 +246,7 @@ pub(crate) async fn dead_deliveries(
     p: Principal,
     Params(q): Params<PageQuery>,
 ) -> Result<Json<List<Delivery>>, Problem> {
-    let query = Documents::<Delivery>::by_index(ALERTS_BY, DEAD_DELIVERIES, q.page()?);
-    let page = st
-        .csms
-        .records::<Delivery>()
-        .query(&p.tenant, &query)
-        .await?;
-    Ok(Json(List::of(page, |v| v.value)))
+    deliveries_in(&st, &p, DEAD_DELIVERIES.into(), &q).await
 }
 
 /// `GET /v1/stream` filters.

@@ -296,6 +296,18 @@ impl Condition {
         }
     }
 
+    /// Resolves its incident at `now`, or only stops waiting when it has none.
+    fn resolve_or_clear(&mut self, now: DateTime<Utc>) -> Vec<Action> {
+        match self.incident.clone() {
+            Some(id) => vec![self.resolve_now(id, now)],
+            None => {
+                self.pending = None;
+                self.due = None;
+                Vec::new()
+            }
+        }
+    }
+
     fn resolve_now(&mut self, id: String, at: DateTime<Utc>) -> Action {
         self.incident = None;
         self.pending = None;
@@ -372,26 +384,12 @@ impl Condition {
                     self.due = Some(self.since + hold);
                     return Vec::new();
                 }
-                match self.incident.clone() {
-                    Some(id) => vec![self.resolve_now(id, now)],
-                    None => {
-                        self.pending = None;
-                        self.due = None;
-                        Vec::new()
-                    }
-                }
+                self.resolve_or_clear(now)
             }
             Some(Pending::Resolve) if !self.rule.is_state() => {
                 self.active = false;
                 self.since = now;
-                match self.incident.clone() {
-                    Some(id) => vec![self.resolve_now(id, now)],
-                    None => {
-                        self.pending = None;
-                        self.due = None;
-                        Vec::new()
-                    }
-                }
+                self.resolve_or_clear(now)
             }
             _ => {
                 self.pending = None;
