@@ -66,6 +66,7 @@ async fn every_operation_answers_as_its_document_says() {
     // The charger answers whatever the CSMS sends it.
     let answering = tokio::spawn(async move {
         while let Some(frame) = cp.recv().await {
+            eprintln!("charger got {frame}");
             if frame[0] == 2 {
                 cp.send(Message::text(
                     json!([3, frame[1], {"status": "Accepted"}]).to_string(),
@@ -73,6 +74,7 @@ async fn every_operation_answers_as_its_document_says() {
                 .await;
             }
         }
+        eprintln!("charger connection ended");
     });
     let out = run_python(
         "openapi_check.py",

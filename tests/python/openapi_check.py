@@ -190,7 +190,8 @@ def walk(a, charger):
     a.call("get", "/v1/sites/oa-site/load")
     a.call("get", "/v1/sites/oa-site/energy-cost")
     a.call("get", "/v1/connection-attempts")
-    _, cmd = a.call("post", f"/v1/chargers/{charger}/commands?wait=5", {"type": "clear_cache"})
+    st, cmd = a.call("post", f"/v1/chargers/{charger}/commands?wait=5", {"type": "clear_cache"})
+    assert isinstance(cmd, dict) and "id" in cmd, f"the command was not taken: {st} {cmd}"
     a.call("get", "/v1/commands")
     a.call("get", f"/v1/commands/{cmd['id']}")
     a.call("post", "/v1/tokens", {"id": "OA-TOKEN", "group_id": "FLEET-1"})
