@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod log;
 pub mod meter;
 pub mod normalize;
+pub mod roaming;
 pub mod session;
 pub mod settings;
 pub mod site;

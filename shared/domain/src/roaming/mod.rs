@@ -1,0 +1,259 @@
+//! Roaming partners (OCPI): who a tenant exchanges data with, and the credentials both sides hold.
+//! A partner is created by the operator with a registration token (token A) to hand over; the partner
+//! registers with it and gets its own token (token C) in exchange for the one it gives us (token B);
+//! either side may later update or unregister. Tokens we issue are stored as digests only; the token
+//! we call the partner with is kept as it must be sent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::TenantId;
+use crate::access::sha256_hex;
+
+#[cfg(test)]
+mod tests;
+
+/// What a partner is to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerRole {
+    /// An e-mobility service provider: its drivers charge here.
+    Emsp,
+    /// A roaming hub: it stands for many.
+    Hub,
+    /// A navigation service provider: it shows our locations.
+    Nsp,
+    /// Anyone else.
+    Other,
+}
+
+/// Where the registration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerState {
+    /// Created; waiting for the partner to register with its token A (or for us to register with it).
+    Invited,
+    /// Credentials exchanged: both sides can call each other.
+    Registered,
+    /// Unregistered by either side: no calls either way until registered again.
+    Unregistered,
+}
+
+/// A module endpoint of the partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PartnerEndpoint {
+    /// The module (`locations`, `cdrs`, ...).
+    pub module: String,
+    /// `SENDER` or `RECEIVER` (the partner's side).
+    pub role: String,
+    /// Where.
+    pub url: String,
+}
+
+/// A roaming partner of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partner {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Id: `{country_code}-{party_id}` of the partner.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Its country (ISO 3166-1 alpha-2).
+    pub country_code: String,
+    /// Its party id.
+    pub party_id: String,
+    /// Its roles.
+    pub roles: Vec<PartnerRole>,
+    /// Where the registration stands.
+    pub state: PartnerState,
+    /// Digest of the registration token (token A) while it is valid.
+    pub registration_token_sha256: Option<String>,
+    /// Digest of the token it calls us with (token C), once registered.
+    pub token_sha256: Option<String>,
+    /// The token we call it with (token B, or the one it last gave us).
+    pub their_token: Option<String>,
+    /// Its versions endpoint.
+    pub versions_url: Option<String>,
+    /// The version both speak (`2.2.1`, `2.1.1`).
+    pub version: Option<String>,
+    /// Its endpoints in that version.
+    pub endpoints: Vec<PartnerEndpoint>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Why a registration step is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    /// POST credentials by a partner already registered (it should PUT).
+    #[error("the partner is registered already: update the credentials with PUT")]
+    AlreadyRegistered,
+    /// PUT or DELETE by a partner that is not registered.
+    #[error("the partner is not registered")]
+    NotRegistered,
+    /// The credentials name another party than the partner was created for.
+    #[error("the credentials are of {found}, this partner is {expected}")]
+    OtherParty {
+        /// The partner's party.
+        expected: String,
+        /// The credentials' party.
+        found: String,
+    },
+}
+
+/// A token to hand over: 32 random bytes as 43 characters of URL-safe Base64 (fits OCPI's 64).
+pub fn new_token(random: [u8; 32]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+}
+
+/// The id of a party's partner record.
+pub fn partner_id(country_code: &str, party_id: &str) -> String {
+    format!(
+        "{}-{}",
+        country_code.to_ascii_uppercase(),
+        party_id.to_ascii_uppercase()
+    )
+}
+
+/// Compares two digests in constant time.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// What a presented token is to a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Its registration token (token A): only the credentials module takes it.
+    Registration,
+    /// Its own token (token C): every module.
+    Registered,
+}
+
+impl Partner {
+    /// A new partner and the registration token (token A) to hand it.
+    pub fn invite(
+        tenant: TenantId,
+        name: String,
+        country_code: &str,
+        party_id: &str,
+        roles: Vec<PartnerRole>,
+        random: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> (Self, String) {
+        let token_a = new_token(random);
+        let p = Partner {
+            tenant,
+            id: partner_id(country_code, party_id),
+            name,
+            country_code: country_code.to_ascii_uppercase(),
+            party_id: party_id.to_ascii_uppercase(),
+            roles,
+            state: PartnerState::Invited,
+            registration_token_sha256: Some(sha256_hex(&token_a)),
+            token_sha256: None,
+            their_token: None,
+            versions_url: None,
+            version: None,
+            endpoints: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        (p, token_a)
+    }
+
+    /// What `token` is to this partner, if anything (an unregistered partner's tokens are nothing).
+    pub fn token_use(&self, token: &str) -> Option<TokenUse> {
+        let d = sha256_hex(token);
+        if self.state == PartnerState::Registered
+            && self.token_sha256.as_deref().is_some_and(|t| same(t, &d))
+        {
+            return Some(TokenUse::Registered);
+        }
+        if self.state != PartnerState::Registered
+            && self
+                .registration_token_sha256
+                .as_deref()
+                .is_some_and(|t| same(t, &d))
+        {
+            return Some(TokenUse::Registration);
+        }
+        None
+    }
+
+    /// A new registration token for a partner that is not registered (the old one stops working).
+    pub fn reinvite(&mut self, random: [u8; 32], now: DateTime<Utc>) -> String {
+        let token_a = new_token(random);
+        self.registration_token_sha256 = Some(sha256_hex(&token_a));
+        self.updated_at = now;
+        token_a
+    }
+
+    /// The partner registered, or updated its credentials (`update`), giving us `their_token` and its
+    /// versions; returns the token it calls us with from now on (token C; a new one each time). The
+    /// registration token no longer works.
+    #[allow(clippy::too_many_arguments)]
+    pub fn registered(
+        &mut self,
+        update: bool,
+        their_party: (&str, &str),
+        their_token: String,
+        versions_url: String,
+        version: String,
+        endpoints: Vec<PartnerEndpoint>,
+        random: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<String, RegistrationError> {
+        match (update, self.state) {
+            (false, PartnerState::Registered) => return Err(RegistrationError::AlreadyRegistered),
+            (true, PartnerState::Invited | PartnerState::Unregistered) => {
+                return Err(RegistrationError::NotRegistered);
+            }
+            _ => {}
+        }
+        let found = partner_id(their_party.0, their_party.1);
+        if found != self.id {
+            return Err(RegistrationError::OtherParty {
+                expected: self.id.clone(),
+                found,
+            });
+        }
+        let token_c = new_token(random);
+        self.token_sha256 = Some(sha256_hex(&token_c));
+        self.registration_token_sha256 = None;
+        self.their_token = Some(their_token);
+        self.versions_url = Some(versions_url);
+        self.version = Some(version);
+        self.endpoints = endpoints;
+        self.state = PartnerState::Registered;
+        self.updated_at = now;
+        Ok(token_c)
+    }
+
+    /// Unregistered (by either side): its tokens stop working both ways.
+    pub fn unregistered(&mut self, now: DateTime<Utc>) -> Result<(), RegistrationError> {
+        if self.state != PartnerState::Registered {
+            return Err(RegistrationError::NotRegistered);
+        }
+        self.state = PartnerState::Unregistered;
+        self.token_sha256 = None;
+        self.their_token = None;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Its endpoint of `module` on side `role` (the partner's side: `RECEIVER` for what we push).
+    pub fn endpoint(&self, module: &str, role: &str) -> Option<&str> {
+        self.endpoints
+            .iter()
+            .find(|e| e.module == module && e.role == role)
+            .map(|e| e.url.as_str())
+    }
+}

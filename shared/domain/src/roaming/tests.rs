@@ -1,0 +1,101 @@
+//! Unit tests of the registration of roaming partners.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap()
+}
+
+fn invited() -> (Partner, String) {
+    Partner::invite(
+        TenantId::default_tenant(),
+        "Example eMSP".into(),
+        "nl",
+        "exa",
+        vec![PartnerRole::Emsp],
+        [7; 32],
+        t0(),
+    )
+}
+
+fn register(p: &mut Partner, update: bool, random: u8) -> Result<String, RegistrationError> {
+    p.registered(
+        update,
+        ("NL", "EXA"),
+        "token-b".into(),
+        "http://emsp/versions".into(),
+        "2.2.1".into(),
+        vec![PartnerEndpoint {
+            module: "cdrs".into(),
+            role: "RECEIVER".into(),
+            url: "http://emsp/2.2.1/cdrs".into(),
+        }],
+        [random; 32],
+        t0(),
+    )
+}
+
+#[test]
+fn token_a_registers_once_and_is_replaced_by_token_c() {
+    // GIVEN an invited partner and its token A
+    let (mut p, token_a) = invited();
+    assert_eq!(p.id, "NL-EXA");
+    assert!(token_a.len() <= 64);
+    assert_eq!(p.token_use(&token_a), Some(TokenUse::Registration));
+    assert_eq!(p.token_use("guess"), None);
+    // WHEN it registers
+    let token_c = register(&mut p, false, 1).unwrap();
+    // THEN token C works for every module and token A no longer at all
+    assert_eq!(p.token_use(&token_c), Some(TokenUse::Registered));
+    assert_eq!(p.token_use(&token_a), None);
+    assert_eq!(p.their_token.as_deref(), Some("token-b"));
+    assert_eq!(
+        p.endpoint("cdrs", "RECEIVER"),
+        Some("http://emsp/2.2.1/cdrs")
+    );
+    // AND a second POST is refused; a PUT gives a new token C and retires the old one
+    assert_eq!(
+        register(&mut p, false, 2),
+        Err(RegistrationError::AlreadyRegistered)
+    );
+    let token_c2 = register(&mut p, true, 3).unwrap();
+    assert_ne!(token_c, token_c2);
+    assert_eq!(p.token_use(&token_c), None);
+    assert_eq!(p.token_use(&token_c2), Some(TokenUse::Registered));
+}
+
+#[test]
+fn credentials_of_another_party_and_updates_before_registering_are_refused() {
+    let (mut p, _) = invited();
+    assert_eq!(
+        register(&mut p, true, 1),
+        Err(RegistrationError::NotRegistered)
+    );
+    let other = p.registered(
+        false,
+        ("DE", "XYZ"),
+        "b".into(),
+        "http://x".into(),
+        "2.2.1".into(),
+        vec![],
+        [1; 32],
+        t0(),
+    );
+    assert!(matches!(other, Err(RegistrationError::OtherParty { .. })));
+    assert_eq!(p.state, PartnerState::Invited);
+}
+
+#[test]
+fn unregistering_ends_both_tokens_until_a_new_invitation() {
+    let (mut p, _) = invited();
+    let token_c = register(&mut p, false, 1).unwrap();
+    p.unregistered(t0()).unwrap();
+    assert_eq!(p.token_use(&token_c), None);
+    assert_eq!(p.their_token, None);
+    assert_eq!(p.unregistered(t0()), Err(RegistrationError::NotRegistered));
+    let token_a = p.reinvite([9; 32], t0());
+    assert_eq!(p.token_use(&token_a), Some(TokenUse::Registration));
+    assert!(register(&mut p, false, 4).is_ok());
+}
