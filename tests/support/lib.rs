@@ -282,10 +282,13 @@ impl Charger {
 
     /// The next text frame as JSON; `None` when the connection closed (or nothing came within 10 s).
     pub async fn recv(&mut self) -> Option<Value> {
+        self.recv_within(Duration::from_secs(10)).await
+    }
+
+    /// The next text frame within `within` (`None`: none came, or the connection closed).
+    pub async fn recv_within(&mut self, within: Duration) -> Option<Value> {
         loop {
-            let m = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
-                .await
-                .ok()??;
+            let m = tokio::time::timeout(within, self.ws.next()).await.ok()??;
             match m {
                 Ok(Message::Text(t)) => return serde_json::from_str(&t).ok(),
                 Ok(Message::Close(_)) | Err(_) => return None,

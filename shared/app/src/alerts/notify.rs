@@ -48,6 +48,9 @@ fn retry_delay(n: usize) -> std::time::Duration {
         .unwrap_or(std::time::Duration::from_secs(3600))
 }
 
+/// How long the sweep leaves a new delivery to its first attempt (longer than a webhook may take).
+const FIRST_ATTEMPT_GRACE: chrono::Duration = chrono::Duration::seconds(30);
+
 impl Csms {
     /// The deliveries of a notice of `kind` about `i` (which records them on its timeline).
     pub(crate) async fn notices(
@@ -153,7 +156,10 @@ impl Csms {
                     },
                     state: DeliveryState::Pending,
                     attempts: Vec::new(),
-                    next_at: Some(now),
+                    // The first attempt is made right after the commit; the sweep retries only
+                    // one that attempt never recorded (the process stopped), so that it does not
+                    // send the notice a second time while the first is on its way.
+                    next_at: Some(now + FIRST_ATTEMPT_GRACE),
                     created_at: now,
                 }
             })
