@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::locations::{ConnectorFormat, PowerType};
 use crate::sessions::{AuthMethod, CdrToken};
 use crate::tariffs::Tariff;
-use crate::types::{GeoLocation, Price};
+use crate::types::{Place, Price};
 
 /// What a period's volume measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,20 +74,9 @@ pub struct CdrLocation {
     /// Its name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Street and number.
-    pub address: String,
-    /// City.
-    pub city: String,
-    /// Postal code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// State.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    /// ISO 3166-1 alpha-3.
-    pub country: String,
-    /// Where.
-    pub coordinates: GeoLocation,
+    /// Its address and coordinates.
+    #[serde(flatten)]
+    pub place: Place,
     /// The EVSE's uid.
     pub evse_uid: String,
     /// The EVSE's eMI3 id.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::types::{BusinessDetails, DisplayText, GeoLocation};
+use crate::types::{BusinessDetails, DisplayText, GeoLocation, Place};
 
 /// An EVSE's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -130,20 +130,9 @@ pub struct Location {
     /// Name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Street and number.
-    pub address: String,
-    /// City.
-    pub city: String,
-    /// Postal code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// State or province.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    /// ISO 3166-1 alpha-3.
-    pub country: String,
-    /// Where.
-    pub coordinates: GeoLocation,
+    /// Its address and coordinates.
+    #[serde(flatten)]
+    pub place: Place,
     /// `ALONG_MOTORWAY`, `PARKING_GARAGE`, `PARKING_LOT`, `ON_DRIVEWAY`, `ON_STREET`,
     /// `UNDERGROUND_GARAGE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -240,18 +240,21 @@ pub(crate) fn examples() -> serde_json::Value {
         terms_and_conditions: None,
         last_updated: t0(),
     };
-    let location = Location {
-        country_code: "NL".into(),
-        party_id: "CPO".into(),
-        id: "depot".into(),
-        publish: true,
-        name: Some("Depot".into()),
+    let place = crate::types::Place {
         address: "1 Road".into(),
         city: "Utrecht".into(),
         postal_code: Some("3511AA".into()),
         state: None,
         country: "NLD".into(),
         coordinates: GeoLocation::from_degrees(52.1, 5.1),
+    };
+    let location = Location {
+        country_code: "NL".into(),
+        party_id: "CPO".into(),
+        id: "depot".into(),
+        publish: true,
+        name: Some("Depot".into()),
+        place: place.clone(),
         parking_type: Some("PARKING_LOT".into()),
         evses: vec![Evse {
             uid: "CP1-1".into(),
@@ -342,12 +345,7 @@ pub(crate) fn examples() -> serde_json::Value {
         cdr_location: CdrLocation {
             id: "depot".into(),
             name: Some("Depot".into()),
-            address: "1 Road".into(),
-            city: "Utrecht".into(),
-            postal_code: Some("3511AA".into()),
-            state: None,
-            country: "NLD".into(),
-            coordinates: GeoLocation::from_degrees(52.1, 5.1),
+            place,
             evse_uid: "CP1-1".into(),
             evse_id: "NL*CPO*ECP1*1".into(),
             connector_id: "1".into(),

@@ -113,3 +113,22 @@ impl GeoLocation {
         ok(&self.latitude, 2) && ok(&self.longitude, 3)
     }
 }
+
+/// Where a location is: the address block a location and a CDR's copy of it share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// Street and number.
+    pub address: String,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// State or province.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// ISO 3166-1 alpha-3.
+    pub country: String,
+    /// Where.
+    pub coordinates: GeoLocation,
+}
