@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod notify;
 pub mod records;
 pub mod registry;
+pub mod roaming_records;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};

@@ -1,0 +1,86 @@
+//! Which roaming records live in the document store, and the orders a partner's request is found
+//! in. An OCPI request carries only its token, so partners are listed by the digests of the tokens we
+//! issued them: token C in one index, the registration token A in the other. Lookups stay within a
+//! tenant: each tenant has its own OCPI base URL (and party ids), which names the tenant.
+
+use cpms_domain::TenantId;
+use cpms_domain::roaming::Partner;
+
+use crate::documents::{INDEX_SLOTS, IndexKey, Record};
+
+/// Index slot of partners by the digest of their token C.
+pub const BY_TOKEN: usize = 0;
+/// Index slot of partners by the digest of their registration token A.
+pub const BY_REGISTRATION_TOKEN: usize = 1;
+
+/// The partition of a token digest in either index.
+pub fn token_partition(sha256: &str) -> String {
+    format!("token:{sha256}")
+}
+
+impl Record for Partner {
+    const KIND: &'static str = "ocpi-partner";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn index(&self) -> [Option<IndexKey>; INDEX_SLOTS] {
+        let by = |digest: &Option<String>| {
+            digest.as_ref().map(|d| IndexKey {
+                partition: token_partition(d),
+                sort: self.id.clone(),
+            })
+        };
+        [by(&self.token_sha256), by(&self.registration_token_sha256)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpms_domain::roaming::PartnerRole;
+
+    #[test]
+    fn a_partner_is_listed_under_the_digests_of_the_tokens_it_holds() {
+        // GIVEN an invited partner
+        let now = chrono::Utc::now();
+        let (mut p, _) = Partner::invite(
+            TenantId::default_tenant(),
+            "eMSP".into(),
+            "NL",
+            "EXA",
+            vec![PartnerRole::Emsp],
+            [1; 32],
+            now,
+        );
+        // THEN it is found by its registration token only
+        let [c, a] = p.index();
+        assert!(c.is_none());
+        let a = a.unwrap();
+        assert_eq!(
+            a.partition,
+            token_partition(p.registration_token_sha256.as_ref().unwrap())
+        );
+        assert_eq!(a.sort, "NL-EXA");
+        // WHEN it registers THEN by its token C only
+        p.registered(
+            false,
+            ("nl", "exa"),
+            "b".into(),
+            "http://e/versions".into(),
+            "2.2.1".into(),
+            vec![],
+            [2; 32],
+            now,
+        )
+        .unwrap();
+        let [c, a] = p.index();
+        assert!(a.is_none());
+        assert_eq!(
+            c.unwrap().partition,
+            token_partition(p.token_sha256.as_ref().unwrap())
+        );
+    }
+}
