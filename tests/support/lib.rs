@@ -324,6 +324,20 @@ pub fn root() -> PathBuf {
 
 /// The Python interpreter with the `ocpp` and `websockets` packages: `$CPMS_PYTHON`, or the virtualenv
 /// `scripts/test` creates in `.venv`.
+/// The Python of the OCPI peer (`CPMS_OCPI_PYTHON`, or `.venv-ocpi`, which `scripts/test` creates
+/// from tests/python/ocpi-requirements.txt: extrawest-ocpi cannot share `.venv`).
+pub fn ocpi_python() -> PathBuf {
+    if let Ok(p) = std::env::var("CPMS_OCPI_PYTHON") {
+        return p.into();
+    }
+    let venv = root().join(".venv-ocpi/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python with extrawest-ocpi: run ./scripts/test (it creates .venv-ocpi) or set CPMS_OCPI_PYTHON"
+    );
+    venv
+}
+
 pub fn python() -> PathBuf {
     if let Ok(p) = std::env::var("CPMS_PYTHON") {
         return p.into();

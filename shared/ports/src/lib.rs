@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod documents;
 pub mod gateway;
 pub mod notify;
+pub mod partner_client;
 pub mod records;
 pub mod registry;
 pub mod roaming_records;
@@ -21,6 +22,7 @@ pub use documents::{
 };
 pub use gateway::{ChargerGateway, GatewayError};
 pub use notify::{NoNotifier, Notifier, NotifyError};
+pub use partner_client::{PartnerClient, PartnerError, PartnerReply, PartnerRequest};
 pub use registry::{ConnectionInfo, ConnectionRegistry};
 pub use store::{
     AttemptStore, ChargerStore, EventPublisher, Expected, LogStore, Page, PageRequest,

@@ -1,6 +1,9 @@
 //! The notifier of both backends ([`cpms_ports::Notifier`]): webhooks are POSTed with reqwest (rustls,
 //! no redirects followed, a timeout per attempt, the answer's body ignored), e-mail goes to the
-//! configured SMTP server with lettre (STARTTLS, implicit TLS or plain for a local relay).
+//! configured SMTP server with lettre (STARTTLS, implicit TLS or plain for a local relay). The same
+//! crate calls roaming partners' OCPI endpoints ([`partner`]).
+
+pub mod partner;
 
 use std::time::Duration;
 
