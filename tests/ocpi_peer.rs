@@ -25,16 +25,8 @@ impl Drop for Emsp {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start_emsp(token_a: &str) -> Emsp {
-    let port = free_port();
+    let port = cpms_tests::free_port();
     let mut child = std::process::Command::new(cpms_tests::ocpi_python())
         .arg(cpms_tests::root().join("tests/python/ocpi_emsp.py"))
         .args(["--port", &port.to_string(), "--token-a", token_a])
@@ -128,7 +120,7 @@ async fn the_client_reads_a_real_emsps_versions_and_endpoints() {
         r.status,
         String::from_utf8_lossy(&r.body)
     );
-    let gone = format!("http://127.0.0.1:{}/ocpi/versions", free_port());
+    let gone = format!("http://127.0.0.1:{}/ocpi/versions", cpms_tests::free_port());
     assert!(matches!(
         client.send(get(&gone, "x")).await,
         Err(PartnerError::Unreachable(_))

@@ -324,6 +324,14 @@ pub fn root() -> PathBuf {
 
 /// The Python interpreter with the `ocpp` and `websockets` packages: `$CPMS_PYTHON`, or the virtualenv
 /// `scripts/test` creates in `.venv`.
+/// A TCP port free on loopback now (for a process the test starts, which binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port on loopback")
+        .port()
+}
+
 /// The Python of the OCPI peer (`CPMS_OCPI_PYTHON`, or `.venv-ocpi`, which `scripts/test` creates
 /// from tests/python/ocpi-requirements.txt: extrawest-ocpi cannot share `.venv`).
 pub fn ocpi_python() -> PathBuf {

@@ -2,7 +2,6 @@
 //! sets `CPMS_AWS_TEST_ENDPOINT`; without it each test process starts its own. Tests keep apart by using
 //! their own table, bus and queue names.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,11 +37,7 @@ pub fn moto() -> Moto {
 /// An emulator of the caller's own, stopped when it is dropped: for a heavy test, whose tables and
 /// stream records (moto keeps them all in memory, gigabytes for a fleet run) go with it.
 pub fn own_moto() -> Moto {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::free_port();
     let bin = crate::python().with_file_name("moto_server");
     let child = Command::new(&bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -152,13 +152,8 @@ impl ApiKey {
 
     /// Whether `presented` is this key and it is not revoked (digests compared in constant time).
     pub fn admits(&self, presented: &PresentedKey) -> bool {
-        let d = sha256_hex(&presented.secret);
-        let same = d.len() == self.secret_sha256.len()
-            && d.bytes()
-                .zip(self.secret_sha256.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        same && self.revoked_at.is_none()
+        same_digest(&sha256_hex(&presented.secret), &self.secret_sha256)
+            && self.revoked_at.is_none()
             && presented.tenant == self.tenant
             && presented.id == self.id
     }
@@ -166,6 +161,15 @@ impl ApiKey {
 
 pub(crate) fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Whether two digests are the same, compared in constant time.
+pub(crate) fn same_digest(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]

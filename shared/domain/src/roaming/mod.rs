@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::TenantId;
-use crate::access::sha256_hex;
+use crate::access::{same_digest as same, sha256_hex};
 
 #[cfg(test)]
 mod tests;
@@ -117,15 +117,6 @@ pub fn partner_id(country_code: &str, party_id: &str) -> String {
         country_code.to_ascii_uppercase(),
         party_id.to_ascii_uppercase()
     )
-}
-
-/// Compares two digests in constant time.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// What a presented token is to a partner.
