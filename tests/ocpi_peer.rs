@@ -3,53 +3,11 @@
 //! Base64 form through the envelope and objects of cpms-ocpi; a wrong token and an unreachable partner
 //! are told apart.
 
-use std::io::BufRead;
-use std::time::{Duration, Instant};
-
 use cpms_notify::partner::NetPartnerClient;
 use cpms_ocpi::Envelope;
 use cpms_ocpi::versions::{InterfaceRole, ModuleId, Version, VersionDetails, VersionNumber};
 use cpms_ports::partner_client::Method;
 use cpms_ports::{PartnerClient, PartnerError, PartnerRequest};
-
-/// The eMSP process, stopped when dropped.
-struct Emsp {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Emsp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_emsp(token_a: &str) -> Emsp {
-    let port = cpms_tests::free_port();
-    let mut child = std::process::Command::new(cpms_tests::ocpi_python())
-        .arg(cpms_tests::root().join("tests/python/ocpi_emsp.py"))
-        .args(["--port", &port.to_string(), "--token-a", token_a])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the OCPI peer's Python (tests/python/ocpi-requirements.txt)");
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for l in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            eprintln!("emsp: {l}");
-        }
-    });
-    let base = format!("http://127.0.0.1:{port}");
-    let end = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < end, "the eMSP did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Emsp { child, base }
-}
 
 fn get(url: &str, token: &str) -> PartnerRequest {
     PartnerRequest {
@@ -69,7 +27,7 @@ fn get(url: &str, token: &str) -> PartnerRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_reads_a_real_emsps_versions_and_endpoints() {
-    let emsp = start_emsp("registration-token-a").await;
+    let emsp = cpms_tests::ocpi::Emsp::start("registration-token-a").await;
     let client = NetPartnerClient::new().unwrap();
 
     // Its versions, then the details of the best one both speak.

@@ -80,6 +80,8 @@ async fn every_operation_answers_as_its_document_says() {
         }
         eprintln!("charger connection ended");
     });
+    // A real eMSP, for the roaming operations to succeed against.
+    let emsp = cpms_tests::ocpi::Emsp::start("oa-emsp-token-a").await;
     let out = run_python(
         "openapi_check.py",
         vec![
@@ -89,6 +91,10 @@ async fn every_operation_answers_as_its_document_says() {
             KEY.into(),
             "--charger".into(),
             "OA-CP".into(),
+            "--emsp".into(),
+            emsp.base.clone(),
+            "--emsp-token".into(),
+            "oa-emsp-token-a".into(),
         ],
     )
     .await;

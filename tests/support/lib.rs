@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod moto;
+pub mod ocpi;
 pub mod throttle;
 
 use std::path::{Path, PathBuf};
@@ -132,6 +133,7 @@ impl Stack {
                 from: "CPMS Alerts <alerts@cpms.test>".into(),
             }),
             clock,
+            public_url: None,
         })
         .await
         .expect("the stack starts");

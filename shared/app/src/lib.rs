@@ -82,6 +82,24 @@ impl Ports {
     }
 }
 
+impl Ports {
+    /// The ports roaming (OCPI) runs on: the same stores and clock, and `client` for calls to
+    /// partners.
+    pub fn roaming(
+        &self,
+        client: Arc<dyn cpms_ports::PartnerClient>,
+    ) -> cpms_roaming::RoamingPorts {
+        cpms_roaming::RoamingPorts {
+            docs: self.docs.clone(),
+            chargers: self.chargers.clone(),
+            sessions: self.sessions.clone(),
+            tokens: self.tokens.clone(),
+            clock: self.clock.clone(),
+            client,
+        }
+    }
+}
+
 /// The charging station management system: handlers for chargers and operators.
 pub struct Csms {
     pub(crate) ports: Ports,

@@ -24,6 +24,12 @@ async fn api(h: &Harness, method: &str, path: &str, body: Option<Value>) -> (u16
     let app = router(ApiState {
         csms: h.csms.clone(),
         admin_key: Arc::new(AdminKey::new(KEY)),
+        roaming: Arc::new(cpms_roaming::Roaming::new(
+            h.csms
+                .ports()
+                .roaming(Arc::new(cpms_ports::partner_client::NoPartners)),
+            Default::default(),
+        )),
     });
     let mut req = http::Request::builder()
         .method(method)
@@ -531,6 +537,12 @@ async fn tariffs_are_checked_and_previews_use_the_same_engine() {
     let app = router(ApiState {
         csms: h.csms.clone(),
         admin_key: Arc::new(AdminKey::new(KEY)),
+        roaming: Arc::new(cpms_roaming::Roaming::new(
+            h.csms
+                .ports()
+                .roaming(Arc::new(cpms_ports::partner_client::NoPartners)),
+            Default::default(),
+        )),
     });
     let req = http::Request::get("/v1/public/chargers/CP-P/price")
         .body(Body::empty())

@@ -115,6 +115,10 @@ struct ServeArgs {
     /// smtp://USER:PASS@HOST:587?tls=required (STARTTLS) or smtps://USER:PASS@HOST:465.
     #[arg(long, env = "CPMS_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
+    /// Where roaming partners reach this installation's OCPI endpoints (`https://cpms.example.com`;
+    /// they are at `{url}/ocpi/{tenant}/versions`). Default: the host a request came to.
+    #[arg(long, env = "CPMS_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Sender of e-mail notifications ("CPMS Alerts <alerts@example.com>").
     #[arg(
         long,
@@ -217,6 +221,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         csms,
         alert_sweep: Duration::from_secs(a.alert_sweep.clamp(1, 60)),
         clock: None,
+        public_url: a.public_url.clone(),
         smtp: a.smtp_url.clone().map(|url| cpms_notify::SmtpConfig {
             url,
             from: a.smtp_from.clone(),
@@ -230,6 +235,10 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
     );
     println!(
         "  Operator API:             http://{}/v1",
+        running.http_addr
+    );
+    println!(
+        "  OCPI (roaming partners):  http://{}/ocpi/{{tenant}}/versions",
         running.http_addr
     );
     if let Some(m) = running.management_addr {

@@ -8,6 +8,25 @@ pub mod websocket;
 
 pub use backend::{AwsSettings, Backend, ConfigError, aws_csms, aws_csms_metered};
 
+/// Roaming (OCPI) on the application's ports, calling partners over HTTP. `public_url` is where
+/// partners reach the OCPI endpoints (`CPMS_PUBLIC_URL` in the functions); without it, the host a
+/// request came to.
+pub fn roaming(
+    csms: &cpms_app::Csms,
+    public_url: Option<String>,
+) -> Result<std::sync::Arc<cpms_roaming::Roaming>, ConfigError> {
+    let client =
+        cpms_notify::partner::NetPartnerClient::new().map_err(|e| ConfigError::Invalid {
+            name: "partner client",
+            value: String::new(),
+            why: e.to_string(),
+        })?;
+    Ok(std::sync::Arc::new(cpms_roaming::Roaming::new(
+        csms.ports().roaming(std::sync::Arc::new(client)),
+        cpms_roaming::RoamingConfig { public_url },
+    )))
+}
+
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 

@@ -78,3 +78,16 @@ pub trait PartnerClient: Send + Sync {
     /// Sends one request and reads its answer.
     async fn send(&self, req: PartnerRequest) -> Result<PartnerReply, PartnerError>;
 }
+
+/// A client for installations without roaming: every call fails as unreachable.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoPartners;
+
+#[async_trait]
+impl PartnerClient for NoPartners {
+    async fn send(&self, _req: PartnerRequest) -> Result<PartnerReply, PartnerError> {
+        Err(PartnerError::Unreachable(
+            "no partner client is configured".into(),
+        ))
+    }
+}

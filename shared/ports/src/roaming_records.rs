@@ -4,7 +4,7 @@
 //! tenant: each tenant has its own OCPI base URL (and party ids), which names the tenant.
 
 use cpms_domain::TenantId;
-use cpms_domain::roaming::Partner;
+use cpms_domain::roaming::{Partner, RoamingSettings};
 
 use crate::documents::{INDEX_SLOTS, IndexKey, Record};
 
@@ -37,10 +37,23 @@ impl Record for Partner {
     }
 }
 
+/// The id of a tenant's one [`RoamingSettings`] record.
+pub const SETTINGS_ID: &str = "ocpi";
+
+impl Record for RoamingSettings {
+    const KIND: &'static str = "ocpi-settings";
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    fn id(&self) -> String {
+        SETTINGS_ID.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cpms_domain::roaming::PartnerRole;
+    use cpms_domain::roaming::{Connection, PartnerRole};
 
     #[test]
     fn a_partner_is_listed_under_the_digests_of_the_tokens_it_holds() {
@@ -69,9 +82,11 @@ mod tests {
             false,
             ("nl", "exa"),
             "b".into(),
-            "http://e/versions".into(),
-            "2.2.1".into(),
-            vec![],
+            Connection {
+                versions_url: "http://e/versions".into(),
+                version: "2.2.1".into(),
+                endpoints: vec![],
+            },
             [2; 32],
             now,
         )

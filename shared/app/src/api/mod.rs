@@ -15,6 +15,7 @@ mod incidents;
 mod invoices;
 mod keys;
 mod openapi_fix;
+mod partners;
 mod prices;
 mod problem;
 mod registry;
@@ -59,6 +60,8 @@ pub struct ApiState {
     pub csms: Arc<Csms>,
     /// The bootstrap key: admin of the default tenant, and manager of tenants.
     pub admin_key: Arc<AdminKey>,
+    /// Roaming (OCPI): partners and the tenant's party.
+    pub roaming: Arc<cpms_roaming::Roaming>,
 }
 
 /// Records an audit entry (a failure is logged: the change itself has been made).
@@ -173,6 +176,70 @@ fn table() -> Api {
             "Change a site",
             |g| OpDoc::returns::<sites::SiteView>(g, 200).body::<sites::SitePatch>(g),
             sites::update,
+        )
+        .op(
+            get.clone(),
+            "/ocpi/settings",
+            VIEWER,
+            "The tenant's own OCPI party and the versions URL partners register at",
+            |g| OpDoc::returns::<partners::SettingsView>(g, 200),
+            partners::get_settings,
+        )
+        .op(
+            put.clone(),
+            "/ocpi/settings",
+            ADMIN,
+            "Set the tenant's own OCPI party (country code, party id, name)",
+            |g| OpDoc::returns::<partners::SettingsView>(g, 200).body::<partners::SettingsBody>(g),
+            partners::put_settings,
+        )
+        .op(
+            post.clone(),
+            "/ocpi/partners",
+            ADMIN,
+            "Create a roaming partner and the registration token (token A) to hand it",
+            |g| OpDoc::returns::<partners::InvitedPartner>(g, 201).body::<partners::NewPartnerBody>(g),
+            partners::create_partner,
+        )
+        .op(
+            get.clone(),
+            "/ocpi/partners",
+            VIEWER,
+            "List roaming partners",
+            |g| OpDoc::returns::<List<partners::PartnerView>>(g, 200).query::<extract::PageQuery>(g),
+            partners::list_partners,
+        )
+        .op(
+            get.clone(),
+            "/ocpi/partners/{id}",
+            VIEWER,
+            "A roaming partner: where its registration stands and its endpoints",
+            |g| OpDoc::returns::<partners::PartnerView>(g, 200),
+            partners::get_partner,
+        )
+        .op(
+            post.clone(),
+            "/ocpi/partners/{id}/register",
+            ADMIN,
+            "Register with the partner, given its versions URL and the token it issued us",
+            |g| OpDoc::returns::<partners::PartnerView>(g, 200).body::<partners::RegisterBody>(g),
+            partners::register,
+        )
+        .op(
+            post.clone(),
+            "/ocpi/partners/{id}/registration-token",
+            ADMIN,
+            "A new registration token for a partner that is not registered (the old one stops working)",
+            |g| OpDoc::returns::<partners::InvitedPartner>(g, 200),
+            partners::reinvite,
+        )
+        .op(
+            delete.clone(),
+            "/ocpi/partners/{id}/registration",
+            ADMIN,
+            "Unregister from the partner (its credentials endpoint is told; ours stop working for it)",
+            |g| OpDoc::returns::<partners::Unregistered>(g, 200),
+            partners::unregister,
         )
         .op(
             get.clone(),
@@ -1030,6 +1097,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/docs/swagger-ui.css", axum::routing::get(docs::css))
         .nest("/v1", v1)
+        .nest_service("/ocpi", cpms_roaming::server::router(state.roaming.clone()))
         .fallback(problem::not_found_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

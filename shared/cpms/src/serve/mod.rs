@@ -60,6 +60,9 @@ pub struct ServeConfig {
     pub smtp: Option<cpms_notify::SmtpConfig>,
     /// The clock of the embedded backend (tests inject one; default the system clock).
     pub clock: Option<Arc<dyn cpms_ports::Clock>>,
+    /// Where partners reach the OCPI endpoints (`https://cpms.example.com`); default: the host a
+    /// request came to.
+    pub public_url: Option<String>,
 }
 
 /// What `cpms serve` runs the handlers on.
@@ -276,9 +279,11 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let ws_app = Router::new()
         .route("/ocpp/{id}", get(ws::upgrade))
         .with_state(ws_state);
+    let roaming = cpms_lambda::roaming(&csms, cfg.public_url.clone())?;
     let api = cpms_app::api::router(ApiState {
         csms: csms.clone(),
         admin_key: Arc::new(cfg.admin_key.clone()),
+        roaming,
     });
     let api = match metrics_handle() {
         Some(h) => api.route(

@@ -50,6 +50,45 @@ pub struct PartnerEndpoint {
     pub url: String,
 }
 
+/// Where a partner is reached: what its versions endpoint and the details of the version both speak
+/// said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// Its versions endpoint.
+    pub versions_url: String,
+    /// The version both speak.
+    pub version: String,
+    /// Its endpoints in that version.
+    pub endpoints: Vec<PartnerEndpoint>,
+}
+
+/// A tenant's own identity in OCPI: the party its locations, sessions and CDRs are published under,
+/// and the name partners see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoamingSettings {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Our country (ISO 3166-1 alpha-2).
+    pub country_code: String,
+    /// Our party id (3 letters or digits).
+    pub party_id: String,
+    /// The operator's name, as partners show it.
+    pub name: String,
+    /// Its website.
+    #[serde(default)]
+    pub website: Option<String>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Checks a party: two letters and three letters or digits (case is not significant).
+pub fn valid_party(country_code: &str, party_id: &str) -> bool {
+    country_code.len() == 2
+        && country_code.bytes().all(|b| b.is_ascii_alphabetic())
+        && party_id.len() == 3
+        && party_id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// A roaming partner of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partner {
@@ -108,6 +147,11 @@ pub enum RegistrationError {
 pub fn new_token(random: [u8; 32]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+}
+
+/// The digest a token we issued is stored and looked up under (hex SHA-256).
+pub fn token_digest(token: &str) -> String {
+    sha256_hex(token)
 }
 
 /// The id of a party's partner record.
@@ -190,15 +234,12 @@ impl Partner {
     /// The partner registered, or updated its credentials (`update`), giving us `their_token` and its
     /// versions; returns the token it calls us with from now on (token C; a new one each time). The
     /// registration token no longer works.
-    #[allow(clippy::too_many_arguments)]
     pub fn registered(
         &mut self,
         update: bool,
         their_party: (&str, &str),
         their_token: String,
-        versions_url: String,
-        version: String,
-        endpoints: Vec<PartnerEndpoint>,
+        connection: Connection,
         random: [u8; 32],
         now: DateTime<Utc>,
     ) -> Result<String, RegistrationError> {
@@ -220,12 +261,60 @@ impl Partner {
         self.token_sha256 = Some(sha256_hex(&token_c));
         self.registration_token_sha256 = None;
         self.their_token = Some(their_token);
-        self.versions_url = Some(versions_url);
-        self.version = Some(version);
-        self.endpoints = endpoints;
+        self.versions_url = Some(connection.versions_url);
+        self.version = Some(connection.version);
+        self.endpoints = connection.endpoints;
         self.state = PartnerState::Registered;
         self.updated_at = now;
         Ok(token_c)
+    }
+
+    /// We are about to register with the partner (it gave the operator its versions URL and a token
+    /// A of its own): returns the token it will call us with (token B), which works on our versions and
+    /// credentials endpoints until the exchange completes (the partner reads our versions with it while
+    /// it answers). A registration token handed out before stops working.
+    pub fn offer(
+        &mut self,
+        random: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<String, RegistrationError> {
+        if self.state == PartnerState::Registered {
+            return Err(RegistrationError::AlreadyRegistered);
+        }
+        Ok(self.reinvite(random, now))
+    }
+
+    /// The partner answered our registration with its credentials: the token we offered
+    /// ([`Partner::offer`]) becomes its token C, and `their_token` the one we call it with.
+    pub fn connected(
+        &mut self,
+        their_party: (&str, &str),
+        their_token: String,
+        connection: Connection,
+        now: DateTime<Utc>,
+    ) -> Result<(), RegistrationError> {
+        if self.state == PartnerState::Registered {
+            return Err(RegistrationError::AlreadyRegistered);
+        }
+        let found = partner_id(their_party.0, their_party.1);
+        if found != self.id {
+            return Err(RegistrationError::OtherParty {
+                expected: self.id.clone(),
+                found,
+            });
+        }
+        let offered = self
+            .registration_token_sha256
+            .take()
+            .ok_or(RegistrationError::NotRegistered)?;
+        self.token_sha256 = Some(offered);
+        self.their_token = Some(their_token);
+        self.versions_url = Some(connection.versions_url);
+        self.version = Some(connection.version);
+        self.endpoints = connection.endpoints;
+        self.state = PartnerState::Registered;
+        self.updated_at = now;
+        Ok(())
     }
 
     /// Unregistered (by either side): its tokens stop working both ways.

@@ -25,13 +25,15 @@ fn register(p: &mut Partner, update: bool, random: u8) -> Result<String, Registr
         update,
         ("NL", "EXA"),
         "token-b".into(),
-        "http://emsp/versions".into(),
-        "2.2.1".into(),
-        vec![PartnerEndpoint {
-            module: "cdrs".into(),
-            role: "RECEIVER".into(),
-            url: "http://emsp/2.2.1/cdrs".into(),
-        }],
+        Connection {
+            versions_url: "http://emsp/versions".into(),
+            version: "2.2.1".into(),
+            endpoints: vec![PartnerEndpoint {
+                module: "cdrs".into(),
+                role: "RECEIVER".into(),
+                url: "http://emsp/2.2.1/cdrs".into(),
+            }],
+        },
         [random; 32],
         t0(),
     )
@@ -77,9 +79,11 @@ fn credentials_of_another_party_and_updates_before_registering_are_refused() {
         false,
         ("DE", "XYZ"),
         "b".into(),
-        "http://x".into(),
-        "2.2.1".into(),
-        vec![],
+        Connection {
+            versions_url: "http://x".into(),
+            version: "2.2.1".into(),
+            endpoints: vec![],
+        },
         [1; 32],
         t0(),
     );
@@ -98,4 +102,45 @@ fn unregistering_ends_both_tokens_until_a_new_invitation() {
     let token_a = p.reinvite([9; 32], t0());
     assert_eq!(p.token_use(&token_a), Some(TokenUse::Registration));
     assert!(register(&mut p, false, 4).is_ok());
+}
+
+#[test]
+fn registering_with_a_partner_turns_the_offered_token_into_its_token() {
+    // GIVEN an invited partner whose token A we handed out
+    let (mut p, token_a) = invited();
+    // WHEN we offer it a token B for our registration with it
+    let token_b = p.offer([9; 32], t0()).unwrap();
+    // THEN token A no longer works, token B works for the handshake only
+    assert_eq!(p.token_use(&token_a), None);
+    assert_eq!(p.token_use(&token_b), Some(TokenUse::Registration));
+    // WHEN it answers with the credentials of another party THEN nothing changes
+    let conn = || Connection {
+        versions_url: "http://emsp/versions".into(),
+        version: "2.2.1".into(),
+        endpoints: vec![],
+    };
+    assert!(matches!(
+        p.connected(("DE", "XYZ"), "token-c".into(), conn(), t0()),
+        Err(RegistrationError::OtherParty { .. })
+    ));
+    // WHEN it answers with its own THEN token B is its token for every module
+    p.connected(("nl", "exa"), "token-c".into(), conn(), t0())
+        .unwrap();
+    assert_eq!(p.state, PartnerState::Registered);
+    assert_eq!(p.token_use(&token_b), Some(TokenUse::Registered));
+    assert_eq!(p.their_token.as_deref(), Some("token-c"));
+    // AND a registered partner is not offered again
+    assert_eq!(
+        p.offer([1; 32], t0()),
+        Err(RegistrationError::AlreadyRegistered)
+    );
+}
+
+#[test]
+fn parties_are_two_letters_and_three_letters_or_digits() {
+    assert!(valid_party("nl", "EX1"));
+    assert!(!valid_party("NLD", "EXA"));
+    assert!(!valid_party("NL", "EX"));
+    assert!(!valid_party("N1", "EXA"));
+    assert!(!valid_party("NL", "E-A"));
 }
