@@ -313,3 +313,254 @@ async fn bad_ocpi_requests_get_the_specifications_answers() {
     assert_eq!(s, 400, "{b}");
     stack.stop().await;
 }
+
+/// Polls the eMSP's state until `check` holds (20 s at most).
+async fn emsp_until(emsp: &Emsp, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let s = emsp.state().await;
+        if check(&s) {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the eMSP never got {what}: {}", emsp.state().await);
+}
+
+fn objects<'a>(state: &'a Value, module: &str) -> Vec<&'a Value> {
+    state["objects"][module]
+        .as_object()
+        .map(|m| m.values().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locations_sessions_and_cdrs_reach_the_emsp_and_a_partner_that_was_down_catches_up() {
+    let stack = configured_stack().await;
+    let (token_a, versions_url) = invite(&stack).await;
+    let emsp = Emsp::start("unused").await;
+    let (s, b) = emsp
+        .control(
+            "register",
+            json!({"versions_url": versions_url, "token_a": token_a}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    // A site with a charger of one EVSE, and a token the eMSP issued
+    let site = json!({"id": "ams-1", "name": "Amsterdam Depot", "address": {"street": "Kade 1", "city": "Amsterdam",
+        "postal_code": "1011AA", "country": "NLD"}, "coordinates": {"latitude": 52.37, "longitude": 4.89},
+        "time_zone": "Europe/Amsterdam"});
+    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
+    stack.register("RO-1").await;
+    let topo = json!({"site_id": "ams-1", "evses": [{"evse_id": 1, "connectors": [{"connector_id": 1,
+        "standard": "IEC_62196_T2", "format": "socket", "power_type": "ac3_phase", "max_power_kw": 22}]}]});
+    let (s, b) = send(stack.req(Method::PATCH, "/v1/chargers/RO-1").json(&topo)).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = stack
+        .post(
+            "/v1/tokens",
+            json!({"id": "EXA-TOKEN-1", "status": "accepted", "partner": "NL-EXA"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+
+    // THEN the location arrives by itself (the charger was placed), with its EVSE
+    let state = emsp_until(&emsp, "the location", |s| {
+        objects(s, "locations")
+            .iter()
+            .any(|l| l["id"] == "ams-1" && l["evses"].as_array().is_some_and(|e| e.len() == 1))
+    })
+    .await;
+    let loc = objects(&state, "locations")[0].clone();
+    // (the peer keeps CiStrings lower-cased)
+    assert_eq!(
+        loc["evses"][0]["uid"].as_str().map(str::to_lowercase),
+        Some("ro-1-1".into())
+    );
+    assert_eq!(
+        loc["evses"][0]["connectors"][0]["max_electric_power"],
+        22000
+    );
+    assert_eq!(loc["coordinates"]["latitude"], "52.370000");
+
+    // WHEN the charger boots and reports Available THEN the EVSE status is patched
+    let mut cp = cpms_tests::Charger::connect(&stack, "RO-1", "ocpp1.6")
+        .await
+        .unwrap();
+    cp.boot(false).await;
+    let before = state["pushes"]["locations"].as_u64().unwrap_or(0);
+    cp.call(
+        "StatusNotification",
+        json!({"connectorId": 1, "status": "Available", "errorCode": "NoError"}),
+    )
+    .await;
+    emsp_until(&emsp, "the EVSE status", |s| {
+        s["pushes"]["locations"].as_u64().unwrap_or(0) > before
+    })
+    .await;
+
+    // WHEN a session runs with the eMSP's token THEN the session and then its CDR arrive
+    let r = cp
+        .call(
+            "StartTransaction",
+            json!({"connectorId": 1, "idTag": "EXA-TOKEN-1", "meterStart": 1000,
+                "timestamp": "2026-12-01T08:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r[2]["idTagInfo"]["status"], "Accepted", "{r}");
+    let tx = r[2]["transactionId"].as_i64().unwrap();
+    emsp_until(&emsp, "the active session", |s| {
+        objects(s, "sessions")
+            .iter()
+            .any(|x| x["status"] == "ACTIVE")
+    })
+    .await;
+    cp.call(
+        "StopTransaction",
+        json!({"transactionId": tx, "meterStop": 12000, "timestamp": "2026-12-01T09:00:00Z"}),
+    )
+    .await;
+    let state = emsp_until(&emsp, "the CDR", |s| !objects(s, "cdrs").is_empty()).await;
+    let sessions = objects(&state, "sessions");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["status"], "COMPLETED", "{state}");
+    assert_eq!(sessions[0]["kwh"].as_f64(), Some(11.0));
+    assert_eq!(
+        sessions[0]["cdr_token"]["party_id"]
+            .as_str()
+            .map(str::to_uppercase),
+        Some("EXA".into())
+    );
+    let cdr = objects(&state, "cdrs")[0];
+    assert_eq!(cdr["total_energy"].as_f64(), Some(11.0));
+    assert_eq!(cdr["cdr_location"]["id"], "ams-1");
+    assert_eq!(state["cdr_ids"].as_array().unwrap().len(), 1);
+
+    // AND the eMSP reads the same through our Sender endpoints, paginated
+    let token_c = state["cpo"]["token"].as_str().unwrap().to_string();
+    let base = format!("{}/ocpi/default/2.2.1", stack.api);
+    let r = reqwest::Client::new()
+        .get(format!("{base}/locations?limit=1"))
+        .header("authorization", token_header(&token_c))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-total-count"], "1");
+    assert_eq!(r.headers()["x-limit"], "1");
+    assert!(!r.headers().contains_key("link"));
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["data"][0]["id"], "ams-1");
+    assert_eq!(b["data"][0]["evses"][0]["status"], "AVAILABLE");
+    let (s, b) = ocpi(
+        Method::GET,
+        &format!("{base}/sessions"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["data"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{b}"
+    );
+    let (_, b) = ocpi(
+        Method::GET,
+        &format!("{base}/cdrs?date_from=2020-01-01T00:00:00Z"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!(b["data"].as_array().map(Vec::len), Some(1), "{b}");
+    let (_, b) = ocpi(
+        Method::GET,
+        &format!("{base}/cdrs?date_to=2020-01-01T00:00:00Z"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!(b["data"].as_array().map(Vec::len), Some(0), "{b}");
+    let (s, b) = ocpi(
+        Method::GET,
+        &format!("{base}/locations/ams-1/RO-1-1/1"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["data"]["standard"].as_str()),
+        (200, Some("IEC_62196_T2")),
+        "{b}"
+    );
+    let (s, b) = ocpi(
+        Method::GET,
+        &format!("{base}/locations/nowhere"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!((s, b["status_code"].as_u64()), (404, Some(2003)), "{b}");
+    let (s, b) = ocpi(
+        Method::GET,
+        &format!("{base}/locations?offset=x"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!((s, b["status_code"].as_u64()), (400, Some(2001)), "{b}");
+
+    // WHEN the eMSP is down while the EVSE changes THEN it is retried until it takes it
+    emsp.control("fail", json!({"status": 503})).await;
+    let before = emsp.state().await["pushes"]["locations"]
+        .as_u64()
+        .unwrap_or(0);
+    cp.call(
+        "StatusNotification",
+        json!({"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure"}),
+    )
+    .await;
+    let failed = stack
+        .wait_for("/v1/ocpi/partners/NL-EXA/queue", |v| {
+            v["items"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|j| j["attempts"].as_u64() >= Some(1)))
+        })
+        .await;
+    assert_eq!(failed["items"][0]["action"], "patch_evse", "{failed}");
+    emsp.control("fail", json!({"status": 0})).await;
+    let state = emsp_until(&emsp, "the retried status", |s| {
+        s["pushes"]["locations"].as_u64().unwrap_or(0) > before
+    })
+    .await;
+    let _ = state;
+    let (_, q) = stack.get("/v1/ocpi/partners/NL-EXA/queue").await;
+    assert_eq!(q["items"].as_array().map(Vec::len), Some(0), "{q}");
+    let (_, log) = stack
+        .get("/v1/ocpi/partners/NL-EXA/deliveries?module=locations&object=ams-1")
+        .await;
+    let log = log["items"].as_array().unwrap().clone();
+    assert!(
+        log.iter()
+            .any(|a| a["ok"] == false && a["http_status"] == 503),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|a| a["ok"] == true && a["method"] == "PATCH"),
+        "{log:?}"
+    );
+
+    // AND a resync sends the location again
+    let before = emsp.state().await["pushes"]["locations"]
+        .as_u64()
+        .unwrap_or(0);
+    let (s, b) = stack
+        .post("/v1/ocpi/partners/NL-EXA/resync", json!({}))
+        .await;
+    assert_eq!((s, b["locations"].as_u64()), (200, Some(1)), "{b}");
+    emsp_until(&emsp, "the resynced location", |s| {
+        s["pushes"]["locations"].as_u64().unwrap_or(0) > before
+    })
+    .await;
+    cp.close().await;
+    stack.stop().await;
+}

@@ -262,6 +262,10 @@ def walk_ocpi(a, emsp, emsp_token):
                        {"versions_url": f"{emsp}/ocpi/versions", "token": emsp_token})
     if status != 200:
         a.failures.append(f"registering with the eMSP at {emsp}: {status}")
+    a.call("post", "/v1/ocpi/partners/NL-EXA/resync", {})
+    a.call("get", "/v1/ocpi/partners/NL-EXA/queue")
+    a.call("get", "/v1/ocpi/partners/NL-EXA/deliveries")
+    a.call("get", "/v1/ocpi/partners/NL-EXA/deliveries?module=locations&object=oa-site")
     a.call("delete", "/v1/ocpi/partners/NL-EXA/registration")
 
 

@@ -209,6 +209,16 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
     },
+    /// What a site publishes as a location changed other than its live status: the site itself, or
+    /// which chargers stand there and their EVSEs (roaming pushes the location again).
+    #[serde(rename = "location.changed.v1")]
+    LocationChanged {
+        /// The site.
+        site_id: String,
+        /// The charger that came or left, when that is what changed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        charger_id: Option<ChargerId>,
+    },
     /// A session began.
     #[serde(rename = "session.started.v1")]
     SessionStarted {
@@ -312,6 +322,7 @@ impl EventBody {
             EventBody::ChargerSecurityEvent { .. } => "charger.security_event.v1",
             EventBody::ChargerCommandFailed { .. } => "charger.command_failed.v1",
             EventBody::IncidentChanged { .. } => "incident.changed.v1",
+            EventBody::LocationChanged { .. } => "location.changed.v1",
             EventBody::SessionStarted { .. } => "session.started.v1",
             EventBody::SessionMetered { .. } => "session.metered.v1",
             EventBody::SessionEnded { .. } => "session.ended.v1",
@@ -367,6 +378,19 @@ pub fn draw_changed(old: &crate::session::LatestMeter, new: &crate::session::Lat
         || old.current_phases != new.current_phases
 }
 
+/// The event a change to a site implies (its location changed).
+pub fn for_site(s: &crate::site::Site) -> DomainEvent {
+    DomainEvent {
+        id: format!("site:{}:{}", s.id, s.updated_at.timestamp_millis()),
+        tenant: s.tenant.clone(),
+        occurred_at: s.updated_at,
+        body: EventBody::LocationChanged {
+            site_id: s.id.clone(),
+            charger_id: None,
+        },
+    }
+}
+
 /// The event a new CDR implies.
 pub fn for_cdr(c: &crate::billing::Cdr) -> DomainEvent {
     DomainEvent {
@@ -399,6 +423,40 @@ pub fn for_charger(old: Option<&Charger>, new: &Charger) -> Vec<DomainEvent> {
         occurred_at: new.updated_at,
         body,
     };
+    // Where it stands and what it offers there: both sites' locations change.
+    if let Some(o) = old
+        && (o.site_id != new.site_id || o.evses != new.evses)
+    {
+        let mut sites: Vec<&String> = o.site_id.iter().chain(new.site_id.iter()).collect();
+        sites.dedup();
+        for site in sites {
+            out.push(ev(
+                format!(
+                    "{}:placed:{site}:{}",
+                    new.id,
+                    new.updated_at.timestamp_millis()
+                ),
+                EventBody::LocationChanged {
+                    site_id: site.clone(),
+                    charger_id: Some(new.id.clone()),
+                },
+            ));
+        }
+    } else if old.is_none()
+        && let Some(site) = &new.site_id
+    {
+        out.push(ev(
+            format!(
+                "{}:placed:{site}:{}",
+                new.id,
+                new.updated_at.timestamp_millis()
+            ),
+            EventBody::LocationChanged {
+                site_id: site.clone(),
+                charger_id: Some(new.id.clone()),
+            },
+        ));
+    }
     let old_conn = old.and_then(|o| o.connection.as_ref());
     if new.connection.as_ref().map(|c| &c.id) != old_conn.map(|c| &c.id) {
         if let Some(c) = old_conn {

@@ -176,6 +176,13 @@ fn examples() -> Vec<DomainEvent> {
             },
         ),
         ev(
+            "site:depot-north:1764583805000",
+            EventBody::LocationChanged {
+                site_id: "depot-north".into(),
+                charger_id: None,
+            },
+        ),
+        ev(
             "CP-00001:limits:ev_charging_needs:1:1764583805000",
             EventBody::ChargerLimitsChanged {
                 charger_id: cp.clone(),
@@ -213,6 +220,7 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::ChargerSecurityEvent { .. }
         | EventBody::ChargerCommandFailed { .. }
         | EventBody::IncidentChanged { .. }
+        | EventBody::LocationChanged { .. }
         | EventBody::SessionStarted { .. }
         | EventBody::SessionMetered { .. }
         | EventBody::SessionEnded { .. }

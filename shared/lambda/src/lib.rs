@@ -23,7 +23,10 @@ pub fn roaming(
         })?;
     Ok(std::sync::Arc::new(cpms_roaming::Roaming::new(
         csms.ports().roaming(std::sync::Arc::new(client)),
-        cpms_roaming::RoamingConfig { public_url },
+        cpms_roaming::RoamingConfig {
+            public_url,
+            currency: Some(csms.config().default_currency.clone()),
+        },
     )))
 }
 

@@ -611,6 +611,32 @@ pub async fn document_store(store: &dyn crate::DocumentStore, run: &str) {
     assert_eq!(store.delete(&a, "thing", "x3").await, Ok(true));
     assert!(store.get(&a, "thing", "x3").await.unwrap().is_none());
     assert_eq!(store.delete(&a, "thing", "x3").await, Ok(false));
+    // A conditional delete: refused once the document moved on, done at its version.
+    let v = store
+        .write(&[put(doc(&a, "x9", "nine", Some("q9")), Expected::Absent)])
+        .await
+        .unwrap()[0];
+    let v2 = store
+        .write(&[put(
+            doc(&a, "x9", "nine again", Some("q9")),
+            Expected::Version(v),
+        )])
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        store.delete_if(&a, "thing", "x9", v).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(store.delete_if(&a, "thing", "x9", v2).await, Ok(true));
+    assert_eq!(store.delete_if(&a, "thing", "x9", v2).await, Ok(false));
+    let q9 = store
+        .query(
+            &a,
+            &DocQuery::by_index("thing", 0, "q9", PageRequest::first(10)),
+        )
+        .await
+        .unwrap();
+    assert!(q9.items.is_empty());
     let q2 = store
         .query(
             &a,

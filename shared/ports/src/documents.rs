@@ -110,6 +110,15 @@ pub trait DocumentStore: Send + Sync {
         kind: &'static str,
         id: &str,
     ) -> Result<bool, StoreError>;
+    /// Removes a document if it is still at `version` (`Conflict` when it changed; `false` when there
+    /// was none).
+    async fn delete_if(
+        &self,
+        tenant: &TenantId,
+        kind: &'static str,
+        id: &str,
+        version: u64,
+    ) -> Result<bool, StoreError>;
     /// One page of a list (index lists may lag a write by a moment on DynamoDB).
     async fn query(
         &self,
@@ -204,6 +213,20 @@ impl<T: Record> Documents<T> {
         Ok(v.first().copied().unwrap_or_default())
     }
 
+    /// Writes a record if `expected` holds, with the events the change implies (published if and only
+    /// if it commits); returns its new version.
+    pub async fn put_with_events(
+        &self,
+        record: &T,
+        expected: Expected,
+        events: Vec<cpms_domain::events::DomainEvent>,
+    ) -> Result<u64, StoreError> {
+        let mut w = Self::write_of(record, expected)?;
+        w.events = events;
+        let v = self.store.write(&[w]).await?;
+        Ok(v.first().copied().unwrap_or_default())
+    }
+
     /// Writes `record` over what is stored under its id now (or creates it); a change between the read
     /// and the write is a `Conflict`.
     pub async fn replace(&self, record: &T) -> Result<u64, StoreError> {
@@ -231,6 +254,16 @@ impl<T: Record> Documents<T> {
     /// Removes a record; `false` when there was none.
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
         self.store.delete(tenant, T::KIND, id).await
+    }
+
+    /// Removes a record if it is still at `version` (`Conflict` when it changed since).
+    pub async fn delete_if(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        self.store.delete_if(tenant, T::KIND, id, version).await
     }
 
     /// One page of a list.

@@ -13,6 +13,9 @@
 
 pub mod client;
 pub mod handshake;
+pub mod objects;
+pub mod publish;
+pub mod push;
 pub mod server;
 
 use std::sync::Arc;
@@ -33,6 +36,15 @@ pub struct RoamingConfig {
     /// The public base URL partners reach this installation at (`https://cpms.example.com`); without
     /// it, the host a request came to is used (right for `cpms serve` on one address).
     pub public_url: Option<String>,
+    /// The currency of a running session's cost (`EUR` when not set).
+    pub currency: Option<String>,
+}
+
+impl RoamingConfig {
+    /// The currency running sessions are reported in.
+    pub fn currency(&self) -> String {
+        self.currency.clone().unwrap_or_else(|| "EUR".into())
+    }
 }
 
 /// What roaming runs on.

@@ -242,6 +242,30 @@ fn table() -> Api {
             partners::unregister,
         )
         .op(
+            post.clone(),
+            "/ocpi/partners/{id}/resync",
+            ADMIN,
+            "Publish every location again and queue it for the partner (and what it refused before)",
+            |g| OpDoc::returns::<partners::Resynced>(g, 200),
+            partners::resync,
+        )
+        .op(
+            get.clone(),
+            "/ocpi/partners/{id}/deliveries",
+            VIEWER,
+            "The partner's delivery log, newest first (of one object with module and object)",
+            |g| OpDoc::returns::<List<partners::AttemptView>>(g, 200).query::<partners::LogQuery>(g),
+            partners::deliveries,
+        )
+        .op(
+            get.clone(),
+            "/ocpi/partners/{id}/queue",
+            VIEWER,
+            "What waits to be sent to the partner, in its order (dead letters included)",
+            |g| OpDoc::returns::<List<partners::QueuedView>>(g, 200).query::<extract::PageQuery>(g),
+            partners::queue,
+        )
+        .op(
             get.clone(),
             "/alert-rules",
             VIEWER,

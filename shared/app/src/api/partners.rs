@@ -354,3 +354,152 @@ pub(crate) async fn unregister(
         partner_error: failure.map(|e| e.to_string()),
     }))
 }
+
+/// The answer of a resync.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Resynced {
+    /// Locations queued for the partner.
+    locations: usize,
+}
+
+pub(crate) async fn resync(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+) -> Result<Json<Resynced>, Problem> {
+    let found = st
+        .roaming
+        .partner(&p.tenant, &id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no partner {id:?}")))?;
+    if found.value.state != PartnerState::Registered {
+        return Err(Problem::conflict(format!("partner {id} is not registered")));
+    }
+    let n = st.roaming.resync(&p.tenant, Some(&id)).await?;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "ocpi.partner.resync",
+        id.clone(),
+        json!({"locations": n}),
+    )
+    .await;
+    // Sent now rather than at the next sweep (a partner that is down keeps it queued).
+    if let Err(e) = st.roaming.deliver(&p.tenant, &id).await {
+        tracing::warn!(partner = %id, error = %e, "the resync's first delivery failed; the sweep retries");
+    }
+    Ok(Json(Resynced { locations: n }))
+}
+
+/// `?module=&object=` of a delivery log.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogQuery {
+    /// Items per page (1 to 500, default 50).
+    limit: Option<usize>,
+    cursor: Option<String>,
+    /// With `object`: only this object's attempts (`locations`, `sessions`, `cdrs`).
+    module: Option<String>,
+    /// The object's OCPI id.
+    object: Option<String>,
+}
+
+/// One attempt to send an object to the partner.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AttemptView {
+    module: String,
+    object_id: String,
+    method: String,
+    at: DateTime<Utc>,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ocpi_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    took_ms: u64,
+}
+
+async fn known(st: &ApiState, p: &Principal, id: &str) -> Result<(), Problem> {
+    st.roaming
+        .partner(&p.tenant, id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| Problem::not_found(format!("no partner {id:?}")))
+}
+
+pub(crate) async fn deliveries(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+    Params(q): Params<LogQuery>,
+) -> Result<Json<List<AttemptView>>, Problem> {
+    known(&st, &p, &id).await?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let object = match (&q.module, &q.object) {
+        (Some(m), Some(o)) => Some((m.as_str(), o.as_str())),
+        (None, None) => None,
+        _ => return Err(Problem::bad_request("module and object go together")),
+    };
+    let found = st
+        .roaming
+        .delivery_log(&p.tenant, &id, object, page)
+        .await?;
+    Ok(Json(List::of(found, |a| AttemptView {
+        module: a.module,
+        object_id: a.object_id,
+        method: a.method,
+        at: a.at,
+        ok: a.ok,
+        http_status: a.http_status,
+        ocpi_status: a.ocpi_status,
+        error: a.error,
+        took_ms: a.took_ms,
+    })))
+}
+
+/// An object waiting to be sent to the partner.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct QueuedView {
+    module: String,
+    object_id: String,
+    /// `put`, `patch_evse` or `post`.
+    action: String,
+    queued_at: DateTime<Utc>,
+    attempts: u32,
+    next_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+    /// Refused by the partner as invalid: not retried until a resync.
+    dead: bool,
+}
+
+pub(crate) async fn queue(
+    State(st): State<ApiState>,
+    p: Principal,
+    Id(id): Id,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<List<QueuedView>>, Problem> {
+    known(&st, &p, &id).await?;
+    let found = st.roaming.queued(&p.tenant, &id, q.page()?).await?;
+    Ok(Json(List::of(found, |j| QueuedView {
+        action: match j.action {
+            cpms_domain::roaming::PushAction::Put => "put".into(),
+            cpms_domain::roaming::PushAction::PatchEvse { .. } => "patch_evse".into(),
+            cpms_domain::roaming::PushAction::Post => "post".into(),
+        },
+        module: j.module,
+        object_id: j.object_id,
+        queued_at: j.queued_at,
+        attempts: j.attempts,
+        next_at: j.next_at,
+        last_error: j.last_error,
+        dead: j.dead,
+    })))
+}

@@ -110,7 +110,11 @@ pub(crate) async fn create(
         updated_at: now,
     };
     site.validate()?;
-    match sites(&st).put(&site, Expected::Absent).await {
+    let placed = vec![cpms_domain::events::for_site(&site)];
+    match sites(&st)
+        .put_with_events(&site, Expected::Absent, placed)
+        .await
+    {
         Err(StoreError::Conflict) => {
             return Err(Problem::conflict(format!("site {} exists", site.id)));
         }
@@ -172,7 +176,10 @@ pub(crate) async fn update(
     }
     s.updated_at = st.csms.now();
     s.validate()?;
-    sites(&st).put(&s, Expected::Version(read.version)).await?;
+    let changed = vec![cpms_domain::events::for_site(&s)];
+    sites(&st)
+        .put_with_events(&s, Expected::Version(read.version), changed)
+        .await?;
     audit(
         &st,
         &p,

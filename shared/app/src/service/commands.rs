@@ -644,7 +644,7 @@ impl Csms {
     }
 
     /// Every tenant: the default one and those created through the API.
-    pub(crate) async fn all_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+    pub async fn all_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
         let mut out = vec![self.config.default_tenant.clone()];
         let tenants = self.records::<TenantRecord>();
         let platform = cpms_domain::access::platform_tenant();

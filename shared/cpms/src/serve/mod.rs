@@ -167,7 +167,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let management_addr = management.as_ref().map(|l| l.local_addr()).transpose()?;
 
     let mut meter = None;
-    let (csms, mode) = match &cfg.backend {
+    let (csms, roaming, mode) = match &cfg.backend {
         ServeBackend::Embedded {
             data_dir,
             durability,
@@ -200,6 +200,9 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             tasks.spawn(cpms_app::consumers::run_smart_charging(csms.clone(), smart));
             let alerts = bus.subscribe_routed("alerts", 4096);
             tasks.spawn(cpms_app::consumers::run_alerts(csms.clone(), alerts));
+            let ocpi = bus.subscribe_routed("ocpi-push", 4096);
+            let roaming = cpms_lambda::roaming(&csms, cfg.public_url.clone())?;
+            tasks.spawn(cpms_app::consumers::run_ocpi_push(roaming.clone(), ocpi));
             // Every event, for the live stream (`/v1/stream`).
             let mut live = bus.subscribe("live", 4096);
             let feed = csms.clone();
@@ -232,7 +235,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             });
             let relay = OutboxRelay::new(store, bus);
             tasks.spawn(relay.run(stop_rx.clone()));
-            (csms, ws::Mode::Direct)
+            (csms, roaming, ws::Mode::Direct)
         }
         ServeBackend::Aws {
             settings,
@@ -256,14 +259,16 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             }
             let (csms, m) = cpms_lambda::aws_csms_metered(&sdk, &settings);
             meter = Some(m);
-            // The stream relay and the consumers the stack runs (billing, the reconciler).
+            let roaming = cpms_lambda::roaming(&csms, cfg.public_url.clone())?;
+            // The stream relay and the consumers the stack runs (billing, the reconciler, ...).
             tasks.spawn(stream::run(
                 sdk.clone(),
                 settings.table.clone(),
                 csms.clone(),
+                roaming.clone(),
                 stop_rx.clone(),
             ));
-            (csms, ws::Mode::Lambda)
+            (csms, roaming, ws::Mode::Lambda)
         }
     };
 
@@ -279,11 +284,10 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let ws_app = Router::new()
         .route("/ocpp/{id}", get(ws::upgrade))
         .with_state(ws_state);
-    let roaming = cpms_lambda::roaming(&csms, cfg.public_url.clone())?;
     let api = cpms_app::api::router(ApiState {
         csms: csms.clone(),
         admin_key: Arc::new(cfg.admin_key.clone()),
-        roaming,
+        roaming: roaming.clone(),
     });
     let api = match metrics_handle() {
         Some(h) => api.route(
@@ -379,6 +383,23 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             }
         }
     });
+    // Pushes to roaming partners that are due again (retries, and what a stopped worker left); on AWS
+    // the ocpi-sweeper function runs the same sweep every minute.
+    let (pusher, tenants, mut s7) = (roaming.clone(), csms.clone(), stop_rx.clone());
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = sweep_pushes(&pusher, &tenants).await {
+                        tracing::warn!(error = %e, "the OCPI push sweep failed");
+                    }
+                }
+                _ = s7.changed() => return,
+            }
+        }
+    });
     // Monthly billing: the previous month is run once it is over (hourly check; a run that exists is
     // not made again). On AWS a monthly schedule does this.
     let (biller, mut s3) = (csms.clone(), stop_rx.clone());
@@ -408,6 +429,17 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         stop,
         tasks,
     })
+}
+
+/// Sends the pushes due to every partner of every tenant.
+async fn sweep_pushes(
+    roaming: &cpms_roaming::Roaming,
+    csms: &Csms,
+) -> Result<(), cpms_roaming::RoamingError> {
+    for t in csms.all_tenants().await? {
+        roaming.sweep_pushes(&t).await?;
+    }
+    Ok(())
 }
 
 /// The Prometheus recorder of the process (installed once; every server of the process shares it).

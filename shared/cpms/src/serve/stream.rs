@@ -28,6 +28,7 @@ const ATTEMPTS: u32 = 5;
 /// Hands events to the consumers, as the queues and their functions would.
 struct Consumers {
     csms: Arc<Csms>,
+    roaming: Arc<cpms_roaming::Roaming>,
 }
 
 #[async_trait]
@@ -44,6 +45,9 @@ impl EventPublisher for Consumers {
             }
             if routed("alerts", ev) {
                 cpms_app::consumers::alert(&self.csms, ev).await?;
+            }
+            if routed("ocpi-push", ev) {
+                cpms_app::consumers::push_to_partners(&self.roaming, ev).await?;
             }
         }
         let smart: Vec<DomainEvent> = events
@@ -91,11 +95,12 @@ pub(crate) async fn run(
     sdk: aws_config::SdkConfig,
     table: String,
     csms: Arc<Csms>,
+    roaming: Arc<cpms_roaming::Roaming>,
     mut stop: watch::Receiver<bool>,
 ) {
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
-    let consumers = Consumers { csms };
+    let consumers = Consumers { csms, roaming };
     let mut iterators: HashMap<String, Option<String>> = HashMap::new();
     let mut last_seen: HashMap<String, String> = HashMap::new();
     let mut arn = None;

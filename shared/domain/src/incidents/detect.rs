@@ -84,7 +84,7 @@ pub fn charger_of(ev: &DomainEvent) -> Option<ChargerId> {
         | EventBody::ChargerFirmwareStatus { charger_id, .. }
         | EventBody::ChargerSecurityEvent { charger_id, .. }
         | EventBody::ChargerCommandFailed { charger_id, .. } => Some(charger_id.clone()),
-        EventBody::IncidentChanged { .. } => None,
+        EventBody::IncidentChanged { .. } | EventBody::LocationChanged { .. } => None,
         EventBody::SessionStarted { session_id, .. }
         | EventBody::SessionMetered { session_id, .. }
         | EventBody::SessionEnded { session_id, .. }

@@ -337,3 +337,151 @@ impl Partner {
             .map(|e| e.url.as_str())
     }
 }
+
+/// An object as published to partners (`locations`, `sessions`, `cdrs`): what GET lists serve and
+/// pushes send, kept as the OCPI JSON it is, ordered by `last_updated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Published {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The module.
+    pub module: String,
+    /// The object's OCPI id (a location id, session id or CDR id).
+    pub object_id: String,
+    /// Who may see it: every partner (`None`: locations, tariffs), or the partner whose token it is
+    /// about (sessions, CDRs).
+    pub audience: Option<String>,
+    /// The OCPI object.
+    pub body: serde_json::Value,
+    /// When it last changed.
+    pub last_updated: DateTime<Utc>,
+    /// The chargers a location is made of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<crate::ChargerId>,
+}
+
+impl Published {
+    /// The record id of an object.
+    pub fn key(module: &str, object_id: &str) -> String {
+        format!("{module}:{object_id}")
+    }
+
+    /// The list a partner reads of `module`: `{module}:*` for what every partner sees, else
+    /// `{module}:{partner}`.
+    pub fn audience_list(module: &str, audience: Option<&str>) -> String {
+        format!("{module}:{}", audience.unwrap_or("*"))
+    }
+
+    /// Its position in that list: by `last_updated`, then id.
+    pub fn order(last_updated: DateTime<Utc>, object_id: &str) -> String {
+        format!(
+            "{}|{object_id}",
+            last_updated.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
+    }
+}
+
+/// What a push sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PushAction {
+    /// PUT the object as it is when sent (locations, sessions).
+    Put,
+    /// PATCH an EVSE's status (and `last_updated`).
+    PatchEvse {
+        /// The EVSE.
+        evse_uid: String,
+    },
+    /// POST the object (CDRs: once, and until the partner has it).
+    Post,
+}
+
+/// One object to send to one partner, in the partner's order; it is deleted once the partner has it.
+/// A newer change of an object already queued does not queue it again: the object is read when sent,
+/// so the partner gets its latest state and never a stale one after a newer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushJob {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The partner.
+    pub partner: String,
+    /// The module.
+    pub module: String,
+    /// The object.
+    pub object_id: String,
+    /// What is sent.
+    pub action: PushAction,
+    /// When it was queued (its place in the partner's order).
+    pub queued_at: DateTime<Utc>,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Not before.
+    pub next_at: DateTime<Utc>,
+    /// Why the last attempt failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Given up: the partner refused it as invalid (kept for the operator; a resync queues it again).
+    #[serde(default)]
+    pub dead: bool,
+    /// Moves each time the object changes while queued: a sender that read the object before the
+    /// change finds the job changed and sends again.
+    #[serde(default)]
+    pub revision: u32,
+}
+
+impl PushJob {
+    /// The record id of a job.
+    pub fn key(partner: &str, module: &str, object_id: &str, action: &PushAction) -> String {
+        match action {
+            PushAction::PatchEvse { evse_uid } => {
+                format!("{partner}|{module}|{object_id}|{evse_uid}")
+            }
+            _ => format!("{partner}|{module}|{object_id}"),
+        }
+    }
+
+    /// Its record id.
+    pub fn id(&self) -> String {
+        Self::key(&self.partner, &self.module, &self.object_id, &self.action)
+    }
+}
+
+/// One attempt to send an object to a partner, kept for 30 days: the delivery log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushAttempt {
+    /// Owner.
+    pub tenant: TenantId,
+    /// Time-ordered id.
+    pub id: String,
+    /// The partner.
+    pub partner: String,
+    /// The module.
+    pub module: String,
+    /// The object.
+    pub object_id: String,
+    /// `PUT`, `PATCH` or `POST`.
+    pub method: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whether the partner took it.
+    pub ok: bool,
+    /// The HTTP status, when it answered.
+    pub http_status: Option<u16>,
+    /// The OCPI status, when it answered one.
+    pub ocpi_status: Option<u16>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// How long it took, ms.
+    pub took_ms: u64,
+}
+
+/// A partner's pushes are sent by one worker at a time: the holder of this lease until it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushLease {
+    /// Owner.
+    pub tenant: TenantId,
+    /// The partner.
+    pub partner: String,
+    /// Until when it is held.
+    pub until: DateTime<Utc>,
+}

@@ -17,6 +17,9 @@ use crate::Roaming;
 pub(crate) const MODULES: &[(ModuleId, InterfaceRole)] = &[
     (ModuleId::Credentials, InterfaceRole::Sender),
     (ModuleId::Credentials, InterfaceRole::Receiver),
+    (ModuleId::Locations, InterfaceRole::Sender),
+    (ModuleId::Sessions, InterfaceRole::Sender),
+    (ModuleId::Cdrs, InterfaceRole::Sender),
 ];
 
 /// `GET /ocpi/{tenant}/versions`.

@@ -5,6 +5,7 @@
 //! registration token (token A) opens only the versions and credentials endpoints.
 
 mod credentials;
+mod senders;
 
 use std::sync::Arc;
 
@@ -44,6 +45,15 @@ pub fn router(roaming: Arc<Roaming>) -> Router {
                 .put(credentials::put)
                 .delete(credentials::delete),
         )
+        .route("/{tenant}/2.2.1/locations", get(senders::locations))
+        .route("/{tenant}/2.2.1/locations/{id}", get(senders::location))
+        .route("/{tenant}/2.2.1/locations/{id}/{evse}", get(senders::evse))
+        .route(
+            "/{tenant}/2.2.1/locations/{id}/{evse}/{connector}",
+            get(senders::connector),
+        )
+        .route("/{tenant}/2.2.1/sessions", get(senders::sessions))
+        .route("/{tenant}/2.2.1/cdrs", get(senders::cdrs))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(trace_ids))
@@ -97,6 +107,12 @@ impl Ocpi {
     /// With an HTTP status other than the code's.
     pub fn status(mut self, http: Http) -> Self {
         self.http = http;
+        self
+    }
+
+    /// With a header.
+    pub fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
         self
     }
 }
@@ -233,6 +249,25 @@ impl FromRequestParts<Arc<Roaming>> for Caller {
             }
         }
         Err(unauthorized("the token is not known"))
+    }
+}
+
+/// A caller that registered (token C): the functional modules take no registration token.
+pub(crate) struct Registered(pub Caller);
+
+impl FromRequestParts<Arc<Roaming>> for Registered {
+    type Rejection = Ocpi;
+
+    async fn from_request_parts(parts: &mut Parts, r: &Arc<Roaming>) -> Result<Self, Ocpi> {
+        let c = Caller::from_request_parts(parts, r).await?;
+        if c.token_use != TokenUse::Registered {
+            return Err(Ocpi::fail(
+                StatusCode::ClientError,
+                "register first: a registration token opens the credentials module only",
+            )
+            .status(Http::FORBIDDEN));
+        }
+        Ok(Registered(c))
     }
 }
 

@@ -123,6 +123,44 @@ impl DocumentStore for DynamoStore {
         Ok(old.is_some())
     }
 
+    async fn delete_if(
+        &self,
+        tenant: &TenantId,
+        kind: &'static str,
+        id: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .key("pk", AttributeValue::S(docs_of(tenant, kind)))
+            .key("sk", AttributeValue::S(id.to_string()))
+            .condition_expression("attribute_not_exists(pk) OR v = :v")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                self.meter
+                    .write(o.attributes.as_ref().map_or(0, super::meter::item_size));
+                Ok(o.attributes.is_some())
+            }
+            Err(err) => {
+                if err
+                    .as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception())
+                {
+                    self.meter.write(0);
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(super::unavailable(err))
+                }
+            }
+        }
+    }
+
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError> {
         let versions: Vec<u64> = writes.iter().map(|w| next_version(w.expected)).collect();
         let with_events = |w: &DocWrite, version: u64| -> Result<Item, StoreError> {

@@ -157,6 +157,36 @@ impl DocumentStore for EmbeddedStore {
         .await
     }
 
+    async fn delete_if(
+        &self,
+        tenant: &TenantId,
+        kind: &'static str,
+        id: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.write(move |txn| {
+            let mut docs = txn.open_table(DOCS).map_err(e)?;
+            let key = (tenant.as_str(), kind, id.as_str());
+            let current = docs.get(key).map_err(e)?.map(|v| v.value().0);
+            match current {
+                None => return Ok(false),
+                Some(v) if v != version => return Err(StoreError::Conflict),
+                Some(_) => {}
+            }
+            let Some(old) = docs.remove(key).map_err(e)? else {
+                return Ok(false);
+            };
+            let stored: Option<Stored> = serde_json::from_slice(old.value().1).ok();
+            drop(old);
+            let mut index = txn.open_table(DOC_INDEX).map_err(e)?;
+            let mut expiry = txn.open_table(DOC_EXPIRY).map_err(e)?;
+            unlink(&mut index, &mut expiry, key, stored.as_ref())?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError> {
         let events: Vec<cpms_domain::events::DomainEvent> = writes
             .iter()

@@ -1,0 +1,169 @@
+//! The Sender interfaces of the modules we own: locations (all partners see them), sessions and CDRs
+//! (a partner sees those of its own tokens). Lists are paginated as OCPI says: `offset`, `limit` (at
+//! most 100), `date_from` inclusive and `date_to` exclusive on `last_updated`, answered with
+//! `X-Total-Count`, `X-Limit` and a `Link` to the next page.
+
+use axum::extract::{Path, RawQuery};
+use axum::http::HeaderMap;
+use cpms_domain::roaming::Published;
+use cpms_ocpi::StatusCode;
+use cpms_ocpi::headers::{LIMIT, LINK, TOTAL_COUNT};
+use cpms_ocpi::page::PageParams;
+use cpms_ports::{Documents, PageRequest};
+use serde_json::Value;
+
+use super::{Ocpi, Registered, St, VERSION, base_url};
+use crate::Roaming;
+use crate::publish::{CDRS, LOCATIONS, SESSIONS};
+
+/// How many records one read of the store takes while a list is counted.
+const SCAN: usize = 500;
+
+/// One page of a module's objects as `audience` sees them, and how many there are in all.
+pub(crate) async fn page_of(
+    r: &Roaming,
+    tenant: &cpms_domain::TenantId,
+    module: &str,
+    audience: Option<&str>,
+    p: &PageParams,
+) -> Result<(Vec<Value>, usize), cpms_ports::StoreError> {
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let docs = r.records::<Published>();
+    let mut page = PageRequest::first(SCAN);
+    let (mut items, mut total) = (Vec::new(), 0usize);
+    loop {
+        let q = Documents::<Published>::by_index(
+            0,
+            Published::audience_list(module, audience),
+            page.clone(),
+        )
+        .range(p.date_from.map(stamp), p.date_to.map(stamp));
+        let found = docs.query(tenant, &q).await?;
+        for o in found.items {
+            if total >= p.offset && items.len() < p.limit {
+                items.push(o.value.body);
+            }
+            total += 1;
+        }
+        match found.next {
+            Some(n) => page.cursor = Some(n),
+            None => return Ok((items, total)),
+        }
+    }
+}
+
+async fn list(
+    st: St,
+    headers: HeaderMap,
+    caller: Registered,
+    query: Option<String>,
+    module: &str,
+    own: bool,
+) -> Result<Ocpi, Ocpi> {
+    let p = PageParams::parse(query.as_deref())
+        .map_err(|e| Ocpi::fail(StatusCode::InvalidParameters, e))?;
+    let c = caller.0;
+    let audience = own.then(|| c.partner.value.id.clone());
+    let (items, total) = page_of(&st, c.tenant(), module, audience.as_deref(), &p)
+        .await
+        .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))?;
+    let url = format!(
+        "{}/{VERSION}/{module}",
+        Roaming::ocpi_base(&base_url(&st, &headers), c.tenant())
+    );
+    let mut out = Ocpi::ok(&st, items)
+        .header(TOTAL_COUNT, total.to_string())
+        .header(LIMIT, p.limit.to_string());
+    if let Some(link) = p.next_link(&url, total) {
+        out = out.header(LINK, link);
+    }
+    Ok(out)
+}
+
+/// `GET .../locations`.
+pub(super) async fn locations(
+    st: St,
+    headers: HeaderMap,
+    caller: Registered,
+    RawQuery(q): RawQuery,
+) -> Result<Ocpi, Ocpi> {
+    list(st, headers, caller, q, LOCATIONS, false).await
+}
+
+/// `GET .../sessions`: the caller's.
+pub(super) async fn sessions(
+    st: St,
+    headers: HeaderMap,
+    caller: Registered,
+    RawQuery(q): RawQuery,
+) -> Result<Ocpi, Ocpi> {
+    list(st, headers, caller, q, SESSIONS, true).await
+}
+
+/// `GET .../cdrs`: the caller's.
+pub(super) async fn cdrs(
+    st: St,
+    headers: HeaderMap,
+    caller: Registered,
+    RawQuery(q): RawQuery,
+) -> Result<Ocpi, Ocpi> {
+    list(st, headers, caller, q, CDRS, true).await
+}
+
+fn unknown_location() -> Ocpi {
+    Ocpi::fail(StatusCode::UnknownLocation, "unknown location")
+}
+
+async fn location_body(st: &Roaming, caller: &Registered, id: &str) -> Result<Value, Ocpi> {
+    st.records::<Published>()
+        .get(caller.0.tenant(), &Published::key(LOCATIONS, id))
+        .await
+        .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))?
+        .map(|o| o.value.body)
+        .ok_or_else(unknown_location)
+}
+
+fn evse_of(loc: &Value, uid: &str) -> Result<Value, Ocpi> {
+    loc["evses"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["uid"] == uid))
+        .cloned()
+        .ok_or_else(unknown_location)
+}
+
+/// `GET .../locations/{location_id}`.
+pub(super) async fn location(
+    st: St,
+    caller: Registered,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Ocpi, Ocpi> {
+    let loc = location_body(&st, &caller, &id).await?;
+    Ok(Ocpi::ok(&st, loc))
+}
+
+/// `GET .../locations/{location_id}/{evse_uid}`.
+pub(super) async fn evse(
+    st: St,
+    caller: Registered,
+    Path((_, id, uid)): Path<(String, String, String)>,
+) -> Result<Ocpi, Ocpi> {
+    let loc = location_body(&st, &caller, &id).await?;
+    Ok(Ocpi::ok(&st, evse_of(&loc, &uid)?))
+}
+
+/// `GET .../locations/{location_id}/{evse_uid}/{connector_id}`.
+pub(super) async fn connector(
+    st: St,
+    caller: Registered,
+    Path((_, id, uid, connector)): Path<(String, String, String, String)>,
+) -> Result<Ocpi, Ocpi> {
+    let loc = location_body(&st, &caller, &id).await?;
+    let e = evse_of(&loc, &uid)?;
+    let c = e["connectors"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == connector.as_str()))
+        .cloned()
+        .ok_or_else(unknown_location)?;
+    Ok(Ocpi::ok(&st, c))
+}
