@@ -564,3 +564,96 @@ async fn locations_sessions_and_cdrs_reach_the_emsp_and_a_partner_that_was_down_
     cp.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_emsp_pushes_authorizes_at_a_charger_until_it_is_blocked() {
+    let stack = configured_stack().await;
+    let (token_a, versions_url) = invite(&stack).await;
+    let emsp = Emsp::start("unused").await;
+    let (s, b) = emsp
+        .control(
+            "register",
+            json!({"versions_url": versions_url, "token_a": token_a}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    stack.register("TK-1").await;
+    let mut cp = cpms_tests::Charger::connect(&stack, "TK-1", "ocpp1.6")
+        .await
+        .unwrap();
+    cp.boot(false).await;
+    let r = cp.call("Authorize", json!({"idTag": "EXA0001"})).await;
+    assert_eq!(r[2]["idTagInfo"]["status"], "Invalid");
+
+    // WHEN the eMSP pushes its token
+    let token = json!({"country_code": "NL", "party_id": "EXA", "uid": "EXA0001", "type": "RFID",
+        "contract_id": "NL-EXA-C00001-X", "issuer": "Example eMSP", "valid": true, "whitelist": "ALLOWED",
+        "last_updated": "2026-12-01T10:00:00Z"});
+    let (s, b) = emsp.control("tokens", json!({"token": token})).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["answer"]["status_code"], 1000, "{b}");
+    // THEN it authorizes at our charger, and is the partner's
+    let r = cp.call("Authorize", json!({"idTag": "EXA0001"})).await;
+    assert_eq!(r[2]["idTagInfo"]["status"], "Accepted", "{r}");
+    let (_, t) = stack.get("/v1/tokens/EXA0001").await;
+    assert_eq!(t["partner"], "NL-EXA", "{t}");
+
+    // AND the eMSP reads it back, and blocks it with a PATCH
+    let token_c = emsp.state().await["cpo"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{}/ocpi/default/2.2.1/tokens/NL/EXA/EXA0001", stack.api);
+    let (s, b) = ocpi(Method::GET, &url, Some(&token_c), None).await;
+    assert_eq!(
+        (s, b["data"]["contract_id"].as_str()),
+        (200, Some("NL-EXA-C00001-X")),
+        "{b}"
+    );
+    let (s, b) = ocpi(
+        Method::PATCH,
+        &url,
+        Some(&token_c),
+        Some(json!({"valid": false, "last_updated": "2026-12-01T11:00:00Z"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let r = cp.call("Authorize", json!({"idTag": "EXA0001"})).await;
+    assert_eq!(r[2]["idTagInfo"]["status"], "Blocked", "{r}");
+
+    // A PATCH without last_updated, another party's URL, a token held by the operator, junk: refused
+    let (s, b) = ocpi(
+        Method::PATCH,
+        &url,
+        Some(&token_c),
+        Some(json!({"valid": true})),
+    )
+    .await;
+    assert_eq!((s, b["status_code"].as_u64()), (400, Some(2001)), "{b}");
+    let other = url.replace("/NL/EXA/", "/DE/XYZ/");
+    let (s, _) = ocpi(Method::PUT, &other, Some(&token_c), Some(token.clone())).await;
+    assert_eq!(s, 403);
+    stack.token("OPERATOR-1").await;
+    let mut theirs = token.clone();
+    theirs["uid"] = json!("OPERATOR-1");
+    let (s, b) = ocpi(
+        Method::PUT,
+        &url.replace("EXA0001", "OPERATOR-1"),
+        Some(&token_c),
+        Some(theirs),
+    )
+    .await;
+    assert_eq!(s, 409, "{b}");
+    let (s, b) = ocpi(Method::PUT, &url, Some(&token_c), Some(json!({"uid": 1}))).await;
+    assert_eq!((s, b["status_code"].as_u64()), (400, Some(2001)), "{b}");
+    let (s, b) = ocpi(
+        Method::GET,
+        &url.replace("EXA0001", "NOPE"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!((s, b["status_code"].as_u64()), (404, Some(2004)), "{b}");
+    cp.close().await;
+    stack.stop().await;
+}

@@ -6,6 +6,7 @@
 
 mod credentials;
 mod senders;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -54,6 +55,10 @@ pub fn router(roaming: Arc<Roaming>) -> Router {
         )
         .route("/{tenant}/2.2.1/sessions", get(senders::sessions))
         .route("/{tenant}/2.2.1/cdrs", get(senders::cdrs))
+        .route(
+            "/{tenant}/2.2.1/tokens/{cc}/{pid}/{uid}",
+            get(tokens::get).put(tokens::put).patch(tokens::patch),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(trace_ids))
