@@ -8,7 +8,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn configured_stack() -> Stack {
-    let stack = Stack::start().await;
+    configure(Stack::start().await).await
+}
+
+async fn configure(stack: Stack) -> Stack {
     let (s, b) = send(
         stack
             .req(Method::PUT, "/v1/ocpi/settings")
@@ -335,7 +338,18 @@ fn objects<'a>(state: &'a Value, module: &str) -> Vec<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locations_sessions_and_cdrs_reach_the_emsp_and_a_partner_that_was_down_catches_up() {
-    let stack = configured_stack().await;
+    roam(configure(Stack::start().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locations_sessions_and_cdrs_reach_the_emsp_on_aws() {
+    let m = cpms_tests::moto::moto();
+    let table = cpms_tests::moto::unique("ocpi");
+    let stack = Stack::start_aws_tuned(&m.endpoint, &table, Default::default()).await;
+    roam(configure(stack).await).await;
+}
+
+async fn roam(stack: Stack) {
     let (token_a, versions_url) = invite(&stack).await;
     let emsp = Emsp::start("unused").await;
     let (s, b) = emsp

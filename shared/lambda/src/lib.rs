@@ -147,3 +147,48 @@ where
     ))
     .await
 }
+
+/// The body of the ocpi-push function: each event of its queue updates what is published to roaming
+/// partners and sends what that queued (see `cpms_app::consumers::push_to_partners`); a partner that
+/// cannot take it keeps it queued for the ocpi-sweeper. `CPMS_PUBLIC_URL` as for the operator API.
+pub async fn run_ocpi_push() -> Result<(), Error> {
+    init_tracing();
+    let csms = Backend::from_env()?.csms().await?;
+    let roaming = roaming(&csms, std::env::var("CPMS_PUBLIC_URL").ok())?;
+    lambda_runtime::run(service_fn(
+        move |e: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| {
+            let roaming = roaming.clone();
+            async move {
+                let r = consumers::consume(&e.payload, |ev| {
+                    let roaming = roaming.clone();
+                    async move {
+                        cpms_app::consumers::push_to_partners(&roaming, &ev)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                })
+                .await;
+                Ok::<_, Error>(r)
+            }
+        },
+    ))
+    .await
+}
+
+/// The body of the ocpi-sweeper function (a one-minute schedule): what is due to every partner of
+/// every tenant is sent (retries, and what a stopped worker left).
+pub async fn run_ocpi_sweeper() -> Result<(), Error> {
+    init_tracing();
+    let csms = Backend::from_env()?.csms().await?;
+    let roaming = roaming(&csms, std::env::var("CPMS_PUBLIC_URL").ok())?;
+    lambda_runtime::run(service_fn(move |_e: LambdaEvent<serde_json::Value>| {
+        let (csms, roaming) = (csms.clone(), roaming.clone());
+        async move {
+            for t in csms.all_tenants().await? {
+                roaming.sweep_pushes(&t).await?;
+            }
+            Ok::<_, Error>(())
+        }
+    }))
+    .await
+}
