@@ -671,3 +671,42 @@ async fn a_token_the_emsp_pushes_authorizes_at_a_charger_until_it_is_blocked() {
     cp.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_was_queued_for_a_partner_that_was_down_is_sent_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = configure(Stack::start_in(dir.path()).await).await;
+    let (token_a, versions_url) = invite(&stack).await;
+    let emsp = Emsp::start("unused").await;
+    let (s, b) = emsp
+        .control(
+            "register",
+            json!({"versions_url": versions_url, "token_a": token_a}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // WHEN the eMSP is down while a site is created
+    emsp.control("fail", json!({"status": 502})).await;
+    let site = json!({"id": "utr-1", "name": "Utrecht", "address": {"street": "Plein 1", "city": "Utrecht",
+        "country": "NLD"}, "coordinates": {"latitude": 52.09, "longitude": 5.12}, "time_zone": "Europe/Amsterdam"});
+    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
+    stack
+        .wait_for("/v1/ocpi/partners/NL-EXA/queue", |v| {
+            v["items"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|j| j["attempts"].as_u64() >= Some(1)))
+        })
+        .await;
+    // AND the CPMS restarts, and then the eMSP comes back
+    stack.stop().await;
+    let stack = Stack::start_in(dir.path()).await;
+    emsp.control("fail", json!({"status": 0})).await;
+    // THEN the location arrives by itself, once
+    emsp_until(&emsp, "the location after the restart", |s| {
+        objects(s, "locations").iter().any(|l| l["id"] == "utr-1")
+    })
+    .await;
+    let (_, q) = stack.get("/v1/ocpi/partners/NL-EXA/queue").await;
+    assert_eq!(q["items"].as_array().map(Vec::len), Some(0), "{q}");
+    stack.stop().await;
+}
