@@ -541,13 +541,21 @@ async fn roam(stack: Stack) {
         .await;
     assert_eq!(failed["items"][0]["action"], "patch_evse", "{failed}");
     emsp.control("fail", json!({"status": 0})).await;
-    let state = emsp_until(&emsp, "the retried status", |s| {
+    // (the first retry is due 2 to 4 s after the failure)
+    let mut empty = false;
+    for _ in 0..300 {
+        let (_, q) = stack.get("/v1/ocpi/partners/NL-EXA/queue").await;
+        if q["items"].as_array().is_some_and(Vec::is_empty) {
+            empty = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(empty, "the retry never went through");
+    emsp_until(&emsp, "the retried status", |s| {
         s["pushes"]["locations"].as_u64().unwrap_or(0) > before
     })
     .await;
-    let _ = state;
-    let (_, q) = stack.get("/v1/ocpi/partners/NL-EXA/queue").await;
-    assert_eq!(q["items"].as_array().map(Vec::len), Some(0), "{q}");
     let (_, log) = stack
         .get("/v1/ocpi/partners/NL-EXA/deliveries?module=locations&object=ams-1")
         .await;
@@ -708,5 +716,157 @@ async fn what_was_queued_for_a_partner_that_was_down_is_sent_after_a_restart() {
     .await;
     let (_, q) = stack.get("/v1/ocpi/partners/NL-EXA/queue").await;
     assert_eq!(q["items"].as_array().map(Vec::len), Some(0), "{q}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emsp_starts_and_stops_a_session_and_gets_each_result_and_the_cdr() {
+    let stack = configured_stack().await;
+    let (token_a, versions_url) = invite(&stack).await;
+    let emsp = Emsp::start("unused").await;
+    let (s, b) = emsp
+        .control(
+            "register",
+            json!({"versions_url": versions_url, "token_a": token_a}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let site = json!({"id": "rot-1", "name": "Rotterdam", "address": {"street": "Haven 2", "city": "Rotterdam",
+        "country": "NLD"}, "coordinates": {"latitude": 51.92, "longitude": 4.48}, "time_zone": "Europe/Amsterdam"});
+    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
+    stack.register("RC-1").await;
+    let topo = json!({"site_id": "rot-1", "evses": [{"evse_id": 1, "connectors": [{"connector_id": 1,
+        "standard": "IEC_62196_T2", "format": "socket", "power_type": "ac3_phase", "max_power_kw": 11}]}]});
+    assert_eq!(
+        send(stack.req(Method::PATCH, "/v1/chargers/RC-1").json(&topo))
+            .await
+            .0,
+        200
+    );
+    let mut cp = cpms_tests::Charger::connect(&stack, "RC-1", "ocpp1.6")
+        .await
+        .unwrap();
+    cp.boot(false).await;
+    emsp_until(&emsp, "the location", |s| {
+        objects(s, "locations").iter().any(|l| l["id"] == "rot-1")
+    })
+    .await;
+
+    // WHEN the eMSP sends START_SESSION for its token at the EVSE
+    let token = json!({"country_code": "NL", "party_id": "EXA", "uid": "EXA-APP-7", "type": "APP_USER",
+        "contract_id": "NL-EXA-C00007-X", "issuer": "Example eMSP", "valid": true, "whitelist": "ALLOWED",
+        "last_updated": "2026-12-01T10:00:00Z"});
+    let (s, b) = emsp
+        .control(
+            "commands/START_SESSION",
+            json!({"token": token, "location_id": "rot-1", "evse_uid": "RC-1-1"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["answer"]["data"]["result"], "ACCEPTED", "{b}");
+    let start_uid = b["uid"].as_str().unwrap().to_string();
+    // THEN the charger is asked to start, and starts
+    let call = cp.recv().await.unwrap();
+    assert_eq!(call[2], "RemoteStartTransaction", "{call}");
+    assert_eq!(call[3]["idTag"], "EXA-APP-7");
+    cp.send(tokio_tungstenite::tungstenite::Message::text(
+        json!([3, call[1], {"status": "Accepted"}]).to_string(),
+    ))
+    .await;
+    let r = cp
+        .call(
+            "StartTransaction",
+            json!({"connectorId": 1, "idTag": "EXA-APP-7", "meterStart": 0,
+                "timestamp": "2026-12-01T12:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r[2]["idTagInfo"]["status"], "Accepted", "{r}");
+    let tx = r[2]["transactionId"].as_i64().unwrap();
+    // AND the result reaches the response_url, and the session the eMSP
+    let state = emsp_until(&emsp, "the START_SESSION result and the session", |s| {
+        s["command_results"][&start_uid]["result"] == "ACCEPTED"
+            && objects(s, "sessions")
+                .iter()
+                .any(|x| x["status"] == "ACTIVE")
+    })
+    .await;
+    let session_id = objects(&state, "sessions")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // WHEN it sends STOP_SESSION THEN the charger is asked to stop, and the session and CDR follow
+    let (s, b) = emsp
+        .control(
+            "commands/STOP_SESSION",
+            json!({"session_id": format!("RC-1~{tx}")}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["answer"]["data"]["result"].as_str()),
+        (200, Some("ACCEPTED")),
+        "{b} {session_id}"
+    );
+    let stop_uid = b["uid"].as_str().unwrap().to_string();
+    let call = cp.recv().await.unwrap();
+    assert_eq!(call[2], "RemoteStopTransaction", "{call}");
+    cp.send(tokio_tungstenite::tungstenite::Message::text(
+        json!([3, call[1], {"status": "Accepted"}]).to_string(),
+    ))
+    .await;
+    cp.call(
+        "StopTransaction",
+        json!({"transactionId": tx, "meterStop": 7400, "timestamp": "2026-12-01T13:00:00Z", "reason": "Remote"}),
+    )
+    .await;
+    let state = emsp_until(
+        &emsp,
+        "the STOP_SESSION result, the ended session and the CDR",
+        |s| {
+            s["command_results"][&stop_uid]["result"] == "ACCEPTED"
+                && !objects(s, "cdrs").is_empty()
+        },
+    )
+    .await;
+    assert_eq!(objects(&state, "sessions")[0]["status"], "COMPLETED");
+    assert_eq!(
+        objects(&state, "cdrs")[0]["total_energy"].as_f64(),
+        Some(7.4)
+    );
+
+    // A stop for a session that is not the eMSP's, an unknown location, a charger that does not answer
+    let (_, b) = emsp
+        .control(
+            "commands/STOP_SESSION",
+            json!({"session_id": "RC-1~999999"}),
+        )
+        .await;
+    assert_eq!(b["answer"]["data"]["result"], "UNKNOWN_SESSION", "{b}");
+    let (_, b) = emsp
+        .control(
+            "commands/START_SESSION",
+            json!({"token": token, "location_id": "nowhere"}),
+        )
+        .await;
+    assert_eq!(b["answer"]["status_code"], 2003, "{b}");
+    let (_, b) = emsp
+        .control(
+            "commands/UNLOCK_CONNECTOR",
+            json!({"location_id": "rot-1", "evse_uid": "RC-1-1", "connector_id": "1"}),
+        )
+        .await;
+    assert_eq!(b["answer"]["data"]["result"], "ACCEPTED", "{b}");
+    let call = cp.recv().await.unwrap();
+    assert_eq!(call[2], "UnlockConnector", "{call}");
+    cp.send(tokio_tungstenite::tungstenite::Message::text(
+        json!([3, call[1], {"status": "Unlocked"}]).to_string(),
+    ))
+    .await;
+    let unlock_uid = b["uid"].as_str().unwrap().to_string();
+    emsp_until(&emsp, "the UNLOCK_CONNECTOR result", |s| {
+        s["command_results"][&unlock_uid]["result"] == "ACCEPTED"
+    })
+    .await;
+    cp.close().await;
     stack.stop().await;
 }

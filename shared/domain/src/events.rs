@@ -219,6 +219,17 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         charger_id: Option<ChargerId>,
     },
+    /// A command a roaming partner sent ended (answered, refused, failed or timed out): its result
+    /// goes back to the partner.
+    #[serde(rename = "command.ended.v1")]
+    CommandEnded {
+        /// The charger.
+        charger_id: ChargerId,
+        /// The command.
+        command_id: String,
+        /// Who sent it (`ocpi:{partner}`).
+        created_by: String,
+    },
     /// A session began.
     #[serde(rename = "session.started.v1")]
     SessionStarted {
@@ -323,6 +334,7 @@ impl EventBody {
             EventBody::ChargerCommandFailed { .. } => "charger.command_failed.v1",
             EventBody::IncidentChanged { .. } => "incident.changed.v1",
             EventBody::LocationChanged { .. } => "location.changed.v1",
+            EventBody::CommandEnded { .. } => "command.ended.v1",
             EventBody::SessionStarted { .. } => "session.started.v1",
             EventBody::SessionMetered { .. } => "session.metered.v1",
             EventBody::SessionEnded { .. } => "session.ended.v1",

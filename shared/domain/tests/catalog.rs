@@ -176,6 +176,14 @@ fn examples() -> Vec<DomainEvent> {
             },
         ),
         ev(
+            "CP-00001:command:0193f1c2a7b8-4d2e:ended",
+            EventBody::CommandEnded {
+                charger_id: cp.clone(),
+                command_id: "0193f1c2a7b8-4d2e".into(),
+                created_by: "ocpi:NL-EXA".into(),
+            },
+        ),
+        ev(
             "site:depot-north:1764583805000",
             EventBody::LocationChanged {
                 site_id: "depot-north".into(),
@@ -221,6 +229,7 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::ChargerCommandFailed { .. }
         | EventBody::IncidentChanged { .. }
         | EventBody::LocationChanged { .. }
+        | EventBody::CommandEnded { .. }
         | EventBody::SessionStarted { .. }
         | EventBody::SessionMetered { .. }
         | EventBody::SessionEnded { .. }

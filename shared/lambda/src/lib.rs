@@ -12,7 +12,7 @@ pub use backend::{AwsSettings, Backend, ConfigError, aws_csms, aws_csms_metered}
 /// partners reach the OCPI endpoints (`CPMS_PUBLIC_URL` in the functions); without it, the host a
 /// request came to.
 pub fn roaming(
-    csms: &cpms_app::Csms,
+    csms: &std::sync::Arc<cpms_app::Csms>,
     public_url: Option<String>,
 ) -> Result<std::sync::Arc<cpms_roaming::Roaming>, ConfigError> {
     let client =
@@ -21,13 +21,18 @@ pub fn roaming(
             value: String::new(),
             why: e.to_string(),
         })?;
-    Ok(std::sync::Arc::new(cpms_roaming::Roaming::new(
-        csms.ports().roaming(std::sync::Arc::new(client)),
-        cpms_roaming::RoamingConfig {
-            public_url,
-            currency: Some(csms.config().default_currency.clone()),
-        },
-    )))
+    Ok(std::sync::Arc::new(
+        cpms_roaming::Roaming::new(
+            csms.ports().roaming(std::sync::Arc::new(client)),
+            cpms_roaming::RoamingConfig {
+                public_url,
+                currency: Some(csms.config().default_currency.clone()),
+            },
+        )
+        .with_commands(std::sync::Arc::new(cpms_app::consumers::PartnerCommands(
+            csms.clone(),
+        ))),
+    ))
 }
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};

@@ -12,6 +12,7 @@
 //! rather than served a second, older set of modules whose objects differ in most fields.
 
 pub mod client;
+pub mod commands;
 pub mod handshake;
 pub mod objects;
 pub mod publish;
@@ -68,6 +69,7 @@ pub struct RoamingPorts {
 pub struct Roaming {
     pub(crate) ports: RoamingPorts,
     pub(crate) config: RoamingConfig,
+    pub(crate) commands: Option<Arc<dyn commands::ChargerCommands>>,
 }
 
 /// Why a roaming operation failed.
@@ -105,7 +107,18 @@ pub enum RoamingError {
 impl Roaming {
     /// Roaming on these ports.
     pub fn new(ports: RoamingPorts, config: RoamingConfig) -> Self {
-        Roaming { ports, config }
+        Roaming {
+            ports,
+            config,
+            commands: None,
+        }
+    }
+
+    /// With the charger command path, for the commands partners send (without it they are answered
+    /// NOT_SUPPORTED).
+    pub fn with_commands(mut self, commands: Arc<dyn commands::ChargerCommands>) -> Self {
+        self.commands = Some(commands);
+        self
     }
 
     /// Now, by the injected clock.

@@ -47,6 +47,9 @@ impl Roaming {
                 self.refresh_session(&settings, session_id).await
             }
             EventBody::CdrCreated { cdr_id, .. } => self.refresh_cdr(&settings, cdr_id).await,
+            EventBody::CommandEnded { command_id, .. } => {
+                self.command_ended(&ev.tenant, command_id).await
+            }
             _ => Ok(Vec::new()),
         }
     }

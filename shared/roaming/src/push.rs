@@ -34,13 +34,14 @@ const MAX_PER_RUN: usize = 500;
 /// After this many failed attempts in a row the partner counts as failing (logged as an error).
 pub const FAILING_AFTER: u32 = 5;
 
-/// When attempt `n` (1-based) is retried: 5 s, 10 s, 20 s, ... up to 30 minutes; an object is never
-/// given up for not being answered (a CDR must arrive).
+/// When attempt `n` (1-based) is retried: about 2 s, 5 s, 12 s, 30 s, ... (each with up to as much
+/// again of jitter) up to 30 minutes; an object is never given up for not being answered (a CDR must
+/// arrive).
 fn retry_delay(n: u32) -> Duration {
     let n = n.max(1) as usize;
     backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(5))
-        .with_factor(2.0)
+        .with_min_delay(Duration::from_secs(2))
+        .with_factor(2.5)
         .with_max_delay(Duration::from_secs(1800))
         .with_jitter()
         .with_max_times(n)
@@ -177,7 +178,11 @@ impl Roaming {
         job: &PushJob,
     ) -> Result<(), CallError> {
         let tenant = &p.tenant;
-        let Some(base) = p.endpoint(&job.module, "RECEIVER") else {
+        let commands = job.module == crate::commands::COMMANDS;
+        let Some(base) = p
+            .endpoint(&job.module, "RECEIVER")
+            .or(commands.then_some(""))
+        else {
             return Err(CallError::Refused {
                 http: 0,
                 code: 3003,
@@ -230,6 +235,15 @@ impl Roaming {
                     json!({"status": evse["status"], "last_updated": evse["last_updated"]}),
                 )
             }
+            // A command's result goes where the partner asked for it.
+            PushAction::Post if commands => (
+                Method::Post,
+                object.body["response_url"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                object.body["result"].clone(),
+            ),
             PushAction::Post => (Method::Post, endpoint, object.body.clone()),
         };
         let target = Target {

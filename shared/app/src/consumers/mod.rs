@@ -9,7 +9,7 @@ mod smart_charging;
 
 pub use alerts::{alert, run_alerts};
 pub use billing::{bill, run_billing};
-pub use ocpi_push::{push_to_partners, run_ocpi_push};
+pub use ocpi_push::{PartnerCommands, push_to_partners, run_ocpi_push};
 pub use reconciler::{reconcile, run_reconciler};
 pub use smart_charging::{run_smart_charging, smart_charge};
 

@@ -41,3 +41,29 @@ pub async fn run_ocpi_push(roaming: Arc<Roaming>, rx: mpsc::Receiver<Delivery>) 
     })
     .await;
 }
+
+/// The charger command path for the commands roaming partners send.
+pub struct PartnerCommands(pub Arc<crate::Csms>);
+
+#[async_trait::async_trait]
+impl cpms_roaming::commands::ChargerCommands for PartnerCommands {
+    async fn submit(
+        &self,
+        tenant: &cpms_domain::TenantId,
+        charger: &str,
+        request: cpms_domain::command::CommandRequest,
+        timeout_s: u32,
+        actor: &str,
+    ) -> Result<String, cpms_roaming::commands::Refused> {
+        use cpms_roaming::commands::Refused;
+        match self
+            .0
+            .submit_command(tenant, charger, request, timeout_s, actor)
+            .await
+        {
+            Ok(c) => Ok(c.id),
+            Err(crate::SubmitError::Offline(_)) => Err(Refused::Offline),
+            Err(e) => Err(Refused::Other(e.to_string())),
+        }
+    }
+}

@@ -307,7 +307,7 @@ impl Csms {
                 cmd.failed(reason, now);
                 match self
                     .commands()
-                    .put(&cmd, Expected::Version(next.version))
+                    .put_with_events(&cmd, Expected::Version(next.version), end_events(&cmd))
                     .await
                 {
                     Ok(_) => {
@@ -419,7 +419,7 @@ impl Csms {
         let mut free = lane.clone();
         free.in_flight = None;
         let mut ended_cmd = Documents::write_of(cmd, Expected::Version(cmd_version))?;
-        ended_cmd.events.extend(failed_event(cmd));
+        ended_cmd.events.extend(end_events(cmd));
         let batch = [Documents::write_of(&free, lane_expected)?, ended_cmd];
         self.ports.docs.write(&batch).await?;
         ended(cmd);
@@ -487,7 +487,7 @@ impl Csms {
             c.value.failed(reason, self.now());
             match self
                 .commands()
-                .put(&c.value, Expected::Version(c.version))
+                .put_with_events(&c.value, Expected::Version(c.version), end_events(&c.value))
                 .await
             {
                 Ok(_) => ended(&c.value),
@@ -666,6 +666,28 @@ impl Csms {
             }
         }
     }
+}
+
+/// The events a command's end implies: that it failed (for the alert rules), and that it ended when
+/// a roaming partner sent it (OCPI reports the result to the partner).
+fn end_events(cmd: &Command) -> Vec<cpms_domain::events::DomainEvent> {
+    let mut out: Vec<_> = failed_event(cmd).into_iter().collect();
+    if cmd
+        .created_by
+        .starts_with(cpms_roaming::commands::ACTOR_PREFIX)
+    {
+        out.push(cpms_domain::events::DomainEvent {
+            id: format!("{}:command:{}:ended", cmd.charger, cmd.id),
+            tenant: cmd.tenant.clone(),
+            occurred_at: cmd.completed_at.unwrap_or(cmd.created_at),
+            body: cpms_domain::events::EventBody::CommandEnded {
+                charger_id: cmd.charger.clone(),
+                command_id: cmd.id.clone(),
+                created_by: cmd.created_by.clone(),
+            },
+        });
+    }
+    out
 }
 
 /// `charger.command_failed.v1` of a command that ended failed, which the alert rules count. A remedy's

@@ -83,7 +83,8 @@ pub fn charger_of(ev: &DomainEvent) -> Option<ChargerId> {
         | EventBody::ChargerDeviceEvent { charger_id, .. }
         | EventBody::ChargerFirmwareStatus { charger_id, .. }
         | EventBody::ChargerSecurityEvent { charger_id, .. }
-        | EventBody::ChargerCommandFailed { charger_id, .. } => Some(charger_id.clone()),
+        | EventBody::ChargerCommandFailed { charger_id, .. }
+        | EventBody::CommandEnded { charger_id, .. } => Some(charger_id.clone()),
         EventBody::IncidentChanged { .. } | EventBody::LocationChanged { .. } => None,
         EventBody::SessionStarted { session_id, .. }
         | EventBody::SessionMetered { session_id, .. }

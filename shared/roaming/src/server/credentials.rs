@@ -21,6 +21,7 @@ pub(crate) const MODULES: &[(ModuleId, InterfaceRole)] = &[
     (ModuleId::Sessions, InterfaceRole::Sender),
     (ModuleId::Cdrs, InterfaceRole::Sender),
     (ModuleId::Tokens, InterfaceRole::Receiver),
+    (ModuleId::Commands, InterfaceRole::Receiver),
 ];
 
 /// `GET /ocpi/{tenant}/versions`.

@@ -4,6 +4,7 @@
 //! is authorized by its token alone: the partner holding it, within the tenant its URL names. A
 //! registration token (token A) opens only the versions and credentials endpoints.
 
+mod commands;
 mod credentials;
 mod senders;
 mod tokens;
@@ -55,6 +56,10 @@ pub fn router(roaming: Arc<Roaming>) -> Router {
         )
         .route("/{tenant}/2.2.1/sessions", get(senders::sessions))
         .route("/{tenant}/2.2.1/cdrs", get(senders::cdrs))
+        .route(
+            "/{tenant}/2.2.1/commands/{command}",
+            axum::routing::post(commands::post),
+        )
         .route(
             "/{tenant}/2.2.1/tokens/{cc}/{pid}/{uid}",
             get(tokens::get).put(tokens::put).patch(tokens::patch),

@@ -48,7 +48,7 @@ fn object_id(partner: &str, uid: &str) -> String {
 
 impl Roaming {
     /// Keeps a token a partner pushed: the OCPI token as received, and the tenant's token made of it.
-    async fn accept_token(&self, caller: &Registered, t: OcpiToken) -> Result<(), Ocpi> {
+    pub(super) async fn accept_token(&self, caller: &Registered, t: OcpiToken) -> Result<(), Ocpi> {
         let p = &caller.0.partner.value;
         let tenant = &p.tenant;
         if cpms_domain::token::validate_token_id(&t.uid).is_err() {
