@@ -435,11 +435,17 @@ pub fn for_charger(old: Option<&Charger>, new: &Charger) -> Vec<DomainEvent> {
         occurred_at: new.updated_at,
         body,
     };
-    // Where it stands and what it offers there: both sites' locations change.
-    if let Some(o) = old
-        && (o.site_id != new.site_id || o.evses != new.evses)
-    {
-        let mut sites: Vec<&String> = o.site_id.iter().chain(new.site_id.iter()).collect();
+    // Where it stands and what it offers there: both sites' locations change (a new charger's site).
+    let placed = match old {
+        Some(o) => o.site_id != new.site_id || o.evses != new.evses,
+        None => new.site_id.is_some(),
+    };
+    if placed {
+        let mut sites: Vec<&String> = old
+            .and_then(|o| o.site_id.as_ref())
+            .into_iter()
+            .chain(new.site_id.iter())
+            .collect();
         sites.dedup();
         for site in sites {
             out.push(ev(
@@ -454,20 +460,6 @@ pub fn for_charger(old: Option<&Charger>, new: &Charger) -> Vec<DomainEvent> {
                 },
             ));
         }
-    } else if old.is_none()
-        && let Some(site) = &new.site_id
-    {
-        out.push(ev(
-            format!(
-                "{}:placed:{site}:{}",
-                new.id,
-                new.updated_at.timestamp_millis()
-            ),
-            EventBody::LocationChanged {
-                site_id: site.clone(),
-                charger_id: Some(new.id.clone()),
-            },
-        ));
     }
     let old_conn = old.and_then(|o| o.connection.as_ref());
     if new.connection.as_ref().map(|c| &c.id) != old_conn.map(|c| &c.id) {

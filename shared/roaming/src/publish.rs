@@ -212,6 +212,19 @@ impl Roaming {
         site_id: &str,
         joined: Option<&ChargerId>,
     ) -> Result<Vec<String>, RoamingError> {
+        self.refresh_location_of(settings, site_id, joined, None)
+            .await
+    }
+
+    /// [`Roaming::refresh_location`] with the site's chargers already read (a resync reads every
+    /// charger of the tenant once).
+    async fn refresh_location_of(
+        &self,
+        settings: &RoamingSettings,
+        site_id: &str,
+        joined: Option<&ChargerId>,
+        known: Option<Vec<Charger>>,
+    ) -> Result<Vec<String>, RoamingError> {
         let tenant = &settings.tenant;
         let Some(site) = self.records::<Site>().get(tenant, site_id).await? else {
             return Ok(Vec::new());
@@ -220,14 +233,18 @@ impl Roaming {
         let read = docs
             .get(tenant, &Published::key(LOCATIONS, site_id))
             .await?;
-        let chargers = self
-            .members(
-                tenant,
-                site_id,
-                read.as_ref().map(|r| r.value.members.as_slice()),
-                joined,
-            )
-            .await?;
+        let chargers = match known {
+            Some(c) => c,
+            None => {
+                self.members(
+                    tenant,
+                    site_id,
+                    read.as_ref().map(|r| r.value.members.as_slice()),
+                    joined,
+                )
+                .await?
+            }
+        };
         let now = self.now();
         let loc = objects::location(
             settings,
@@ -487,12 +504,26 @@ impl Roaming {
             .into_iter()
             .filter(|p| partner.is_none_or(|x| x == p.id))
             .collect();
+        // Every charger of the tenant, read once, by site: a location is built from all of its site's
+        // chargers, not from what it listed.
+        let mut by_site: std::collections::HashMap<String, Vec<Charger>> = Default::default();
+        let mut page = PageRequest::first(500);
+        loop {
+            let found = self.ports.chargers.list(tenant, &page).await?;
+            for c in found.items {
+                if let Some(s) = c.site_id.clone() {
+                    by_site.entry(s).or_default().push(c);
+                }
+            }
+            match found.next {
+                Some(n) => page.cursor = Some(n),
+                None => break,
+            }
+        }
         for s in &sites {
-            // The location is built from every charger of the site, not from what it listed.
-            let docs = self.records::<Published>();
-            let key = Published::key(LOCATIONS, &s.id);
-            docs.delete(tenant, &key).await?;
-            self.refresh_location(&settings, &s.id, None).await?;
+            let chargers = by_site.remove(&s.id).unwrap_or_default();
+            self.refresh_location_of(&settings, &s.id, None, Some(chargers))
+                .await?;
             for p in &targets {
                 self.enqueue(tenant, &p.id, LOCATIONS, &s.id, PushAction::Put)
                     .await?;

@@ -19,7 +19,22 @@ use crate::publish::{CDRS, LOCATIONS, SESSIONS};
 /// How many records one read of the store takes while a list is counted.
 const SCAN: usize = 500;
 
-/// One page of a module's objects as `audience` sees them, and how many there are in all.
+impl Roaming {
+    /// One page of a module's published objects as `audience` sees them (`None`: what every partner
+    /// sees), and how many there are in all: what a partner's GET answers.
+    pub async fn published_page(
+        &self,
+        tenant: &cpms_domain::TenantId,
+        module: &str,
+        audience: Option<&str>,
+        p: &PageParams,
+    ) -> Result<(Vec<Value>, usize), cpms_ports::StoreError> {
+        page_of(self, tenant, module, audience, p).await
+    }
+}
+
+/// One page of a module's objects as `audience` sees them, and how many there are in all. The whole
+/// period is walked to count it, but only the page's objects are decoded.
 pub(crate) async fn page_of(
     r: &Roaming,
     tenant: &cpms_domain::TenantId,
@@ -29,7 +44,6 @@ pub(crate) async fn page_of(
 ) -> Result<(Vec<Value>, usize), cpms_ports::StoreError> {
     let stamp =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let docs = r.records::<Published>();
     let mut page = PageRequest::first(SCAN);
     let (mut items, mut total) = (Vec::new(), 0usize);
     loop {
@@ -39,10 +53,16 @@ pub(crate) async fn page_of(
             page.clone(),
         )
         .range(p.date_from.map(stamp), p.date_to.map(stamp));
-        let found = docs.query(tenant, &q).await?;
-        for o in found.items {
+        let found = r.ports.docs.query(tenant, &q).await?;
+        for d in found.items {
             if total >= p.offset && items.len() < p.limit {
-                items.push(o.value.body);
+                let o: Published = serde_json::from_str(&d.value.body).map_err(|e| {
+                    cpms_ports::StoreError::Corrupt {
+                        key: d.value.id.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                items.push(o.body);
             }
             total += 1;
         }
