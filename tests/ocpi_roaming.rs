@@ -870,3 +870,57 @@ async fn the_emsp_starts_and_stops_a_session_and_gets_each_result_and_the_cdr() 
     cp.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_that_refuses_pushes_opens_an_incident_and_a_resync_sends_them_again() {
+    let stack = configured_stack().await;
+    let (token_a, versions_url) = invite(&stack).await;
+    let emsp = Emsp::start("unused").await;
+    let (s, b) = emsp
+        .control(
+            "register",
+            json!({"versions_url": versions_url, "token_a": token_a}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // WHEN the eMSP refuses what is pushed to it as a bad request
+    emsp.control("fail", json!({"status": 400})).await;
+    let site = json!({"id": "ein-1", "name": "Eindhoven", "address": {"street": "Markt 3", "city": "Eindhoven",
+        "country": "NLD"}, "coordinates": {"latitude": 51.44, "longitude": 5.47}, "time_zone": "Europe/Amsterdam"});
+    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
+    // THEN the location is set aside as dead, and an incident on the partner opens
+    let q = stack
+        .wait_for("/v1/ocpi/partners/NL-EXA/queue", |v| {
+            v["items"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|j| j["dead"] == true))
+        })
+        .await;
+    assert_eq!(q["items"][0]["object_id"], "ein-1", "{q}");
+    let incidents = stack
+        .wait_for("/v1/incidents", |v| {
+            v["items"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|i| i["rule"] == "partner_delivery"))
+        })
+        .await;
+    let i = incidents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "partner_delivery")
+        .unwrap()
+        .clone();
+    assert!(i.to_string().contains("NL-EXA"), "{i}");
+    // AND once it takes pushes again, a resync sends the location
+    emsp.control("fail", json!({"status": 0})).await;
+    let (s, _) = stack
+        .post("/v1/ocpi/partners/NL-EXA/resync", json!({}))
+        .await;
+    assert_eq!(s, 200);
+    emsp_until(&emsp, "the resynced location", |s| {
+        objects(s, "locations").iter().any(|l| l["id"] == "ein-1")
+    })
+    .await;
+    stack.stop().await;
+}

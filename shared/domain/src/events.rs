@@ -230,6 +230,23 @@ pub enum EventBody {
         /// Who sent it (`ocpi:{partner}`).
         created_by: String,
     },
+    /// A roaming partner keeps failing to take what is pushed to it (it did not answer, or answered
+    /// an error, this many times in a row), or refused an object as invalid.
+    #[serde(rename = "partner.delivery_failing.v1")]
+    PartnerDeliveryFailing {
+        /// The partner (`NL-EXA`).
+        partner_id: String,
+        /// The module of the object.
+        module: String,
+        /// The object.
+        object_id: String,
+        /// Failed attempts in a row.
+        attempts: u32,
+        /// `retrying` (it will be sent again) or `dead` (set aside until a resync).
+        outcome: String,
+        /// The last error.
+        error: String,
+    },
     /// A session began.
     #[serde(rename = "session.started.v1")]
     SessionStarted {
@@ -335,6 +352,7 @@ impl EventBody {
             EventBody::IncidentChanged { .. } => "incident.changed.v1",
             EventBody::LocationChanged { .. } => "location.changed.v1",
             EventBody::CommandEnded { .. } => "command.ended.v1",
+            EventBody::PartnerDeliveryFailing { .. } => "partner.delivery_failing.v1",
             EventBody::SessionStarted { .. } => "session.started.v1",
             EventBody::SessionMetered { .. } => "session.metered.v1",
             EventBody::SessionEnded { .. } => "session.ended.v1",

@@ -184,6 +184,17 @@ fn examples() -> Vec<DomainEvent> {
             },
         ),
         ev(
+            "partner:NL-EXA:failing:NL-EXA|cdrs|CP-00001~1295706089~r1:5",
+            EventBody::PartnerDeliveryFailing {
+                partner_id: "NL-EXA".into(),
+                module: "cdrs".into(),
+                object_id: "CP-00001~1295706089~r1".into(),
+                attempts: 5,
+                outcome: "retrying".into(),
+                error: "answered HTTP 503 without an OCPI envelope".into(),
+            },
+        ),
+        ev(
             "site:depot-north:1764583805000",
             EventBody::LocationChanged {
                 site_id: "depot-north".into(),
@@ -230,6 +241,7 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::IncidentChanged { .. }
         | EventBody::LocationChanged { .. }
         | EventBody::CommandEnded { .. }
+        | EventBody::PartnerDeliveryFailing { .. }
         | EventBody::SessionStarted { .. }
         | EventBody::SessionMetered { .. }
         | EventBody::SessionEnded { .. }

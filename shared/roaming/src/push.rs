@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use backon::BackoffBuilder;
 use cpms_domain::TenantId;
+use cpms_domain::events::{DomainEvent, EventBody};
 use cpms_domain::ids::time_ordered_id;
 use cpms_domain::roaming::{
     Partner, Published, PushAction, PushAttempt, PushJob, PushLease, RoamingSettings,
@@ -48,6 +49,30 @@ fn retry_delay(n: u32) -> Duration {
         .build()
         .nth(n - 1)
         .unwrap_or(Duration::from_secs(1800))
+}
+
+/// `partner.delivery_failing.v1` of a job that keeps failing (`retrying`) or was refused (`dead`),
+/// for the `partner_delivery` alert rule.
+fn failing(j: &PushJob, outcome: &str, now: chrono::DateTime<chrono::Utc>) -> DomainEvent {
+    DomainEvent {
+        id: format!("partner:{}:failing:{}:{}", j.partner, j.id(), j.attempts),
+        tenant: j.tenant.clone(),
+        occurred_at: now,
+        body: EventBody::PartnerDeliveryFailing {
+            partner_id: j.partner.clone(),
+            module: j.module.clone(),
+            object_id: j.object_id.clone(),
+            attempts: j.attempts,
+            outcome: outcome.into(),
+            error: j
+                .last_error
+                .clone()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect(),
+        },
+    }
 }
 
 /// What one run for a partner did.
@@ -143,10 +168,14 @@ impl Roaming {
                     j.next_at =
                         now + chrono::Duration::from_std(retry_delay(attempt_no)).unwrap_or(LEASE);
                     j.last_error = Some(e.to_string());
+                    let mut events = Vec::new();
                     if attempt_no == FAILING_AFTER {
                         tracing::error!(tenant = tenant.as_str(), partner, error = %e, "pushes to the partner keep failing");
+                        events.push(failing(&j, "retrying", now));
                     }
-                    let _ = jobs.put(&j, Expected::Version(job.version)).await;
+                    let _ = jobs
+                        .put_with_events(&j, Expected::Version(job.version), events)
+                        .await;
                     break;
                 }
                 Err(e) => {
@@ -163,7 +192,10 @@ impl Roaming {
                     j.dead = true;
                     j.last_error = Some(e.to_string());
                     tracing::warn!(tenant = tenant.as_str(), partner, module = %j.module, object = %j.object_id, error = %e, "the partner refused an object: set aside");
-                    let _ = jobs.put(&j, Expected::Version(job.version)).await;
+                    let events = vec![failing(&j, "dead", now)];
+                    let _ = jobs
+                        .put_with_events(&j, Expected::Version(job.version), events)
+                        .await;
                 }
             }
         }

@@ -49,6 +49,18 @@ impl Ctx {
         }
     }
 
+    /// A context of no charger nor site (a roaming partner).
+    pub(crate) fn unattached(tenant: &TenantId) -> Self {
+        Ctx {
+            tenant: tenant.clone(),
+            charger_id: String::new(),
+            site_id: None,
+            model: None,
+            version: None,
+            connected: true,
+        }
+    }
+
     /// A site-level context (no charger).
     pub(crate) fn site(tenant: &TenantId, site_id: &str) -> Self {
         Ctx {

@@ -52,6 +52,14 @@ impl Csms {
     /// nothing).
     pub async fn alert_on_event(&self, ev: &DomainEvent) -> Result<(), StoreError> {
         let Some(charger_id) = detect::charger_of(ev) else {
+            // Findings about no charger: a roaming partner that keeps failing.
+            if let cpms_domain::events::EventBody::PartnerDeliveryFailing { .. } = &ev.body {
+                let cfg = self.alert_config(&ev.tenant).await?;
+                let ctx = Ctx::unattached(&ev.tenant);
+                for f in detect::findings(ev, None, None) {
+                    self.apply_finding(&cfg, &ctx, f).await?;
+                }
+            }
             return Ok(());
         };
         let cfg = self.alert_config(&ev.tenant).await?;

@@ -85,7 +85,9 @@ pub fn charger_of(ev: &DomainEvent) -> Option<ChargerId> {
         | EventBody::ChargerSecurityEvent { charger_id, .. }
         | EventBody::ChargerCommandFailed { charger_id, .. }
         | EventBody::CommandEnded { charger_id, .. } => Some(charger_id.clone()),
-        EventBody::IncidentChanged { .. } | EventBody::LocationChanged { .. } => None,
+        EventBody::IncidentChanged { .. }
+        | EventBody::LocationChanged { .. }
+        | EventBody::PartnerDeliveryFailing { .. } => None,
         EventBody::SessionStarted { session_id, .. }
         | EventBody::SessionMetered { session_id, .. }
         | EventBody::SessionEnded { session_id, .. }
@@ -345,6 +347,27 @@ pub fn findings(
                 "CDR {cdr_id} of session {} needs review",
                 session_id.transaction
             ),
+            at,
+        )],
+        EventBody::PartnerDeliveryFailing {
+            partner_id,
+            module,
+            object_id,
+            attempts,
+            outcome,
+            error,
+        } => vec![Finding::occurrence(
+            RuleId::PartnerDelivery,
+            Resource::Partner {
+                partner_id: partner_id.clone(),
+            },
+            if outcome == "dead" {
+                format!("{partner_id} refused {module} {object_id}: {error}")
+            } else {
+                format!(
+                    "{partner_id} failed {attempts} times in a row to take {module} {object_id}: {error}"
+                )
+            },
             at,
         )],
         _ => Vec::new(),
