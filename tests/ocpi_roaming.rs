@@ -42,6 +42,20 @@ async fn invite(stack: &Stack) -> (String, String) {
     )
 }
 
+/// An eMSP registered with the stack as partner NL-EXA (the eMSP-initiated handshake).
+async fn registered_emsp(stack: &Stack) -> Emsp {
+    let (token_a, versions_url) = invite(stack).await;
+    let emsp = Emsp::start("unused").await;
+    let (s, b) = emsp
+        .control(
+            "register",
+            json!({"versions_url": versions_url, "token_a": token_a}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    emsp
+}
+
 async fn ocpi(method: Method, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let mut r = reqwest::Client::new()
         .request(method, url)
@@ -350,15 +364,7 @@ async fn locations_sessions_and_cdrs_reach_the_emsp_on_aws() {
 }
 
 async fn roam(stack: Stack) {
-    let (token_a, versions_url) = invite(&stack).await;
-    let emsp = Emsp::start("unused").await;
-    let (s, b) = emsp
-        .control(
-            "register",
-            json!({"versions_url": versions_url, "token_a": token_a}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let emsp = registered_emsp(&stack).await;
 
     // A site with a charger of one EVSE, and a token the eMSP issued
     let site = json!({"id": "ams-1", "name": "Amsterdam Depot", "address": {"street": "Kade 1", "city": "Amsterdam",
@@ -590,15 +596,7 @@ async fn roam(stack: Stack) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_the_emsp_pushes_authorizes_at_a_charger_until_it_is_blocked() {
     let stack = configured_stack().await;
-    let (token_a, versions_url) = invite(&stack).await;
-    let emsp = Emsp::start("unused").await;
-    let (s, b) = emsp
-        .control(
-            "register",
-            json!({"versions_url": versions_url, "token_a": token_a}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let emsp = registered_emsp(&stack).await;
     stack.register("TK-1").await;
     let mut cp = cpms_tests::Charger::connect(&stack, "TK-1", "ocpp1.6")
         .await
@@ -684,15 +682,7 @@ async fn a_token_the_emsp_pushes_authorizes_at_a_charger_until_it_is_blocked() {
 async fn what_was_queued_for_a_partner_that_was_down_is_sent_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let stack = configure(Stack::start_in(dir.path()).await).await;
-    let (token_a, versions_url) = invite(&stack).await;
-    let emsp = Emsp::start("unused").await;
-    let (s, b) = emsp
-        .control(
-            "register",
-            json!({"versions_url": versions_url, "token_a": token_a}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let emsp = registered_emsp(&stack).await;
     // WHEN the eMSP is down while a site is created
     emsp.control("fail", json!({"status": 502})).await;
     let site = json!({"id": "utr-1", "name": "Utrecht", "address": {"street": "Plein 1", "city": "Utrecht",
@@ -722,15 +712,7 @@ async fn what_was_queued_for_a_partner_that_was_down_is_sent_after_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emsp_starts_and_stops_a_session_and_gets_each_result_and_the_cdr() {
     let stack = configured_stack().await;
-    let (token_a, versions_url) = invite(&stack).await;
-    let emsp = Emsp::start("unused").await;
-    let (s, b) = emsp
-        .control(
-            "register",
-            json!({"versions_url": versions_url, "token_a": token_a}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let emsp = registered_emsp(&stack).await;
     let site = json!({"id": "rot-1", "name": "Rotterdam", "address": {"street": "Haven 2", "city": "Rotterdam",
         "country": "NLD"}, "coordinates": {"latitude": 51.92, "longitude": 4.48}, "time_zone": "Europe/Amsterdam"});
     assert_eq!(stack.post("/v1/sites", site).await.0, 201);
@@ -874,15 +856,7 @@ async fn the_emsp_starts_and_stops_a_session_and_gets_each_result_and_the_cdr() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_that_refuses_pushes_opens_an_incident_and_a_resync_sends_them_again() {
     let stack = configured_stack().await;
-    let (token_a, versions_url) = invite(&stack).await;
-    let emsp = Emsp::start("unused").await;
-    let (s, b) = emsp
-        .control(
-            "register",
-            json!({"versions_url": versions_url, "token_a": token_a}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let emsp = registered_emsp(&stack).await;
     // WHEN the eMSP refuses what is pushed to it as a bad request
     emsp.control("fail", json!({"status": 400})).await;
     let site = json!({"id": "ein-1", "name": "Eindhoven", "address": {"street": "Markt 3", "city": "Eindhoven",
