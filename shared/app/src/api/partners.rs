@@ -91,14 +91,10 @@ fn settings_view(st: &ApiState, headers: &HeaderMap, s: RoamingSettings) -> Sett
     }
 }
 
-fn base(st: &ApiState, headers: &HeaderMap) -> String {
-    st.roaming.base_url(headers)
-}
-
 fn versions_url(st: &ApiState, headers: &HeaderMap, tenant: &cpms_domain::TenantId) -> String {
     format!(
         "{}/versions",
-        cpms_roaming::Roaming::ocpi_base(&base(st, headers), tenant)
+        cpms_roaming::Roaming::ocpi_base(&st.roaming.base_url(headers), tenant)
     )
 }
 
@@ -285,7 +281,7 @@ pub(crate) async fn register(
         .register_with(
             &p.tenant,
             &id,
-            &base(&st, &headers),
+            &st.roaming.base_url(&headers),
             &b.versions_url,
             &b.token,
         )

@@ -10,7 +10,7 @@ use cpms_ocpi::versions::{
     Endpoint, InterfaceRole, ModuleId, Version, VersionDetails, VersionNumber,
 };
 
-use super::{Caller, Ocpi, St, VERSION, base_url, json};
+use super::{Caller, Ocpi, St, VERSION, json};
 use crate::Roaming;
 
 /// The modules this server offers, with its side of each.
@@ -26,7 +26,7 @@ pub(crate) const MODULES: &[(ModuleId, InterfaceRole)] = &[
 
 /// `GET /ocpi/{tenant}/versions`.
 pub(super) async fn versions(st: St, headers: HeaderMap, caller: Caller) -> Ocpi {
-    let base = Roaming::ocpi_base(&base_url(&st, &headers), caller.tenant());
+    let base = Roaming::ocpi_base(&st.base_url(&headers), caller.tenant());
     Ocpi::ok(
         &st,
         vec![Version {
@@ -40,7 +40,7 @@ pub(super) async fn versions(st: St, headers: HeaderMap, caller: Caller) -> Ocpi
 pub(super) async fn details(st: St, headers: HeaderMap, caller: Caller) -> Ocpi {
     let base = format!(
         "{}/{VERSION}",
-        Roaming::ocpi_base(&base_url(&st, &headers), caller.tenant())
+        Roaming::ocpi_base(&st.base_url(&headers), caller.tenant())
     );
     Ocpi::ok(
         &st,
@@ -63,7 +63,7 @@ pub(super) async fn get(st: St, headers: HeaderMap, caller: Caller) -> Result<Oc
     let settings = st.configured(caller.tenant()).await.map_err(Ocpi::from)?;
     let url = format!(
         "{}/versions",
-        Roaming::ocpi_base(&base_url(&st, &headers), caller.tenant())
+        Roaming::ocpi_base(&st.base_url(&headers), caller.tenant())
     );
     Ok(Ocpi::ok(
         &st,
@@ -98,7 +98,7 @@ async fn register(
         }
         _ => {}
     }
-    let base = base_url(&st, &headers);
+    let base = st.base_url(&headers);
     let ours = st
         .accept_credentials(caller.partner, theirs, update, &base)
         .await

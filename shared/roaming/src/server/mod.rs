@@ -281,12 +281,6 @@ impl FromRequestParts<Arc<Roaming>> for Registered {
     }
 }
 
-/// Where this installation's OCPI endpoints are, as the request reached them (the configured public
-/// URL wins).
-pub(crate) fn base_url(r: &Roaming, headers: &HeaderMap) -> String {
-    r.base_url(headers)
-}
-
 impl Roaming {
     /// Where this installation is reached, for URLs handed to partners: the configured public URL,
     /// else the host (and `X-Forwarded-Proto`) of the request at hand.

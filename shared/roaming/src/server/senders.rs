@@ -12,7 +12,7 @@ use cpms_ocpi::page::PageParams;
 use cpms_ports::{Documents, PageRequest};
 use serde_json::Value;
 
-use super::{Ocpi, Registered, St, VERSION, base_url};
+use super::{Ocpi, Registered, St, VERSION};
 use crate::Roaming;
 use crate::publish::{CDRS, LOCATIONS, SESSIONS};
 
@@ -90,7 +90,7 @@ async fn list(
         .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))?;
     let url = format!(
         "{}/{VERSION}/{module}",
-        Roaming::ocpi_base(&base_url(&st, &headers), c.tenant())
+        Roaming::ocpi_base(&st.base_url(&headers), c.tenant())
     );
     let mut out = Ocpi::ok(&st, items)
         .header(TOTAL_COUNT, total.to_string())

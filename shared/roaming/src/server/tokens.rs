@@ -47,8 +47,11 @@ fn object_id(partner: &str, uid: &str) -> String {
 }
 
 impl Roaming {
-    /// Keeps a token a partner pushed: the OCPI token as received, and the tenant's token made of it.
+    /// Keeps a token a partner pushed (checked first): the OCPI token as received, and the tenant's
+    /// token made of it.
     pub(super) async fn accept_token(&self, caller: &Registered, t: OcpiToken) -> Result<(), Ocpi> {
+        t.check()
+            .map_err(|e| Ocpi::fail(StatusCode::InvalidParameters, e))?;
         let p = &caller.0.partner.value;
         let tenant = &p.tenant;
         if cpms_domain::token::validate_token_id(&t.uid).is_err() {
@@ -133,8 +136,6 @@ pub(super) async fn put(
 ) -> Result<Ocpi, Ocpi> {
     own(&caller, &cc, &pid)?;
     let t: OcpiToken = json(&body)?;
-    t.check()
-        .map_err(|e| Ocpi::fail(StatusCode::InvalidParameters, e))?;
     if !t.uid.eq_ignore_ascii_case(&uid)
         || !t.country_code.eq_ignore_ascii_case(&cc)
         || !t.party_id.eq_ignore_ascii_case(&pid)
@@ -194,8 +195,6 @@ pub(super) async fn patch(
     }
     let t: OcpiToken = serde_json::from_value(held)
         .map_err(|e| Ocpi::fail(StatusCode::InvalidParameters, format!("the token: {e}")))?;
-    t.check()
-        .map_err(|e| Ocpi::fail(StatusCode::InvalidParameters, e))?;
     st.accept_token(&caller, t).await?;
     Ok(Ocpi::done(&st))
 }

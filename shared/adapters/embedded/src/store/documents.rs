@@ -107,6 +107,41 @@ fn decode_doc(
     })
 }
 
+impl EmbeddedStore {
+    /// Removes a document and its index entries (when `version` is given, only if it is still at it:
+    /// `Conflict` otherwise); `false` when there was none.
+    async fn remove_doc(
+        &self,
+        tenant: &TenantId,
+        kind: &'static str,
+        id: &str,
+        version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.write(move |txn| {
+            let mut docs = txn.open_table(DOCS).map_err(e)?;
+            let key = (tenant.as_str(), kind, id.as_str());
+            if let Some(expected) = version {
+                match docs.get(key).map_err(e)?.map(|v| v.value().0) {
+                    None => return Ok(false),
+                    Some(v) if v != expected => return Err(StoreError::Conflict),
+                    Some(_) => {}
+                }
+            }
+            let Some(old) = docs.remove(key).map_err(e)? else {
+                return Ok(false);
+            };
+            let stored: Option<Stored> = serde_json::from_slice(old.value().1).ok();
+            drop(old);
+            let mut index = txn.open_table(DOC_INDEX).map_err(e)?;
+            let mut expiry = txn.open_table(DOC_EXPIRY).map_err(e)?;
+            unlink(&mut index, &mut expiry, key, stored.as_ref())?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl DocumentStore for EmbeddedStore {
     async fn get(
@@ -133,28 +168,7 @@ impl DocumentStore for EmbeddedStore {
         kind: &'static str,
         id: &str,
     ) -> Result<bool, StoreError> {
-        let (tenant, id) = (tenant.to_string(), id.to_string());
-        self.write(move |txn| {
-            let mut docs = txn.open_table(DOCS).map_err(e)?;
-            let mut index = txn.open_table(DOC_INDEX).map_err(e)?;
-            let Some(old) = docs
-                .remove((tenant.as_str(), kind, id.as_str()))
-                .map_err(e)?
-            else {
-                return Ok(false);
-            };
-            let stored: Option<Stored> = serde_json::from_slice(old.value().1).ok();
-            drop(old);
-            let mut expiry = txn.open_table(DOC_EXPIRY).map_err(e)?;
-            unlink(
-                &mut index,
-                &mut expiry,
-                (tenant.as_str(), kind, id.as_str()),
-                stored.as_ref(),
-            )?;
-            Ok(true)
-        })
-        .await
+        self.remove_doc(tenant, kind, id, None).await
     }
 
     async fn delete_if(
@@ -164,27 +178,7 @@ impl DocumentStore for EmbeddedStore {
         id: &str,
         version: u64,
     ) -> Result<bool, StoreError> {
-        let (tenant, id) = (tenant.to_string(), id.to_string());
-        self.write(move |txn| {
-            let mut docs = txn.open_table(DOCS).map_err(e)?;
-            let key = (tenant.as_str(), kind, id.as_str());
-            let current = docs.get(key).map_err(e)?.map(|v| v.value().0);
-            match current {
-                None => return Ok(false),
-                Some(v) if v != version => return Err(StoreError::Conflict),
-                Some(_) => {}
-            }
-            let Some(old) = docs.remove(key).map_err(e)? else {
-                return Ok(false);
-            };
-            let stored: Option<Stored> = serde_json::from_slice(old.value().1).ok();
-            drop(old);
-            let mut index = txn.open_table(DOC_INDEX).map_err(e)?;
-            let mut expiry = txn.open_table(DOC_EXPIRY).map_err(e)?;
-            unlink(&mut index, &mut expiry, key, stored.as_ref())?;
-            Ok(true)
-        })
-        .await
+        self.remove_doc(tenant, kind, id, Some(version)).await
     }
 
     async fn write(&self, writes: &[DocWrite]) -> Result<Vec<u64>, StoreError> {
