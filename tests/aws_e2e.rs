@@ -436,7 +436,7 @@ async fn billing_prices_the_session_from_its_queue_and_the_cdr_event_is_relayed(
     let default = TariffAssignment {
         tenant: TenantId::default_tenant(),
         scope: "default".into(),
-        tariff_id: "std".into(),
+        tariff_id: Some("std".into()),
         updated_at: now,
     };
     Documents::<TariffAssignment>::new(docs.clone())

@@ -898,3 +898,173 @@ async fn a_partner_that_refuses_pushes_opens_an_incident_and_a_resync_sends_them
     .await;
     stack.stop().await;
 }
+
+/// The tariffs the eMSP holds, by lower-cased id (the peer keeps CiStrings lower-cased).
+fn tariff_ids(state: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = objects(state, "tariffs")
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_lowercase))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// What the eMSP's copy of location `ams-t`'s first connector names.
+fn connector_tariffs(state: &Value) -> Vec<String> {
+    objects(state, "locations")
+        .iter()
+        .find(|l| l["id"] == "ams-t")
+        .and_then(|l| {
+            l["evses"][0]["connectors"][0]["tariff_ids"]
+                .as_array()
+                .cloned()
+        })
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_lowercase))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assigned_tariffs_reach_the_emsp_its_own_tariff_is_its_alone_and_a_removed_one_is_deleted()
+{
+    let stack = configured_stack().await;
+    let emsp = registered_emsp(&stack).await;
+    let site = json!({"id": "ams-t", "name": "Tariff Depot", "address": {"street": "Kade 2", "city": "Amsterdam",
+        "postal_code": "1011AA", "country": "NLD"}, "coordinates": {"latitude": 52.37, "longitude": 4.89},
+        "time_zone": "Europe/Amsterdam"});
+    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
+    stack.register("TA-1").await;
+    let topo = json!({"site_id": "ams-t", "evses": [{"evse_id": 1, "connectors": [{"connector_id": 1,
+        "standard": "IEC_62196_T2", "format": "socket", "power_type": "ac3_phase", "max_power_kw": 22}]}]});
+    let (s, b) = send(stack.req(Method::PATCH, "/v1/chargers/TA-1").json(&topo)).await;
+    assert_eq!(s, 200, "{b}");
+    emsp_until(&emsp, "the location", |s| {
+        objects(s, "locations").iter().any(|l| l["id"] == "ams-t")
+    })
+    .await;
+
+    // GIVEN a tariff that nothing is assigned to THEN it is not published
+    let tariff = |id: &str, kwh: &str| {
+        json!({"id": id, "name": id, "currency": "EUR", "elements": [{"price_components": [
+            {"type": "ENERGY", "price": kwh.parse::<f64>().unwrap(), "vat": 21, "step_size": 1},
+            {"type": "FLAT", "price": 0.5, "vat": 21, "step_size": 1}]},
+            {"price_components": [{"type": "PARKING_TIME", "price": 6, "step_size": 60}],
+             "restrictions": {"start_time": "08:00", "end_time": "20:00", "day_of_week": ["MONDAY", "FRIDAY"]}}]})
+    };
+    let (s, b) = stack.post("/v1/tariffs", tariff("AC-STD", "0.35")).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = stack.post("/v1/tariffs", tariff("ROAM-EXA", "0.45")).await;
+    assert_eq!(s, 201, "{b}");
+
+    // WHEN it becomes the default THEN the eMSP gets it, and the connector names it
+    let (s, b) = send(
+        stack
+            .req(Method::PUT, "/v1/tariff-assignments/default")
+            .json(&json!({"tariff_id": "AC-STD"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let state = emsp_until(&emsp, "the default tariff on the connector", |s| {
+        tariff_ids(s) == ["ac-std"] && connector_tariffs(s) == ["ac-std"]
+    })
+    .await;
+    let t = objects(&state, "tariffs")[0];
+    assert_eq!(t["currency"], "EUR");
+    assert_eq!(
+        t["elements"][0]["price_components"][0]["price"].as_f64(),
+        Some(0.35)
+    );
+    assert_eq!(t["elements"][1]["restrictions"]["start_time"], "08:00");
+    assert_eq!(
+        t["elements"][1]["restrictions"]["day_of_week"],
+        json!(["MONDAY", "FRIDAY"])
+    );
+
+    // WHEN the eMSP's drivers get a price of their own THEN it alone gets that tariff, named on every
+    // connector of what it is sent; the default stays
+    let (s, b) = send(
+        stack
+            .req(Method::PUT, "/v1/tariff-assignments/partner:NL-EXA")
+            .json(&json!({"tariff_id": "ROAM-EXA"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let state = emsp_until(&emsp, "its own tariff on the connector", |s| {
+        tariff_ids(s) == ["ac-std", "roam-exa"] && connector_tariffs(s) == ["roam-exa"]
+    })
+    .await;
+
+    // AND the Sender interface answers the same, paginated
+    let token_c = state["cpo"]["token"].as_str().unwrap().to_string();
+    let base = format!("{}/ocpi/default/2.2.1", stack.api);
+    let r = reqwest::Client::new()
+        .get(format!("{base}/tariffs?limit=1"))
+        .header("authorization", token_header(&token_c))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-total-count"], "2");
+    assert!(r.headers().contains_key("link"));
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["data"].as_array().map(Vec::len), Some(1), "{b}");
+    let (s, b) = ocpi(
+        Method::GET,
+        &format!("{base}/tariffs?offset=1"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"][0]["id"], "ROAM-EXA", "{b}");
+    let (_, b) = ocpi(
+        Method::GET,
+        &format!("{base}/locations/ams-t/TA-1-1/1"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!(b["data"]["tariff_ids"], json!(["ROAM-EXA"]), "{b}");
+    let (s, b) = ocpi(
+        Method::GET,
+        &format!("{base}/tariffs?limit=x"),
+        Some(&token_c),
+        None,
+    )
+    .await;
+    assert_eq!((s, b["status_code"].as_u64()), (400, Some(2001)), "{b}");
+    let (s, _) = ocpi(
+        Method::GET,
+        &format!("{base}/tariffs"),
+        Some("not-a-token"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 401);
+
+    // WHEN its own price is removed THEN the tariff is deleted at the eMSP and the connector names the
+    // default again
+    let (s, b) = send(stack.req(Method::DELETE, "/v1/tariff-assignments/partner:NL-EXA")).await;
+    assert_eq!(s, 204, "{b}");
+    emsp_until(&emsp, "its tariff deleted", |s| {
+        tariff_ids(s) == ["ac-std"] && connector_tariffs(s) == ["ac-std"]
+    })
+    .await;
+    let (s, _) = send(stack.req(Method::DELETE, "/v1/tariff-assignments/partner:NL-EXA")).await;
+    assert_eq!(s, 404);
+    let (s, b) = stack.get("/v1/tariff-assignments").await;
+    assert_eq!(s, 200);
+    assert_eq!(b["items"].as_array().map(Vec::len), Some(1), "{b}");
+
+    // AND the delivery log shows the DELETE
+    let (s, b) = stack.get("/v1/ocpi/partners/NL-EXA/deliveries").await;
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["method"] == "DELETE" && d["ok"] == true),
+        "{b}"
+    );
+}

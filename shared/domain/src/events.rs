@@ -219,6 +219,17 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         charger_id: Option<ChargerId>,
     },
+    /// A tariff's terms changed, or which tariff a scope has (an assignment set or removed): roaming
+    /// publishes its tariffs and the locations whose connectors name them again.
+    #[serde(rename = "tariff.changed.v1")]
+    TariffChanged {
+        /// The tariff (for an assignment: the one assigned, or the one removed).
+        tariff_id: String,
+        /// The scope whose assignment changed (`default`, `site:ID`, `charger:ID`, `group:ID`,
+        /// `partner:ID`); absent when the tariff itself changed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+    },
     /// A command a roaming partner sent ended (answered, refused, failed or timed out): its result
     /// goes back to the partner.
     #[serde(rename = "command.ended.v1")]
@@ -351,6 +362,7 @@ impl EventBody {
             EventBody::ChargerCommandFailed { .. } => "charger.command_failed.v1",
             EventBody::IncidentChanged { .. } => "incident.changed.v1",
             EventBody::LocationChanged { .. } => "location.changed.v1",
+            EventBody::TariffChanged { .. } => "tariff.changed.v1",
             EventBody::CommandEnded { .. } => "command.ended.v1",
             EventBody::PartnerDeliveryFailing { .. } => "partner.delivery_failing.v1",
             EventBody::SessionStarted { .. } => "session.started.v1",
@@ -417,6 +429,37 @@ pub fn for_site(s: &crate::site::Site) -> DomainEvent {
         body: EventBody::LocationChanged {
             site_id: s.id.clone(),
             charger_id: None,
+        },
+    }
+}
+
+/// The event a change to a tariff's terms implies.
+pub fn for_tariff(t: &crate::tariff::Tariff) -> DomainEvent {
+    DomainEvent {
+        id: format!("tariff:{}:{}", t.id, t.updated_at.timestamp_millis()),
+        tenant: t.tenant.clone(),
+        occurred_at: t.updated_at,
+        body: EventBody::TariffChanged {
+            tariff_id: t.id.clone(),
+            scope: None,
+        },
+    }
+}
+
+/// The event a change to a scope's tariff assignment implies; `tariff_id` is the tariff assigned,
+/// or the one that was when the assignment is removed.
+pub fn for_assignment(a: &crate::billing::TariffAssignment, tariff_id: &str) -> DomainEvent {
+    DomainEvent {
+        id: format!(
+            "tariff-assignment:{}:{}",
+            a.scope,
+            a.updated_at.timestamp_millis()
+        ),
+        tenant: a.tenant.clone(),
+        occurred_at: a.updated_at,
+        body: EventBody::TariffChanged {
+            tariff_id: tariff_id.to_string(),
+            scope: Some(a.scope.clone()),
         },
     }
 }

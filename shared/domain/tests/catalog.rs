@@ -202,6 +202,13 @@ fn examples() -> Vec<DomainEvent> {
             },
         ),
         ev(
+            "tariff-assignment:site:depot-north:1764583805000",
+            EventBody::TariffChanged {
+                tariff_id: "AC-STANDARD".into(),
+                scope: Some("site:depot-north".into()),
+            },
+        ),
+        ev(
             "CP-00001:limits:ev_charging_needs:1:1764583805000",
             EventBody::ChargerLimitsChanged {
                 charger_id: cp.clone(),
@@ -240,6 +247,7 @@ fn every_variant_is_listed(b: &EventBody) {
         | EventBody::ChargerCommandFailed { .. }
         | EventBody::IncidentChanged { .. }
         | EventBody::LocationChanged { .. }
+        | EventBody::TariffChanged { .. }
         | EventBody::CommandEnded { .. }
         | EventBody::PartnerDeliveryFailing { .. }
         | EventBody::SessionStarted { .. }

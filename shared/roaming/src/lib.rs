@@ -18,6 +18,7 @@ pub mod objects;
 pub mod publish;
 pub mod push;
 pub mod server;
+pub mod tariffs;
 
 use std::sync::Arc;
 

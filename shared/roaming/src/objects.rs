@@ -15,6 +15,8 @@ use cpms_ocpi::tokens::TokenType;
 use cpms_ocpi::types::{BusinessDetails, GeoLocation, Place, Price};
 use rust_decimal::Decimal;
 
+use crate::tariffs::TariffIndex;
+
 /// The OCPI uid of a charger's EVSE (`{charger}-{evse}`; 36 characters at most, so a long charger
 /// id is shortened to a digest of it).
 pub fn evse_uid(charger: &str, evse_id: u32) -> String {
@@ -51,6 +53,10 @@ pub fn evse_status(charger: &Charger, evse_id: u32) -> EvseStatus {
         .collect();
     if !charger.enabled {
         return EvseStatus::Inoperative;
+    }
+    // Offline: what it last reported may no longer hold.
+    if charger.connection.is_none() {
+        return EvseStatus::Unknown;
     }
     let any = |s: ConnectorStatus| states.contains(&s);
     if states.is_empty() {
@@ -156,20 +162,26 @@ fn evse(
     }
 }
 
-/// A site and the chargers standing there as one location; `last_updated` is `now` throughout
-/// (the location is built again when anything in it changed). Chargers without EVSEs described are
-/// left out (a location lists what a driver can use).
+/// A site and the chargers standing there as one location, as every partner sees it (each connector
+/// names the public tariff of its charger); `last_updated` is `now` throughout (the location is built
+/// again when anything in it changed). Chargers without EVSEs described are left out (a location
+/// lists what a driver can use).
 pub fn location(
     settings: &RoamingSettings,
     site: &Site,
     chargers: &[Charger],
-    tariff_ids: &[String],
+    tariffs: &TariffIndex,
     now: DateTime<Utc>,
 ) -> Location {
     let mut evses: Vec<Evse> = chargers
         .iter()
-        .flat_map(|c| c.evses.iter().map(move |e| (c, e)))
-        .map(|(c, e)| evse(settings, c, e, tariff_ids, now))
+        .flat_map(|c| {
+            let ids = tariffs.public_for(&site.id, &c.id);
+            c.evses
+                .iter()
+                .map(move |e| evse(settings, c, e, &ids, now))
+                .collect::<Vec<_>>()
+        })
         .collect();
     evses.sort_by(|a, b| a.uid.cmp(&b.uid));
     Location {
@@ -406,6 +418,76 @@ pub fn cdr(
     }
 }
 
+/// A tariff as partners see it (`last_updated` is when it was published, so a partner's `date_from`
+/// finds a tariff whose audience changed).
+pub fn tariff(
+    settings: &RoamingSettings,
+    t: &cpms_domain::tariff::Tariff,
+    now: DateTime<Utc>,
+) -> cpms_ocpi::tariffs::Tariff {
+    use cpms_domain::tariff::Dimension;
+    use cpms_ocpi::tariffs::{
+        PriceComponent, TariffDimensionType, TariffElement, TariffRestrictions,
+    };
+    let dimension = |d: Dimension| match d {
+        Dimension::Energy => TariffDimensionType::Energy,
+        Dimension::Flat => TariffDimensionType::Flat,
+        Dimension::Time => TariffDimensionType::Time,
+        Dimension::ParkingTime => TariffDimensionType::ParkingTime,
+    };
+    let restrictions = |r: &cpms_domain::tariff::Restrictions| TariffRestrictions {
+        start_time: r.start_time.map(|x| x.format("%H:%M").to_string()),
+        end_time: r.end_time.map(|x| x.format("%H:%M").to_string()),
+        start_date: r.start_date.map(|x| x.format("%Y-%m-%d").to_string()),
+        end_date: r.end_date.map(|x| x.format("%Y-%m-%d").to_string()),
+        min_kwh: r.min_kwh,
+        max_kwh: r.max_kwh,
+        min_current: r.min_current,
+        max_current: r.max_current,
+        min_power: r.min_power,
+        max_power: r.max_power,
+        min_duration: r.min_duration,
+        max_duration: r.max_duration,
+        day_of_week: r
+            .day_of_week
+            .iter()
+            .filter_map(|d| serde_json::to_value(d).ok()?.as_str().map(str::to_string))
+            .collect(),
+        reservation: r.reservation.clone(),
+    };
+    cpms_ocpi::tariffs::Tariff {
+        country_code: settings.country_code.clone(),
+        party_id: settings.party_id.clone(),
+        id: t.id.clone(),
+        currency: t.terms.currency.clone(),
+        kind: None,
+        tariff_alt_text: Vec::new(),
+        min_price: t.terms.min_price.as_ref().map(price),
+        max_price: t.terms.max_price.as_ref().map(price),
+        elements: t
+            .terms
+            .elements
+            .iter()
+            .map(|e| TariffElement {
+                price_components: e
+                    .price_components
+                    .iter()
+                    .map(|c| PriceComponent {
+                        kind: dimension(c.dimension),
+                        price: c.price,
+                        vat: c.vat,
+                        step_size: c.step_size,
+                    })
+                    .collect(),
+                restrictions: e.restrictions.as_ref().map(restrictions),
+            })
+            .collect(),
+        start_date_time: t.start_date_time,
+        end_date_time: t.end_date_time,
+        last_updated: now,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,6 +529,11 @@ mod tests {
                 meter: None,
             })
             .collect();
+        c.connection = Some(cpms_domain::charger::Connection {
+            id: "c1".into(),
+            version: cpms_domain::OcppVersion::V16,
+            connected_at: now,
+        });
         c
     }
 
@@ -475,6 +562,8 @@ mod tests {
             EvseStatus::Reserved
         );
         let mut off = with_states(&[Available]);
+        off.connection = None;
+        assert_eq!(evse_status(&off, 1), EvseStatus::Unknown);
         off.enabled = false;
         assert_eq!(evse_status(&off, 1), EvseStatus::Inoperative);
     }

@@ -15,6 +15,7 @@ use cpms_ports::{Documents, Expected, PageRequest, StoreError, Versioned};
 use serde_json::Value;
 
 use crate::objects;
+use crate::tariffs::TariffIndex;
 use crate::{Roaming, RoamingError};
 
 /// The modules published, and which partners see their objects.
@@ -23,6 +24,8 @@ pub const LOCATIONS: &str = "locations";
 pub const SESSIONS: &str = "sessions";
 /// CDRs: seen by the partner that pays.
 pub const CDRS: &str = "cdrs";
+/// Tariffs: seen by every partner, or by the partner they are assigned to (see [`crate::tariffs`]).
+pub const TARIFFS: &str = "tariffs";
 
 impl Roaming {
     /// Applies one domain event; returns the partners that have something new queued.
@@ -38,8 +41,14 @@ impl Roaming {
                 self.refresh_location(&settings, site_id, charger_id.as_ref())
                     .await
             }
-            EventBody::ConnectorStatusChanged { charger_id, .. } => {
+            // A charger that went offline reports no status: its EVSEs are UNKNOWN until it is back.
+            EventBody::ConnectorStatusChanged { charger_id, .. }
+            | EventBody::ChargerConnected { charger_id, .. }
+            | EventBody::ChargerDisconnected { charger_id } => {
                 self.refresh_status(&settings, charger_id).await
+            }
+            EventBody::TariffChanged { scope, .. } => {
+                self.tariff_changed(&settings, scope.as_deref()).await
             }
             EventBody::SessionStarted { session_id, .. }
             | EventBody::SessionEnded { session_id, .. }
@@ -90,6 +99,8 @@ impl Roaming {
                 Some(v) => {
                     let mut j = v.value.clone();
                     j.revision += 1;
+                    // A PUT and a DELETE of one object share a job: the latest is what is meant.
+                    j.action = action.clone();
                     if j.dead {
                         j.dead = false;
                         j.attempts = 0;
@@ -121,7 +132,7 @@ impl Roaming {
 
     /// Writes a published object when its content changed (`last_updated` aside); returns whether it
     /// did.
-    async fn store(
+    pub(crate) async fn store(
         &self,
         read: Option<Versioned<Published>>,
         fresh: Published,
@@ -137,7 +148,7 @@ impl Roaming {
         Ok(true)
     }
 
-    async fn queue_for_all(
+    pub(crate) async fn queue_for_all(
         &self,
         tenant: &TenantId,
         module: &str,
@@ -212,14 +223,14 @@ impl Roaming {
             .await
     }
 
-    /// [`Roaming::refresh_location`] with the site's chargers already read (a resync reads every
-    /// charger of the tenant once).
+    /// [`Roaming::refresh_location`] with the site's chargers and the tariff assignments already read
+    /// (a resync reads every charger of the tenant once).
     async fn refresh_location_of(
         &self,
         settings: &RoamingSettings,
         site_id: &str,
         joined: Option<&ChargerId>,
-        known: Option<Vec<Charger>>,
+        known: Option<(Vec<Charger>, &TariffIndex)>,
     ) -> Result<Vec<String>, RoamingError> {
         let tenant = &settings.tenant;
         let Some(site) = self.records::<Site>().get(tenant, site_id).await? else {
@@ -229,27 +240,24 @@ impl Roaming {
         let read = docs
             .get(tenant, &Published::key(LOCATIONS, site_id))
             .await?;
-        let chargers = match known {
-            Some(c) => c,
+        let read_index;
+        let (chargers, index) = match known {
+            Some(k) => k,
             None => {
-                self.members(
-                    tenant,
-                    site_id,
-                    read.as_ref().map(|r| r.value.members.as_slice()),
-                    joined,
-                )
-                .await?
+                read_index = self.tariff_index(tenant).await?;
+                let chargers = self
+                    .members(
+                        tenant,
+                        site_id,
+                        read.as_ref().map(|r| r.value.members.as_slice()),
+                        joined,
+                    )
+                    .await?;
+                (chargers, &read_index)
             }
         };
         let now = self.now();
-        let loc = objects::location(
-            settings,
-            &site.value,
-            &chargers,
-            // The tariffs module is not published yet (issue 14): connectors name no tariff.
-            &[],
-            now,
-        );
+        let loc = objects::location(settings, &site.value, &chargers, index, now);
         let fresh = Published {
             tenant: tenant.clone(),
             module: LOCATIONS.into(),
@@ -486,21 +494,15 @@ impl Roaming {
             .await?)
     }
 
-    /// Publishes every location of the tenant again and queues it for `partner` (or every partner):
-    /// what a resync does; returns how many locations were queued.
-    pub async fn resync(
+    /// Builds every location of the tenant again (each one that changed is queued where it goes);
+    /// returns the sites and the partners that got something queued.
+    pub(crate) async fn rebuild_locations(
         &self,
-        tenant: &TenantId,
-        partner: Option<&str>,
-    ) -> Result<usize, RoamingError> {
-        let settings = self.configured(tenant).await?;
+        settings: &RoamingSettings,
+        index: &TariffIndex,
+    ) -> Result<(Vec<String>, Vec<String>), RoamingError> {
+        let tenant = &settings.tenant;
         let sites = self.records::<Site>().all(tenant).await?;
-        let targets: Vec<Partner> = self
-            .receivers(tenant, LOCATIONS)
-            .await?
-            .into_iter()
-            .filter(|p| partner.is_none_or(|x| x == p.id))
-            .collect();
         // Every charger of the tenant, read once, by site: a location is built from all of its site's
         // chargers, not from what it listed.
         let mut by_site: std::collections::HashMap<String, Vec<Charger>> = Default::default();
@@ -517,17 +519,63 @@ impl Roaming {
                 None => break,
             }
         }
+        let mut queued = Vec::new();
         for s in &sites {
             let chargers = by_site.remove(&s.id).unwrap_or_default();
-            self.refresh_location_of(&settings, &s.id, None, Some(chargers))
-                .await?;
-            for p in &targets {
-                self.enqueue(tenant, &p.id, LOCATIONS, &s.id, PushAction::Put)
+            queued.extend(
+                self.refresh_location_of(settings, &s.id, None, Some((chargers, index)))
+                    .await?,
+            );
+        }
+        queued.sort();
+        queued.dedup();
+        Ok((sites.into_iter().map(|s| s.id).collect(), queued))
+    }
+
+    /// Publishes every location and tariff of the tenant again and queues them for `partner` (or
+    /// every partner), with what was set aside as dead: what a resync does; returns how many
+    /// locations were queued.
+    pub async fn resync(
+        &self,
+        tenant: &TenantId,
+        partner: Option<&str>,
+    ) -> Result<usize, RoamingError> {
+        let settings = self.configured(tenant).await?;
+        let index = self.tariff_index(tenant).await?;
+        let (sites, _) = self.rebuild_locations(&settings, &index).await?;
+        self.refresh_tariffs(&settings).await?;
+        let targets = |module: &'static str| async move {
+            Ok::<_, RoamingError>(
+                self.receivers(tenant, module)
+                    .await?
+                    .into_iter()
+                    .filter(|p| partner.is_none_or(|x| x == p.id))
+                    .collect::<Vec<Partner>>(),
+            )
+        };
+        for p in &targets(LOCATIONS).await? {
+            for s in &sites {
+                self.enqueue(tenant, &p.id, LOCATIONS, s, PushAction::Put)
+                    .await?;
+            }
+        }
+        for p in &targets(TARIFFS).await? {
+            let mut ids = self.published_ids(tenant, TARIFFS, None).await?;
+            ids.extend(self.published_ids(tenant, TARIFFS, Some(&p.id)).await?);
+            for id in ids {
+                self.enqueue(tenant, &p.id, TARIFFS, &id, PushAction::Put)
                     .await?;
             }
         }
         // Dead jobs of the partners come back.
-        for p in &targets {
+        let everyone: Vec<Partner> = self
+            .records::<Partner>()
+            .all(tenant)
+            .await?
+            .into_iter()
+            .filter(|p| partner.is_none_or(|x| x == p.id))
+            .collect();
+        for p in &everyone {
             let q = Documents::<PushJob>::by_index(
                 cpms_ports::roaming_records::PUSH_DUE,
                 cpms_ports::roaming_records::push_dead(&p.id),

@@ -20,7 +20,7 @@ use cpms_ocpi::versions::VersionNumber;
 use cpms_ports::partner_client::Method;
 use cpms_ports::roaming_records::{PUSH_DUE, PUSH_DUE_LIST, PUSH_QUEUE, due_until, push_queue};
 use cpms_ports::{Documents, Expected, PageRequest, StoreError};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::client::Target;
 use crate::publish::LOCATIONS;
@@ -221,13 +221,30 @@ impl Roaming {
                 message: Some(format!("the partner has no {} receiver", job.module)),
             });
         };
-        let Some(token) = p.their_token.as_deref() else {
+        if p.their_token.is_none() {
             return Err(CallError::Refused {
                 http: 0,
                 code: 3001,
                 message: Some("the partner is not registered".into()),
             });
-        };
+        }
+        let ours = format!("{}/{}", settings.country_code, settings.party_id);
+        if job.action == PushAction::Delete {
+            let url = format!(
+                "{}/{ours}/{}",
+                base.trim_end_matches('/'),
+                crate::tariffs::ocpi_id(&job.object_id)
+            );
+            let r = self
+                .send(p, settings, job, Method::Delete, &url, None)
+                .await;
+            // Not there (any more) is what a DELETE wants.
+            return match r {
+                Err(CallError::Refused { http: 404, .. })
+                | Err(CallError::Refused { code: 2003, .. }) => Ok(()),
+                r => r,
+            };
+        }
         let object = match self
             .records::<Published>()
             .get(tenant, &Published::key(&job.module, &job.object_id))
@@ -246,12 +263,15 @@ impl Roaming {
         // object paths are joined to it without one.
         let endpoint = base.to_string();
         let base = base.trim_end_matches('/');
-        let ours = format!("{}/{}", settings.country_code, settings.party_id);
         let (method, url, body) = match &job.action {
+            // The object's own id (a tariff published for one partner is kept as `{id}@{partner}`).
             PushAction::Put => (
                 Method::Put,
-                format!("{base}/{ours}/{}", job.object_id),
-                object.body.clone(),
+                format!(
+                    "{base}/{ours}/{}",
+                    object.body["id"].as_str().unwrap_or(&job.object_id)
+                ),
+                self.as_seen_by(p, &job.module, object.body).await,
             ),
             PushAction::PatchEvse { evse_uid } => {
                 let evse = object.body["evses"]
@@ -277,6 +297,27 @@ impl Roaming {
                 object.body["result"].clone(),
             ),
             PushAction::Post => (Method::Post, endpoint, object.body.clone()),
+            PushAction::Delete => return Ok(()), // sent above, without reading the object
+        };
+        self.send(p, settings, job, method, &url, Some(&body)).await
+    }
+
+    /// One request of a push, logged.
+    async fn send(
+        &self,
+        p: &Partner,
+        settings: &RoamingSettings,
+        job: &PushJob,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(), CallError> {
+        let Some(token) = p.their_token.as_deref() else {
+            return Err(CallError::Refused {
+                http: 0,
+                code: 3001,
+                message: Some("the partner is not registered".into()),
+            });
         };
         let target = Target {
             token,
@@ -288,7 +329,7 @@ impl Roaming {
             correlation: None,
         };
         let started = std::time::Instant::now();
-        let r = self.call(method, &url, &target, Some(&body)).await;
+        let r = self.call(method, url, &target, body).await;
         self.log_attempt(p, job, method, &r, started.elapsed().as_millis() as u64)
             .await;
         r.map(|_| ())

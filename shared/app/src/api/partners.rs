@@ -465,7 +465,7 @@ pub(crate) async fn deliveries(
 pub(crate) struct QueuedView {
     module: String,
     object_id: String,
-    /// `put`, `patch_evse` or `post`.
+    /// `put`, `patch_evse`, `post` or `delete`.
     action: String,
     queued_at: DateTime<Utc>,
     attempts: u32,
@@ -489,6 +489,7 @@ pub(crate) async fn queue(
             cpms_domain::roaming::PushAction::Put => "put".into(),
             cpms_domain::roaming::PushAction::PatchEvse { .. } => "patch_evse".into(),
             cpms_domain::roaming::PushAction::Post => "post".into(),
+            cpms_domain::roaming::PushAction::Delete => "delete".into(),
         },
         module: j.module,
         object_id: j.object_id,

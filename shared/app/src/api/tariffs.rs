@@ -167,7 +167,11 @@ pub(crate) async fn create(
     let now = st.csms.now();
     let (id, body) = req.split();
     let t = tariff_of(&p, id, body, now, now)?;
-    match tariffs(&st).put(&t, Expected::Absent).await {
+    let events = vec![cpms_domain::events::for_tariff(&t)];
+    match tariffs(&st)
+        .put_with_events(&t, Expected::Absent, events)
+        .await
+    {
         Err(StoreError::Conflict) => {
             return Err(Problem::conflict(format!("tariff {} exists", t.id)));
         }
@@ -195,7 +199,10 @@ pub(crate) async fn replace(
         return Err(Problem::not_found(format!("no tariff {id:?}")));
     };
     let t = tariff_of(&p, id, b, old.value.created_at, st.csms.now())?;
-    tariffs(&st).put(&t, Expected::Version(old.version)).await?;
+    let events = vec![cpms_domain::events::for_tariff(&t)];
+    tariffs(&st)
+        .put_with_events(&t, Expected::Version(old.version), events)
+        .await?;
     audit(
         &st,
         &p,
@@ -223,7 +230,7 @@ pub(crate) async fn remove(
         .all(&p.tenant)
         .await?
         .into_iter()
-        .filter(|a| a.tariff_id == id)
+        .filter(|a| a.tariff_id.as_deref() == Some(id.as_str()))
         .map(|a| a.scope)
         .collect();
     if !using.is_empty() {
@@ -283,14 +290,19 @@ pub(crate) struct AssignmentView {
     updated_at: DateTime<Utc>,
 }
 
-impl From<TariffAssignment> for AssignmentView {
-    fn from(a: TariffAssignment) -> Self {
-        AssignmentView {
+impl AssignmentView {
+    /// The view of a scope's assignment; `None` for one that was removed.
+    fn of(a: TariffAssignment) -> Option<Self> {
+        Some(AssignmentView {
+            tariff_id: a.tariff_id?,
             scope: a.scope,
-            tariff_id: a.tariff_id,
             updated_at: a.updated_at,
-        }
+        })
     }
+}
+
+fn assignments_of(st: &ApiState) -> Documents<TariffAssignment> {
+    st.csms.records()
 }
 
 pub(crate) async fn assign(
@@ -307,52 +319,70 @@ pub(crate) async fn assign(
             format!("no tariff {:?}", b.tariff_id),
         ));
     }
+    let read = assignments_of(&st).get(&p.tenant, &scope).await?;
     let a = TariffAssignment {
         tenant: p.tenant.clone(),
         scope: scope.clone(),
-        tariff_id: b.tariff_id,
+        tariff_id: Some(b.tariff_id.clone()),
         updated_at: st.csms.now(),
     };
-    st.csms.records::<TariffAssignment>().replace(&a).await?;
+    let events = vec![cpms_domain::events::for_assignment(&a, &b.tariff_id)];
+    assignments_of(&st)
+        .put_with_events(&a, Expected::from_read(&read), events)
+        .await?;
     audit(
         &st,
         &p,
         &p.tenant,
         "tariff.assign",
         format!("tariff-assignments/{scope}"),
-        json!({"tariff_id": a.tariff_id}),
+        json!({"tariff_id": b.tariff_id}),
     )
     .await;
-    Ok(Json(a.into()))
+    Ok(Json(AssignmentView {
+        scope,
+        tariff_id: b.tariff_id,
+        updated_at: a.updated_at,
+    }))
 }
 
+/// `DELETE /v1/tariff-assignments/{scope}`: the scope falls back to the next in precedence. The
+/// assignment is kept without a tariff, so that its removal carries its event to roaming.
 pub(crate) async fn unassign(
     State(st): State<ApiState>,
     p: Principal,
     Id(scope): Id,
 ) -> Result<StatusCode, Problem> {
     let scope = Scope::parse(&scope)?.key();
-    if st
-        .csms
-        .records::<TariffAssignment>()
-        .delete(&p.tenant, &scope)
-        .await?
-    {
-        audit(
-            &st,
-            &p,
-            &p.tenant,
-            "tariff.unassign",
-            format!("tariff-assignments/{scope}"),
-            json!({}),
-        )
-        .await;
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Problem::not_found(format!(
+    let read = assignments_of(&st).get(&p.tenant, &scope).await?;
+    let Some((old, version)) = read
+        .as_ref()
+        .and_then(|r| Some((r.value.tariff_id.clone()?, r.version)))
+    else {
+        return Err(Problem::not_found(format!(
             "no tariff is assigned to {scope}"
-        )))
-    }
+        )));
+    };
+    let a = TariffAssignment {
+        tenant: p.tenant.clone(),
+        scope: scope.clone(),
+        tariff_id: None,
+        updated_at: st.csms.now(),
+    };
+    let events = vec![cpms_domain::events::for_assignment(&a, &old)];
+    assignments_of(&st)
+        .put_with_events(&a, Expected::Version(version), events)
+        .await?;
+    audit(
+        &st,
+        &p,
+        &p.tenant,
+        "tariff.unassign",
+        format!("tariff-assignments/{scope}"),
+        json!({"tariff_id": old}),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(crate) async fn assignments(
@@ -365,5 +395,12 @@ pub(crate) async fn assignments(
         .records::<TariffAssignment>()
         .query(&p.tenant, &Documents::<TariffAssignment>::by_id(q.page()?))
         .await?;
-    Ok(Json(List::of(page, |a| a.value.into())))
+    Ok(Json(List {
+        items: page
+            .items
+            .into_iter()
+            .filter_map(|a| AssignmentView::of(a.value))
+            .collect(),
+        next_cursor: page.next,
+    }))
 }

@@ -76,7 +76,10 @@ impl Csms {
             let Some(a) = assignments.get(tenant, &scope.key()).await? else {
                 continue;
             };
-            if let Some(t) = tariffs.get(tenant, &a.value.tariff_id).await?
+            let Some(id) = &a.value.tariff_id else {
+                continue; // removed
+            };
+            if let Some(t) = tariffs.get(tenant, id).await?
                 && t.value.valid_at(at)
             {
                 return Ok(Some(Resolved {

@@ -119,15 +119,17 @@ impl Scope {
     }
 }
 
-/// A tariff assigned to a scope (stored under the scope's key).
+/// A tariff assigned to a scope (stored under the scope's key). An assignment that is removed is kept
+/// without a tariff, so that its removal is a write that carries its event (a delete carries none).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TariffAssignment {
     /// Owner.
     pub tenant: TenantId,
     /// [`Scope::key`].
     pub scope: String,
-    /// The tariff.
-    pub tariff_id: String,
+    /// The tariff; `None` once the assignment was removed.
+    #[serde(default)]
+    pub tariff_id: Option<String>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
 }

@@ -87,6 +87,7 @@ pub fn charger_of(ev: &DomainEvent) -> Option<ChargerId> {
         | EventBody::CommandEnded { charger_id, .. } => Some(charger_id.clone()),
         EventBody::IncidentChanged { .. }
         | EventBody::LocationChanged { .. }
+        | EventBody::TariffChanged { .. }
         | EventBody::PartnerDeliveryFailing { .. } => None,
         EventBody::SessionStarted { session_id, .. }
         | EventBody::SessionMetered { session_id, .. }

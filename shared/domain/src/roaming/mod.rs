@@ -394,6 +394,9 @@ pub enum PushAction {
     },
     /// POST the object (CDRs: once, and until the partner has it).
     Post,
+    /// DELETE it from the partner (a tariff no longer published). Shares its job with a PUT of the
+    /// same object: whichever was queued last is what is sent.
+    Delete,
 }
 
 /// One object to send to one partner, in the partner's order; it is deleted once the partner has it.
@@ -459,7 +462,7 @@ pub struct PushAttempt {
     pub module: String,
     /// The object.
     pub object_id: String,
-    /// `PUT`, `PATCH` or `POST`.
+    /// `PUT`, `PATCH`, `POST` or `DELETE`.
     pub method: String,
     /// When.
     pub at: DateTime<Utc>,

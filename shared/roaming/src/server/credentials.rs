@@ -20,6 +20,7 @@ pub(crate) const MODULES: &[(ModuleId, InterfaceRole)] = &[
     (ModuleId::Locations, InterfaceRole::Sender),
     (ModuleId::Sessions, InterfaceRole::Sender),
     (ModuleId::Cdrs, InterfaceRole::Sender),
+    (ModuleId::Tariffs, InterfaceRole::Sender),
     (ModuleId::Tokens, InterfaceRole::Receiver),
     (ModuleId::Commands, InterfaceRole::Receiver),
 ];

@@ -54,6 +54,7 @@ pub fn router(roaming: Arc<Roaming>) -> Router {
             "/{tenant}/2.2.1/locations/{id}/{evse}/{connector}",
             get(senders::connector),
         )
+        .route("/{tenant}/2.2.1/tariffs", get(senders::tariffs))
         .route("/{tenant}/2.2.1/sessions", get(senders::sessions))
         .route("/{tenant}/2.2.1/cdrs", get(senders::cdrs))
         .route(

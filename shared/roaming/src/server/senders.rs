@@ -1,5 +1,6 @@
-//! The Sender interfaces of the modules we own: locations (all partners see them), sessions and CDRs
-//! (a partner sees those of its own tokens). Lists are paginated as OCPI says: `offset`, `limit` (at
+//! The Sender interfaces of the modules we own: locations (all partners see them, each connector
+//! naming the caller's own tariff where it has one), tariffs (the public ones and the caller's own),
+//! sessions and CDRs (a partner sees those of its own tokens). Lists are paginated as OCPI says: `offset`, `limit` (at
 //! most 100), `date_from` inclusive and `date_to` exclusive on `last_updated`, answered with
 //! `X-Total-Count`, `X-Limit` and a `Link` to the next page.
 
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 use super::{Ocpi, Registered, St, VERSION};
 use crate::Roaming;
-use crate::publish::{CDRS, LOCATIONS, SESSIONS};
+use crate::publish::{CDRS, LOCATIONS, SESSIONS, TARIFFS};
 
 /// How many records one read of the store takes while a list is counted.
 const SCAN: usize = 500;
@@ -85,9 +86,18 @@ async fn list(
         .map_err(|e| Ocpi::fail(StatusCode::InvalidParameters, e))?;
     let c = caller.0;
     let audience = own.then(|| c.partner.value.id.clone());
-    let (items, total) = page_of(&st, c.tenant(), module, audience.as_deref(), &p)
-        .await
-        .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))?;
+    let (mut items, total) = if module == TARIFFS {
+        tariffs_page(&st, c.tenant(), &c.partner.value.id, &p).await
+    } else {
+        page_of(&st, c.tenant(), module, audience.as_deref(), &p).await
+    }
+    .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))?;
+    if module == LOCATIONS {
+        let tariff = own_tariff(&st, &c.partner.value).await?;
+        for loc in &mut items {
+            crate::tariffs::location_for_partner(loc, tariff.as_deref());
+        }
+    }
     let url = format!(
         "{}/{VERSION}/{module}",
         Roaming::ocpi_base(&st.base_url(&headers), c.tenant())
@@ -109,6 +119,62 @@ pub(super) async fn locations(
     RawQuery(q): RawQuery,
 ) -> Result<Ocpi, Ocpi> {
     list(st, headers, caller, q, LOCATIONS, false).await
+}
+
+/// `GET .../tariffs`: every partner's and the caller's own.
+pub(super) async fn tariffs(
+    st: St,
+    headers: HeaderMap,
+    caller: Registered,
+    RawQuery(q): RawQuery,
+) -> Result<Ocpi, Ocpi> {
+    list(st, headers, caller, q, TARIFFS, true).await
+}
+
+/// The tariff a partner's drivers pay, where it has one of its own.
+async fn own_tariff(
+    st: &Roaming,
+    p: &cpms_domain::roaming::Partner,
+) -> Result<Option<String>, Ocpi> {
+    let key = cpms_domain::billing::Scope::Partner(p.id.clone()).key();
+    Ok(st
+        .records::<cpms_domain::billing::TariffAssignment>()
+        .get(&p.tenant, &key)
+        .await
+        .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))?
+        .and_then(|a| a.value.tariff_id))
+}
+
+/// The most tariffs a tenant publishes to one partner that a list is made of (they are few: a list
+/// is read whole, both what every partner sees and the caller's own, and merged in order).
+const MAX_TARIFFS: usize = 10_000;
+
+/// One page of the tariffs `partner` sees, and how many there are in all.
+async fn tariffs_page(
+    r: &Roaming,
+    tenant: &cpms_domain::TenantId,
+    partner: &str,
+    p: &PageParams,
+) -> Result<(Vec<Value>, usize), cpms_ports::StoreError> {
+    let whole = PageParams {
+        offset: 0,
+        limit: MAX_TARIFFS,
+        ..p.clone()
+    };
+    let (mut all, _) = page_of(r, tenant, TARIFFS, None, &whole).await?;
+    all.extend(page_of(r, tenant, TARIFFS, Some(partner), &whole).await?.0);
+    let key = |v: &Value| {
+        (
+            v["last_updated"].as_str().unwrap_or_default().to_string(),
+            v["id"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    all.sort_by_key(key);
+    let total = all.len();
+    Ok((
+        all.into_iter().skip(p.offset).take(p.limit).collect(),
+        total,
+    ))
 }
 
 /// `GET .../sessions`: the caller's.
@@ -158,7 +224,9 @@ pub(super) async fn location(
     caller: Registered,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Ocpi, Ocpi> {
-    let loc = location_body(&st, &caller, &id).await?;
+    let mut loc = location_body(&st, &caller, &id).await?;
+    let tariff = own_tariff(&st, &caller.0.partner.value).await?;
+    crate::tariffs::location_for_partner(&mut loc, tariff.as_deref());
     Ok(Ocpi::ok(&st, loc))
 }
 
@@ -168,7 +236,9 @@ pub(super) async fn evse(
     caller: Registered,
     Path((_, id, uid)): Path<(String, String, String)>,
 ) -> Result<Ocpi, Ocpi> {
-    let loc = location_body(&st, &caller, &id).await?;
+    let mut loc = location_body(&st, &caller, &id).await?;
+    let tariff = own_tariff(&st, &caller.0.partner.value).await?;
+    crate::tariffs::location_for_partner(&mut loc, tariff.as_deref());
     Ok(Ocpi::ok(&st, evse_of(&loc, &uid)?))
 }
 
@@ -178,7 +248,9 @@ pub(super) async fn connector(
     caller: Registered,
     Path((_, id, uid, connector)): Path<(String, String, String, String)>,
 ) -> Result<Ocpi, Ocpi> {
-    let loc = location_body(&st, &caller, &id).await?;
+    let mut loc = location_body(&st, &caller, &id).await?;
+    let tariff = own_tariff(&st, &caller.0.partner.value).await?;
+    crate::tariffs::location_for_partner(&mut loc, tariff.as_deref());
     let e = evse_of(&loc, &uid)?;
     let c = e["connectors"]
         .as_array()
