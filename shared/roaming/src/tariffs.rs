@@ -145,28 +145,18 @@ impl Roaming {
         &self,
         tenant: &TenantId,
     ) -> Result<BTreeMap<String, Versioned<Published>>, StoreError> {
-        let mut lists = vec![Published::audience_list(TARIFFS, None)];
-        for p in self.records::<Partner>().all(tenant).await? {
-            lists.push(Published::audience_list(TARIFFS, Some(&p.id)));
-        }
-        let docs = self.records::<Published>();
         let mut out = BTreeMap::new();
-        for list in lists {
-            let mut page = PageRequest::first(500);
-            loop {
-                let found = docs
-                    .query(
-                        tenant,
-                        &Documents::<Published>::by_index(0, &list, page.clone()),
-                    )
-                    .await?;
-                for v in found.items {
-                    out.insert(v.value.object_id.clone(), v);
-                }
-                match found.next {
-                    Some(n) => page.cursor = Some(n),
-                    None => break,
-                }
+        let mut audiences = vec![None];
+        audiences.extend(
+            self.records::<Partner>()
+                .all(tenant)
+                .await?
+                .into_iter()
+                .map(|p| Some(p.id)),
+        );
+        for a in audiences {
+            for v in self.published_in(tenant, TARIFFS, a.as_deref()).await? {
+                out.insert(v.value.object_id.clone(), v);
             }
         }
         Ok(out)
@@ -307,6 +297,21 @@ impl Roaming {
         module: &str,
         audience: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .published_in(tenant, module, audience)
+            .await?
+            .into_iter()
+            .map(|v| v.value.object_id)
+            .collect())
+    }
+
+    /// The objects of a module `audience` sees, whole.
+    async fn published_in(
+        &self,
+        tenant: &TenantId,
+        module: &str,
+        audience: Option<&str>,
+    ) -> Result<Vec<Versioned<Published>>, StoreError> {
         let docs = self.records::<Published>();
         let list = Published::audience_list(module, audience);
         let mut page = PageRequest::first(500);
@@ -318,7 +323,7 @@ impl Roaming {
                     &Documents::<Published>::by_index(0, &list, page.clone()),
                 )
                 .await?;
-            out.extend(found.items.into_iter().map(|v| v.value.object_id));
+            out.extend(found.items);
             match found.next {
                 Some(n) => page.cursor = Some(n),
                 None => return Ok(out),

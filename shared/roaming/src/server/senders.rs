@@ -201,13 +201,18 @@ fn unknown_location() -> Ocpi {
     Ocpi::fail(StatusCode::UnknownLocation, "unknown location")
 }
 
+/// A location as the caller sees it (its connectors name the caller's own tariff, where it has one).
 async fn location_body(st: &Roaming, caller: &Registered, id: &str) -> Result<Value, Ocpi> {
-    st.records::<Published>()
+    let mut loc = st
+        .records::<Published>()
         .get(caller.0.tenant(), &Published::key(LOCATIONS, id))
         .await
         .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))?
         .map(|o| o.value.body)
-        .ok_or_else(unknown_location)
+        .ok_or_else(unknown_location)?;
+    let tariff = own_tariff(st, &caller.0.partner.value).await?;
+    crate::tariffs::location_for_partner(&mut loc, tariff.as_deref());
+    Ok(loc)
 }
 
 fn evse_of(loc: &Value, uid: &str) -> Result<Value, Ocpi> {
@@ -224,9 +229,7 @@ pub(super) async fn location(
     caller: Registered,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Ocpi, Ocpi> {
-    let mut loc = location_body(&st, &caller, &id).await?;
-    let tariff = own_tariff(&st, &caller.0.partner.value).await?;
-    crate::tariffs::location_for_partner(&mut loc, tariff.as_deref());
+    let loc = location_body(&st, &caller, &id).await?;
     Ok(Ocpi::ok(&st, loc))
 }
 
@@ -236,9 +239,7 @@ pub(super) async fn evse(
     caller: Registered,
     Path((_, id, uid)): Path<(String, String, String)>,
 ) -> Result<Ocpi, Ocpi> {
-    let mut loc = location_body(&st, &caller, &id).await?;
-    let tariff = own_tariff(&st, &caller.0.partner.value).await?;
-    crate::tariffs::location_for_partner(&mut loc, tariff.as_deref());
+    let loc = location_body(&st, &caller, &id).await?;
     Ok(Ocpi::ok(&st, evse_of(&loc, &uid)?))
 }
 
@@ -248,9 +249,7 @@ pub(super) async fn connector(
     caller: Registered,
     Path((_, id, uid, connector)): Path<(String, String, String, String)>,
 ) -> Result<Ocpi, Ocpi> {
-    let mut loc = location_body(&st, &caller, &id).await?;
-    let tariff = own_tariff(&st, &caller.0.partner.value).await?;
-    crate::tariffs::location_for_partner(&mut loc, tariff.as_deref());
+    let loc = location_body(&st, &caller, &id).await?;
     let e = evse_of(&loc, &uid)?;
     let c = e["connectors"]
         .as_array()
