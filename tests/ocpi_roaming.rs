@@ -363,19 +363,29 @@ async fn locations_sessions_and_cdrs_reach_the_emsp_on_aws() {
     roam(configure(stack).await).await;
 }
 
+/// A site in Amsterdam with `charger` of one EVSE (one 22 kW Type 2 socket) placed there.
+async fn placed_charger(stack: &Stack, site: &str, charger: &str) {
+    let body = json!({"id": site, "name": "Amsterdam Depot", "address": {"street": "Kade 1", "city": "Amsterdam",
+        "postal_code": "1011AA", "country": "NLD"}, "coordinates": {"latitude": 52.37, "longitude": 4.89},
+        "time_zone": "Europe/Amsterdam"});
+    assert_eq!(stack.post("/v1/sites", body).await.0, 201);
+    stack.register(charger).await;
+    let topo = json!({"site_id": site, "evses": [{"evse_id": 1, "connectors": [{"connector_id": 1,
+        "standard": "IEC_62196_T2", "format": "socket", "power_type": "ac3_phase", "max_power_kw": 22}]}]});
+    let (s, b) = send(
+        stack
+            .req(Method::PATCH, &format!("/v1/chargers/{charger}"))
+            .json(&topo),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+}
+
 async fn roam(stack: Stack) {
     let emsp = registered_emsp(&stack).await;
 
     // A site with a charger of one EVSE, and a token the eMSP issued
-    let site = json!({"id": "ams-1", "name": "Amsterdam Depot", "address": {"street": "Kade 1", "city": "Amsterdam",
-        "postal_code": "1011AA", "country": "NLD"}, "coordinates": {"latitude": 52.37, "longitude": 4.89},
-        "time_zone": "Europe/Amsterdam"});
-    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
-    stack.register("RO-1").await;
-    let topo = json!({"site_id": "ams-1", "evses": [{"evse_id": 1, "connectors": [{"connector_id": 1,
-        "standard": "IEC_62196_T2", "format": "socket", "power_type": "ac3_phase", "max_power_kw": 22}]}]});
-    let (s, b) = send(stack.req(Method::PATCH, "/v1/chargers/RO-1").json(&topo)).await;
-    assert_eq!(s, 200, "{b}");
+    placed_charger(&stack, "ams-1", "RO-1").await;
     let (s, b) = stack
         .post(
             "/v1/tokens",
@@ -930,15 +940,7 @@ async fn assigned_tariffs_reach_the_emsp_its_own_tariff_is_its_alone_and_a_remov
 {
     let stack = configured_stack().await;
     let emsp = registered_emsp(&stack).await;
-    let site = json!({"id": "ams-t", "name": "Tariff Depot", "address": {"street": "Kade 2", "city": "Amsterdam",
-        "postal_code": "1011AA", "country": "NLD"}, "coordinates": {"latitude": 52.37, "longitude": 4.89},
-        "time_zone": "Europe/Amsterdam"});
-    assert_eq!(stack.post("/v1/sites", site).await.0, 201);
-    stack.register("TA-1").await;
-    let topo = json!({"site_id": "ams-t", "evses": [{"evse_id": 1, "connectors": [{"connector_id": 1,
-        "standard": "IEC_62196_T2", "format": "socket", "power_type": "ac3_phase", "max_power_kw": 22}]}]});
-    let (s, b) = send(stack.req(Method::PATCH, "/v1/chargers/TA-1").json(&topo)).await;
-    assert_eq!(s, 200, "{b}");
+    placed_charger(&stack, "ams-t", "TA-1").await;
     emsp_until(&emsp, "the location", |s| {
         objects(s, "locations").iter().any(|l| l["id"] == "ams-t")
     })
