@@ -543,7 +543,7 @@ impl Roaming {
         let settings = self.configured(tenant).await?;
         let index = self.tariff_index(tenant).await?;
         let (sites, _) = self.rebuild_locations(&settings, &index).await?;
-        self.refresh_tariffs(&settings).await?;
+        self.refresh_tariffs(&settings, &index).await?;
         let targets = |module: &'static str| async move {
             Ok::<_, RoamingError>(
                 self.receivers(tenant, module)

@@ -221,22 +221,31 @@ impl Roaming {
                 message: Some(format!("the partner has no {} receiver", job.module)),
             });
         };
-        if p.their_token.is_none() {
+        let Some(token) = p.their_token.as_deref() else {
             return Err(CallError::Refused {
                 http: 0,
                 code: 3001,
                 message: Some("the partner is not registered".into()),
             });
-        }
+        };
+        let target = Target {
+            token,
+            version: VersionNumber::V2_2_1,
+            route: Some((
+                PartyRef::new(&settings.country_code, &settings.party_id),
+                PartyRef::new(&p.country_code, &p.party_id),
+            )),
+            correlation: None,
+        };
         let ours = format!("{}/{}", settings.country_code, settings.party_id);
+        // POST goes to the endpoint as the partner wrote it (some insist on its trailing slash); the
+        // object paths are joined to it without one.
+        let endpoint = base.to_string();
+        let base = base.trim_end_matches('/');
         if job.action == PushAction::Delete {
-            let url = format!(
-                "{}/{ours}/{}",
-                base.trim_end_matches('/'),
-                crate::tariffs::ocpi_id(&job.object_id)
-            );
+            let url = format!("{base}/{ours}/{}", crate::tariffs::ocpi_id(&job.object_id));
             let r = self
-                .send(p, settings, job, Method::Delete, &url, None)
+                .send(p, job, &target, (Method::Delete, &url), None)
                 .await;
             // Not there (any more) is what a DELETE wants.
             return match r {
@@ -259,10 +268,6 @@ impl Roaming {
                 )));
             }
         };
-        // POST goes to the endpoint as the partner wrote it (some insist on its trailing slash); the
-        // object paths are joined to it without one.
-        let endpoint = base.to_string();
-        let base = base.trim_end_matches('/');
         let (method, url, body) = match &job.action {
             // The object's own id (a tariff published for one partner is kept as `{id}@{partner}`).
             PushAction::Put => (
@@ -271,7 +276,13 @@ impl Roaming {
                     "{base}/{ours}/{}",
                     object.body["id"].as_str().unwrap_or(&job.object_id)
                 ),
-                self.as_seen_by(p, &job.module, object.body).await,
+                self.as_seen_by(p, &job.module, object.body)
+                    .await
+                    .map_err(|e| {
+                        CallError::Transport(cpms_ports::PartnerError::Unreachable(format!(
+                            "reading the partner's tariff: {e}"
+                        )))
+                    })?,
             ),
             PushAction::PatchEvse { evse_uid } => {
                 let evse = object.body["evses"]
@@ -299,37 +310,21 @@ impl Roaming {
             PushAction::Post => (Method::Post, endpoint, object.body.clone()),
             PushAction::Delete => return Ok(()), // sent above, without reading the object
         };
-        self.send(p, settings, job, method, &url, Some(&body)).await
+        self.send(p, job, &target, (method, &url), Some(&body))
+            .await
     }
 
     /// One request of a push, logged.
     async fn send(
         &self,
         p: &Partner,
-        settings: &RoamingSettings,
         job: &PushJob,
-        method: Method,
-        url: &str,
+        target: &Target<'_>,
+        (method, url): (Method, &str),
         body: Option<&Value>,
     ) -> Result<(), CallError> {
-        let Some(token) = p.their_token.as_deref() else {
-            return Err(CallError::Refused {
-                http: 0,
-                code: 3001,
-                message: Some("the partner is not registered".into()),
-            });
-        };
-        let target = Target {
-            token,
-            version: VersionNumber::V2_2_1,
-            route: Some((
-                PartyRef::new(&settings.country_code, &settings.party_id),
-                PartyRef::new(&p.country_code, &p.party_id),
-            )),
-            correlation: None,
-        };
         let started = std::time::Instant::now();
-        let r = self.call(method, url, &target, body).await;
+        let r = self.call(method, url, target, body).await;
         self.log_attempt(p, job, method, &r, started.elapsed().as_millis() as u64)
             .await;
         r.map(|_| ())

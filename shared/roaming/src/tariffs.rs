@@ -65,13 +65,6 @@ impl TariffIndex {
         .collect()
     }
 
-    /// The tariff a partner's drivers pay, where it has one of its own.
-    pub fn partner(&self, partner: &str) -> Option<&str> {
-        self.by_scope
-            .get(&Scope::Partner(partner.to_string()).key())
-            .map(String::as_str)
-    }
-
     /// Who sees tariff `id`: `Some(None)` every partner, `Some(Some(partners))` only those, `None`
     /// nobody.
     fn audience(&self, id: &str) -> Option<Option<BTreeSet<String>>> {
@@ -112,32 +105,32 @@ impl Roaming {
         ))
     }
 
+    /// The tariff a partner's drivers pay, where it has one of its own (one read: what a partner's
+    /// GET and a push of a location to it ask).
+    pub(crate) async fn partner_tariff(
+        &self,
+        partner: &Partner,
+    ) -> Result<Option<String>, StoreError> {
+        let key = Scope::Partner(partner.id.clone()).key();
+        Ok(self
+            .records::<TariffAssignment>()
+            .get(&partner.tenant, &key)
+            .await?
+            .and_then(|a| a.value.tariff_id))
+    }
+
     /// An object as `partner` is sent it (locations name its own tariff).
     pub(crate) async fn as_seen_by(
         &self,
         partner: &Partner,
         module: &str,
         mut body: Value,
-    ) -> Value {
-        if module != LOCATIONS {
-            return body;
+    ) -> Result<Value, StoreError> {
+        if module == LOCATIONS {
+            let t = self.partner_tariff(partner).await?;
+            location_for_partner(&mut body, t.as_deref());
         }
-        let key = Scope::Partner(partner.id.clone()).key();
-        match self
-            .records::<TariffAssignment>()
-            .get(&partner.tenant, &key)
-            .await
-        {
-            Ok(a) => {
-                let t = a.and_then(|a| a.value.tariff_id);
-                location_for_partner(&mut body, t.as_deref());
-            }
-            // Sent as every partner sees it; the next change sends it again.
-            Err(e) => {
-                tracing::warn!(partner = %partner.id, error = %e, "reading the partner's tariff")
-            }
-        }
-        body
+        Ok(body)
     }
 
     /// Every published tariff record of the tenant, by record id.
@@ -168,9 +161,9 @@ impl Roaming {
     pub(crate) async fn refresh_tariffs(
         &self,
         settings: &RoamingSettings,
+        index: &TariffIndex,
     ) -> Result<Vec<String>, RoamingError> {
         let tenant = &settings.tenant;
-        let index = self.tariff_index(tenant).await?;
         let mut wanted: BTreeMap<String, (Option<String>, Tariff)> = BTreeMap::new();
         for t in self.records::<Tariff>().all(tenant).await? {
             match index.audience(&t.id) {
@@ -241,17 +234,15 @@ impl Roaming {
         scope: Option<&str>,
     ) -> Result<Vec<String>, RoamingError> {
         let tenant = &settings.tenant;
-        let mut out = self.refresh_tariffs(settings).await?;
+        let index = self.tariff_index(tenant).await?;
+        let mut out = self.refresh_tariffs(settings, &index).await?;
         let scope = match scope.map(Scope::parse) {
             Some(Ok(s)) => s,
             // The tariff itself (connectors name its id, which did not change), or a scope unknown.
             _ => return Ok(out),
         };
         match scope {
-            Scope::Default => {
-                let index = self.tariff_index(tenant).await?;
-                out.extend(self.rebuild_locations(settings, &index).await?.1);
-            }
+            Scope::Default => out.extend(self.rebuild_locations(settings, &index).await?.1),
             Scope::Site(site) => out.extend(self.refresh_location(settings, &site, None).await?),
             Scope::Charger(c) => {
                 let site = match ChargerId::new(&c) {
@@ -378,8 +369,6 @@ mod tests {
         // Public somewhere: everyone sees it.
         assert_eq!(idx.audience("STD"), Some(None));
         assert_eq!(idx.audience("NONE"), None);
-        assert_eq!(idx.partner("NL-EXA"), Some("ROAM"));
-        assert_eq!(idx.partner("XX-YYY"), None);
         assert_eq!(ocpi_id("ROAM@NL-EXA"), "ROAM");
         assert_eq!(ocpi_id("STD"), "STD");
     }

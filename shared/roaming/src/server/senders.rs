@@ -136,13 +136,9 @@ async fn own_tariff(
     st: &Roaming,
     p: &cpms_domain::roaming::Partner,
 ) -> Result<Option<String>, Ocpi> {
-    let key = cpms_domain::billing::Scope::Partner(p.id.clone()).key();
-    Ok(st
-        .records::<cpms_domain::billing::TariffAssignment>()
-        .get(&p.tenant, &key)
+    st.partner_tariff(p)
         .await
-        .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))?
-        .and_then(|a| a.value.tariff_id))
+        .map_err(|e| Ocpi::from(crate::RoamingError::Store(e)))
 }
 
 /// The most tariffs a tenant publishes to one partner that a list is made of (they are few: a list
