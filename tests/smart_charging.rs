@@ -896,3 +896,71 @@ async fn twenty_chargers(stack: Stack, backend: &str) {
     assert!(sent["items"].is_array(), "{sent}");
     stack.stop().await;
 }
+
+/// A limit set on one session from outside the site (what a roaming partner's charging profile
+/// becomes) caps that session's TxProfile, names itself as what binds it, and lifts when cleared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_limit_set_from_outside_caps_the_session_until_it_is_cleared() {
+    use cpms_app::ChargerReport;
+    use cpms_domain::allocation::SessionLimit;
+    use cpms_domain::command::{RateUnit, SchedulePeriod};
+    let stack = Stack::start().await;
+    stack.token("SCTAG").await;
+    site(&stack, &["SL-A"]).await;
+    let mut a = Cp::connect(&stack, "SL-A").await;
+    a.profile("Accepted").await;
+    let tx = a.start().await;
+    assert_eq!(limit_of(&a.profile("Accepted").await), 32.0);
+
+    let tenant = cpms_domain::TenantId::default_tenant();
+    let charger = cpms_domain::ChargerId::new("SL-A").unwrap();
+    let now = chrono::Utc::now();
+    let limit = SessionLimit {
+        evse_id: 1,
+        transaction_id: tx.to_string(),
+        source: "ocpi:NL-EXA".into(),
+        start: now - chrono::Duration::seconds(1),
+        duration_s: None,
+        rate_unit: RateUnit::W,
+        periods: vec![SchedulePeriod {
+            start_s: 0,
+            limit: 6900.into(),
+            phases: None,
+        }],
+        min_rate: None,
+        set_at: now,
+    };
+    let managed = stack
+        .csms()
+        .charger_reported(&tenant, &charger, ChargerReport::SessionLimit(limit))
+        .await
+        .unwrap();
+    assert!(managed);
+    // 6.9 kW on three phases at 230 V is 10 A.
+    let p = a.profile("Accepted").await;
+    assert_eq!(limit_of(&p), 10.0, "{p}");
+    let alloc = stack
+        .wait_for("/v1/sites/s1/allocation", |v| {
+            v["connectors"][0]["binding"]["kind"] == "session_limit"
+        })
+        .await;
+    assert_eq!(alloc["connectors"][0]["limit_a"], 10, "{alloc}");
+    let cp = stack.get("/v1/chargers/SL-A/charging-profiles").await.1;
+    assert_eq!(cp["session_limits"][0]["source"], "ocpi:NL-EXA", "{cp}");
+
+    stack
+        .csms()
+        .charger_reported(
+            &tenant,
+            &charger,
+            ChargerReport::SessionLimitCleared {
+                evse_id: 1,
+                transaction_id: tx.to_string(),
+                source: "ocpi:NL-EXA".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(limit_of(&a.profile("Accepted").await), 32.0);
+    stack.stop().await;
+}

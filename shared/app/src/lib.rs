@@ -21,6 +21,7 @@ pub use message::MessageOutcome;
 pub use service::billing::{Billed, Resolved};
 pub use service::billing_runs::RunError;
 pub use service::commands::{DEFAULT_TIMEOUT_S, MAX_QUEUE, SubmitError};
+pub use service::smart_charging::ChargerReport;
 
 use cpms_ports::{
     AttemptStore, ChargerGateway, ChargerStore, Clock, ConnectionRegistry, DocumentStore, LogStore,

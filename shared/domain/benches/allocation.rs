@@ -56,6 +56,8 @@ fn site() -> (ElectricalTree, Vec<Demand>) {
                     phases_in_use: (k.is_multiple_of(5)).then_some(1),
                     car_max_a: Some(Decimal::from([16, 32, 24, 11][k % 4])),
                     car_max_w: None,
+                    session_max_a: (k.is_multiple_of(11)).then(|| Decimal::from(10)),
+                    session_max_w: None,
                     car_min_a: None,
                     measured_a: (k.is_multiple_of(9)).then(|| Decimal::from(5)),
                     previous_limit_a: (k.is_multiple_of(9)).then(|| Decimal::from(16)),

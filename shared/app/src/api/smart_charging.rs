@@ -461,6 +461,8 @@ pub(crate) struct ChargerProfilesView {
     needs: Vec<EvNeeds>,
     /// Limits set by others on the charger (2.0.1 NotifyChargingLimit).
     external: Vec<cpms_domain::allocation::ChargerLimit>,
+    /// Limits set on its sessions from outside the site (a roaming partner's smart charging).
+    session_limits: Vec<cpms_domain::allocation::SessionLimit>,
     /// As the charger last reported them (the newest get_charging_profiles or get_composite_schedule
     /// command's result), when one was asked for.
     last_reported: Option<serde_json::Value>,
@@ -490,6 +492,7 @@ pub(crate) async fn charger_profiles(
             capabilities: c.capabilities,
             needs: c.needs,
             external: c.external,
+            session_limits: c.session_limits,
             last_reported,
             updated_at: Some(c.updated_at),
         },
@@ -501,6 +504,7 @@ pub(crate) async fn charger_profiles(
             over_limit: vec![],
             capabilities: None,
             needs: vec![],
+            session_limits: vec![],
             external: vec![],
             last_reported,
             updated_at: None,

@@ -89,7 +89,7 @@ struct SiteDemands {
     sources: Vec<DemandSource>,
     /// What smart charging knew of each charger.
     profiles: std::collections::HashMap<ChargerId, ChargerProfiles>,
-    /// When the first offline charger that still holds a share is declared gone.
+    /// When an offline charger's share falls free, or a session's limit changes, next.
     next_gone: Option<DateTime<Utc>>,
 }
 
@@ -299,6 +299,16 @@ impl Csms {
                     .filter(|l| l.evse_id == evse || l.evse_id == 0)
                     .filter_map(|l| l.limit_w)
                     .min();
+                // A limit set on this session from outside the site, in force now; the site is
+                // computed again when it changes.
+                let limit = profiles
+                    .session_limits
+                    .iter()
+                    .find(|l| l.evse_id == evse && l.transaction_id == s.id.transaction);
+                let session_limit = limit.and_then(|l| l.limit_at(now).map(|v| (l.rate_unit, v)));
+                if let Some(at) = limit.and_then(|l| l.next_change(now)) {
+                    next_gone = Some(next_gone.map_or(at, |g| g.min(at)));
+                }
                 let car_max_a = min_opt(needs.and_then(|n| n.max_current_a), external_a);
                 let car_max_w = min_opt(needs.and_then(|n| n.max_power_w), external_w);
                 // A driver leaving within two hours goes before the others.
@@ -336,6 +346,12 @@ impl Csms {
                     phases_in_use: s.latest.phases_drawing(),
                     car_max_a,
                     car_max_w,
+                    session_max_a: session_limit
+                        .filter(|(u, _)| *u == cpms_domain::command::RateUnit::A)
+                        .map(|(_, v)| v),
+                    session_max_w: session_limit
+                        .filter(|(u, _)| *u == cpms_domain::command::RateUnit::W)
+                        .map(|(_, v)| v),
                     car_min_a: needs.and_then(|n| n.min_current_a),
                     measured_a: s.latest.current_a,
                     previous_limit_a: previous,
@@ -1200,6 +1216,18 @@ pub enum ChargerReport {
     Needs(cpms_domain::allocation::EvNeeds),
     /// NotifyChargingLimit.
     Limit(cpms_domain::allocation::ChargerLimit),
+    /// A limit set on one session from outside the site (a roaming partner's charging profile); it
+    /// replaces the one of the same session and source.
+    SessionLimit(cpms_domain::allocation::SessionLimit),
+    /// That limit removed.
+    SessionLimitCleared {
+        /// The EVSE.
+        evse_id: u32,
+        /// The transaction.
+        transaction_id: String,
+        /// Who set it.
+        source: String,
+    },
     /// ClearedChargingLimit (of this source, on this EVSE or all when absent).
     Cleared {
         /// The source.
@@ -1225,6 +1253,10 @@ impl Csms {
         let (evse_id, reason) = match &report {
             ChargerReport::Needs(n) => (n.evse_id, "ev_charging_needs"),
             ChargerReport::Limit(l) => (l.evse_id, "charging_limit"),
+            ChargerReport::SessionLimit(l) => (l.evse_id, "session_limit"),
+            ChargerReport::SessionLimitCleared { evse_id, .. } => {
+                (*evse_id, "session_limit_cleared")
+            }
             ChargerReport::Cleared { evse_id, .. } => {
                 (evse_id.unwrap_or(0), "charging_limit_cleared")
             }
@@ -1244,6 +1276,23 @@ impl Csms {
                         .retain(|x| !(x.evse_id == l.evse_id && x.source == l.source));
                     p.external.push(l.clone());
                 }
+                ChargerReport::SessionLimit(l) => {
+                    p.session_limits.retain(|x| {
+                        // One per session and source; those of ended sessions on the EVSE go.
+                        x.evse_id != l.evse_id
+                            || (x.transaction_id == l.transaction_id && x.source != l.source)
+                    });
+                    p.session_limits.push(l.clone());
+                }
+                ChargerReport::SessionLimitCleared {
+                    evse_id,
+                    transaction_id,
+                    source,
+                } => p.session_limits.retain(|x| {
+                    !(x.evse_id == *evse_id
+                        && &x.transaction_id == transaction_id
+                        && &x.source == source)
+                }),
                 ChargerReport::Cleared { source, evse_id } => p
                     .external
                     .retain(|x| !(&x.source == source && evse_id.is_none_or(|e| e == x.evse_id))),
@@ -1290,6 +1339,7 @@ impl Csms {
             p.installed
                 .retain(|x| since.is_some_and(|t| x.sent_at >= t));
             p.needs.retain(|n| active.contains(&n.evse_id));
+            p.session_limits.retain(|l| active.contains(&l.evse_id));
             p.over_limit.clear();
             (*p != before).then(Vec::new)
         })

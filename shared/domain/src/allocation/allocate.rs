@@ -57,6 +57,14 @@ pub struct Demand {
     #[serde(default, with = "cpms_ocpp::number::option")]
     #[schemars(with = "Option<f64>")]
     pub car_max_w: Option<Decimal>,
+    /// A limit set on the session from outside the site (a roaming partner), in A per phase.
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub session_max_a: Option<Decimal>,
+    /// The same in W.
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub session_max_w: Option<Decimal>,
     /// The car's least current per phase, in A, when above the site's minimum.
     #[serde(default, with = "cpms_ocpp::number::option")]
     #[schemars(with = "Option<f64>")]
@@ -93,6 +101,8 @@ impl Demand {
             phases_in_use: None,
             car_max_a: None,
             car_max_w: None,
+            session_max_a: None,
+            session_max_w: None,
             car_min_a: None,
             measured_a: None,
             previous_limit_a: None,
@@ -142,6 +152,8 @@ pub enum BindingKind {
     CarRequest,
     /// What the car was measured to draw (plus the margin).
     MeasuredDraw,
+    /// A limit set on the session from outside the site (a roaming partner's smart charging).
+    SessionLimit,
     /// Paused: its minimum did not fit under `node` (higher priorities and earlier arrivals took it).
     MinimumUnavailable,
     /// Not controllable: reserved at its rating or measured draw.
@@ -308,6 +320,8 @@ enum Why {
     DefaultRating,
     CarA(Decimal),
     CarW(Decimal),
+    SessionA(Decimal),
+    SessionW(Decimal),
     Measured(Decimal, Decimal),
     /// A constraint bound it (or, `true`, left no room for its minimum).
     Node(usize, bool),
@@ -340,6 +354,18 @@ fn render(tree: &ResolvedTree, cs: &[Constraint], why: Why, s: &Settings, paused
         Why::CarW(w) => binding(
             BindingKind::CarRequest,
             pause(format!("the car asks for at most {w} W")),
+        ),
+        Why::SessionA(a) => binding(
+            BindingKind::SessionLimit,
+            pause(format!(
+                "the session is limited to {a} A from outside the site"
+            )),
+        ),
+        Why::SessionW(w) => binding(
+            BindingKind::SessionLimit,
+            pause(format!(
+                "the session is limited to {w} W from outside the site"
+            )),
         ),
         Why::Measured(m, prev) => binding(
             BindingKind::MeasuredDraw,
@@ -722,6 +748,12 @@ fn item(tree: &ResolvedTree, d: &Demand, s: &Settings, warnings: &mut Vec<String
     }
     if let Some(w) = d.car_max_w {
         lower(to_grid_a(w), Why::CarW(w));
+    }
+    if let Some(a) = d.session_max_a {
+        lower(a, Why::SessionA(a));
+    }
+    if let Some(w) = d.session_max_w {
+        lower(to_grid_a(w), Why::SessionW(w));
     }
     let min_a = match eff {
         Some(_) => to_grid_a(s.dc_min_w),

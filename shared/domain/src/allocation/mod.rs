@@ -23,7 +23,7 @@ pub use limits::{
 pub use load::{EnergyCost, LoadBucket, LoadStep, SiteLoadDay};
 pub use state::{
     ChargerLimit, ChargerProfiles, EvNeeds, InstalledProfile, OverLimit, ProfileCapabilities,
-    ProfileState, SiteAllocation, SiteConditions, SiteGrid,
+    ProfileState, SessionLimit, SiteAllocation, SiteConditions, SiteGrid,
 };
 pub use tree::{ElectricalTree, GridNode, NodeKind, ResolvedTree};
 pub use units::{Phase, Rotation};

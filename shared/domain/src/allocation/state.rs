@@ -192,6 +192,120 @@ pub struct ChargerLimit {
     pub at: DateTime<Utc>,
 }
 
+/// A limit set on one session from outside the site, by the smart charging service of a roaming
+/// partner (OCPI ChargingProfiles) or another party: a schedule the session is kept at or under. On a
+/// site smart charging manages it is one more cap of the allocator (the site's limits still apply,
+/// and the lower wins); elsewhere it is sent to the charger as the session's TxProfile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionLimit {
+    /// The EVSE.
+    pub evse_id: u32,
+    /// The OCPP transaction it limits (the limit ends with it).
+    pub transaction_id: String,
+    /// Who set it (`ocpi:{partner}`).
+    pub source: String,
+    /// When the schedule begins.
+    pub start: DateTime<Utc>,
+    /// Its length in seconds (absent: until the session ends).
+    #[serde(default)]
+    pub duration_s: Option<u32>,
+    /// The unit of its limits.
+    pub rate_unit: crate::command::RateUnit,
+    /// Its periods, the first at 0, in rising order.
+    pub periods: Vec<crate::command::SchedulePeriod>,
+    /// The least rate the car charges efficiently with.
+    #[serde(default, with = "cpms_ocpp::number::option")]
+    #[schemars(with = "Option<f64>")]
+    pub min_rate: Option<Decimal>,
+    /// When it was set.
+    pub set_at: DateTime<Utc>,
+}
+
+/// Most periods a session limit may have.
+pub const MAX_SESSION_LIMIT_PERIODS: usize = 96;
+
+impl SessionLimit {
+    /// Checks its shape: at least one period, the first at 0, rising, limits not negative.
+    pub fn validate(&self) -> Result<(), String> {
+        let Some(first) = self.periods.first() else {
+            return Err("a profile has at least one period".into());
+        };
+        if first.start_s != 0 {
+            return Err("the first period starts at 0".into());
+        }
+        if self.periods.len() > MAX_SESSION_LIMIT_PERIODS {
+            return Err(format!("at most {MAX_SESSION_LIMIT_PERIODS} periods"));
+        }
+        if self
+            .periods
+            .windows(2)
+            .any(|w| w[1].start_s <= w[0].start_s)
+        {
+            return Err("periods start in rising order".into());
+        }
+        if self
+            .periods
+            .iter()
+            .any(|p| p.limit < Decimal::ZERO || p.limit > Decimal::from(10_000_000))
+        {
+            return Err("a limit is 0 or more (and below 10 MW)".into());
+        }
+        if self.min_rate.is_some_and(|m| m < Decimal::ZERO) {
+            return Err("min_charging_rate is 0 or more".into());
+        }
+        Ok(())
+    }
+
+    fn end(&self) -> Option<DateTime<Utc>> {
+        self.duration_s
+            .map(|d| self.start + chrono::Duration::seconds(i64::from(d)))
+    }
+
+    /// The limit in force at `now`, in its unit: none before it starts or after it ends.
+    pub fn limit_at(&self, now: DateTime<Utc>) -> Option<Decimal> {
+        if now < self.start || self.end().is_some_and(|e| now >= e) {
+            return None;
+        }
+        let elapsed = (now - self.start).num_seconds();
+        self.periods
+            .iter()
+            .take_while(|p| i64::from(p.start_s) <= elapsed)
+            .last()
+            .map(|p| p.limit)
+    }
+
+    /// The next instant after `now` its limit changes (a period begins, or it starts or ends).
+    pub fn next_change(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut at: Vec<DateTime<Utc>> = self
+            .periods
+            .iter()
+            .map(|p| self.start + chrono::Duration::seconds(i64::from(p.start_s)))
+            .collect();
+        at.extend(self.end());
+        at.into_iter().filter(|t| *t > now).min()
+    }
+
+    /// The same as a transaction profile with `id` at `stack_level`, for a charger smart charging does
+    /// not manage.
+    pub fn as_profile(&self, id: i32, stack_level: u32) -> crate::command::ChargingProfile {
+        crate::command::ChargingProfile {
+            id,
+            stack_level,
+            purpose: crate::command::ProfilePurpose::Tx,
+            kind: crate::command::ProfileKind::Absolute,
+            recurrency: None,
+            valid_from: None,
+            valid_to: self.end(),
+            transaction_id: Some(self.transaction_id.clone()),
+            start: Some(self.start),
+            duration_s: self.duration_s,
+            rate_unit: self.rate_unit,
+            periods: self.periods.clone(),
+            min_rate: self.min_rate,
+        }
+    }
+}
+
 /// How long an EVSE has drawn above its limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OverLimit {
@@ -338,6 +452,9 @@ pub struct ChargerProfiles {
     /// Limits set by others on the charger.
     #[serde(default)]
     pub external: Vec<ChargerLimit>,
+    /// Limits set on its sessions from outside the site (a roaming partner's smart charging).
+    #[serde(default)]
+    pub session_limits: Vec<SessionLimit>,
     /// What it says it can do, read at its boot.
     #[serde(default)]
     pub capabilities: Option<ProfileCapabilities>,
@@ -358,6 +475,7 @@ impl ChargerProfiles {
             ignores_limits: false,
             needs: Vec::new(),
             external: Vec::new(),
+            session_limits: Vec::new(),
             capabilities: None,
             updated_at: now,
         }

@@ -677,3 +677,85 @@ proptest! {
         prop_assert_eq!(b.connectors, a.connectors);
     }
 }
+
+#[test]
+fn a_session_limit_caps_its_connector_and_frees_the_rest_for_the_others() {
+    // Two cars share 40 A; a partner limits the first to 10 A: the other gets the 30 A left (its 32 A
+    // EVSE is not reached), and each result names what bound it.
+    let mut ds = vec![demand("CP000", 0), demand("CP001", 1)];
+    ds[0].session_max_a = Some(dec!(10));
+    let a = run(&site(dec!(40), 2), &ds);
+    assert_eq!(a.connectors[0].limit_a, dec!(10));
+    assert_eq!(a.connectors[0].binding.kind, BindingKind::SessionLimit);
+    assert_eq!(a.connectors[1].limit_a, dec!(30));
+    // A power limit is the same as current on the EVSE's phases (3 x 230 V): 6.9 kW is 10 A.
+    ds[0].session_max_a = None;
+    ds[0].session_max_w = Some(dec!(6900));
+    assert_eq!(run(&site(dec!(40), 2), &ds).connectors[0].limit_a, dec!(10));
+    // Below the minimum (or 0): paused, bound by the session's limit; the site's limit still wins
+    // over a higher one.
+    ds[0].session_max_w = Some(dec!(0));
+    let a = run(&site(dec!(40), 2), &ds);
+    assert_eq!(a.connectors[0].state, ConnectorState::Paused);
+    assert_eq!(a.connectors[0].binding.kind, BindingKind::SessionLimit);
+    ds[0].session_max_w = None;
+    ds[0].session_max_a = Some(dec!(100));
+    let a = run(&site(dec!(40), 2), &ds);
+    assert_eq!(a.connectors[0].limit_a + a.connectors[1].limit_a, dec!(40));
+}
+
+#[test]
+fn a_session_limit_follows_its_schedule() {
+    use crate::command::{RateUnit, SchedulePeriod};
+    let period = |start_s, limit| SchedulePeriod {
+        start_s,
+        limit,
+        phases: None,
+    };
+    let l = SessionLimit {
+        evse_id: 1,
+        transaction_id: "7".into(),
+        source: "ocpi:NL-EXA".into(),
+        start: t0(),
+        duration_s: Some(3600),
+        rate_unit: RateUnit::A,
+        periods: vec![period(0, dec!(16)), period(1800, dec!(8))],
+        min_rate: None,
+        set_at: t0(),
+    };
+    assert!(l.validate().is_ok());
+    assert_eq!(l.limit_at(t0() - Duration::seconds(1)), None);
+    assert_eq!(l.next_change(t0() - Duration::seconds(1)), Some(t0()));
+    assert_eq!(l.limit_at(t0()), Some(dec!(16)));
+    assert_eq!(l.limit_at(t0() + Duration::seconds(1799)), Some(dec!(16)));
+    assert_eq!(
+        l.next_change(t0() + Duration::seconds(10)),
+        Some(t0() + Duration::seconds(1800))
+    );
+    assert_eq!(l.limit_at(t0() + Duration::seconds(1800)), Some(dec!(8)));
+    assert_eq!(
+        l.next_change(t0() + Duration::seconds(1800)),
+        Some(t0() + Duration::seconds(3600))
+    );
+    assert_eq!(l.limit_at(t0() + Duration::seconds(3600)), None);
+    assert_eq!(l.next_change(t0() + Duration::seconds(3600)), None);
+    let p = l.as_profile(42, 1);
+    assert_eq!(p.transaction_id.as_deref(), Some("7"));
+    assert!(p.validate(1, false).is_ok(), "{p:?}");
+    // Malformed schedules are refused.
+    for periods in [
+        vec![],
+        vec![period(10, dec!(16))],
+        vec![period(0, dec!(16)), period(0, dec!(8))],
+        vec![period(0, dec!(-1))],
+    ] {
+        assert!(
+            SessionLimit {
+                periods,
+                ..l.clone()
+            }
+            .validate()
+            .is_err()
+        );
+    }
+}
