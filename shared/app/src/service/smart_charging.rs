@@ -90,7 +90,7 @@ struct SiteDemands {
     /// What smart charging knew of each charger.
     profiles: std::collections::HashMap<ChargerId, ChargerProfiles>,
     /// When an offline charger's share falls free, or a session's limit changes, next.
-    next_gone: Option<DateTime<Utc>>,
+    next_demand_change: Option<DateTime<Utc>>,
 }
 
 /// An allocation with what it was computed from.
@@ -224,7 +224,7 @@ impl Csms {
         let mut demands = Vec::new();
         let mut sources = Vec::new();
         let mut known = std::collections::HashMap::new();
-        let mut next_gone: Option<DateTime<Utc>> = None;
+        let mut next_demand_change: Option<DateTime<Utc>> = None;
         let gone_after = (policy.offline_reserved_for_s > 0)
             .then(|| Duration::seconds(i64::from(policy.offline_reserved_for_s)));
         let mut chargers: Vec<&ChargerId> = tree.chargers().collect();
@@ -251,7 +251,7 @@ impl Csms {
                 if gone_at <= now {
                     continue;
                 }
-                next_gone = Some(next_gone.map_or(gone_at, |g| g.min(gone_at)));
+                next_demand_change = min_opt(next_demand_change, Some(gone_at));
             }
             if sessions.is_empty() {
                 continue;
@@ -299,15 +299,21 @@ impl Csms {
                     .filter(|l| l.evse_id == evse || l.evse_id == 0)
                     .filter_map(|l| l.limit_w)
                     .min();
-                // A limit set on this session from outside the site, in force now; the site is
-                // computed again when it changes.
-                let limit = profiles
+                // Limits set on this session from outside the site (the lowest in force of each
+                // unit counts); the site is computed again when one changes.
+                let mut session_max_a = None;
+                let mut session_max_w = None;
+                for l in profiles
                     .session_limits
                     .iter()
-                    .find(|l| l.evse_id == evse && l.transaction_id == s.id.transaction);
-                let session_limit = limit.and_then(|l| l.limit_at(now).map(|v| (l.rate_unit, v)));
-                if let Some(at) = limit.and_then(|l| l.next_change(now)) {
-                    next_gone = Some(next_gone.map_or(at, |g| g.min(at)));
+                    .filter(|l| l.evse_id == evse && l.transaction_id == s.id.transaction)
+                {
+                    let slot = match l.rate_unit {
+                        cpms_domain::command::RateUnit::A => &mut session_max_a,
+                        cpms_domain::command::RateUnit::W => &mut session_max_w,
+                    };
+                    *slot = min_opt(*slot, l.limit_at(now));
+                    next_demand_change = min_opt(next_demand_change, l.next_change(now));
                 }
                 let car_max_a = min_opt(needs.and_then(|n| n.max_current_a), external_a);
                 let car_max_w = min_opt(needs.and_then(|n| n.max_power_w), external_w);
@@ -346,12 +352,8 @@ impl Csms {
                     phases_in_use: s.latest.phases_drawing(),
                     car_max_a,
                     car_max_w,
-                    session_max_a: session_limit
-                        .filter(|(u, _)| *u == cpms_domain::command::RateUnit::A)
-                        .map(|(_, v)| v),
-                    session_max_w: session_limit
-                        .filter(|(u, _)| *u == cpms_domain::command::RateUnit::W)
-                        .map(|(_, v)| v),
+                    session_max_a,
+                    session_max_w,
                     car_min_a: needs.and_then(|n| n.min_current_a),
                     measured_a: s.latest.current_a,
                     previous_limit_a: previous,
@@ -398,7 +400,7 @@ impl Csms {
             demands,
             sources,
             profiles: known,
-            next_gone,
+            next_demand_change,
         })
     }
 
@@ -446,7 +448,7 @@ impl Csms {
             demands,
             sources,
             profiles,
-            next_gone,
+            next_demand_change,
         } = read;
         let allocation =
             allocation::allocate(&tree, &limits, &demands, &Self::allocation_settings(&grid));
@@ -455,7 +457,7 @@ impl Csms {
             sources,
             allocation,
             // A schedule boundary, or an offline charger's share falling free.
-            next_change: min_opt(limits.next_change, next_gone),
+            next_change: min_opt(limits.next_change, next_demand_change),
             policy: grid.policy,
             profiles,
         }))
