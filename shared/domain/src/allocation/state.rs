@@ -225,35 +225,16 @@ pub struct SessionLimit {
 pub const MAX_SESSION_LIMIT_PERIODS: usize = 96;
 
 impl SessionLimit {
-    /// Checks its shape: at least one period, the first at 0, rising, limits not negative.
-    pub fn validate(&self) -> Result<(), String> {
-        let Some(first) = self.periods.first() else {
-            return Err("a profile has at least one period".into());
-        };
-        if first.start_s != 0 {
-            return Err("the first period starts at 0".into());
-        }
+    /// Checks its schedule as a charging profile's (at least one period, the first at 0, rising,
+    /// limits in range), with at most [`MAX_SESSION_LIMIT_PERIODS`] periods.
+    pub fn validate(&self) -> Result<(), crate::DomainError> {
         if self.periods.len() > MAX_SESSION_LIMIT_PERIODS {
-            return Err(format!("at most {MAX_SESSION_LIMIT_PERIODS} periods"));
+            return Err(crate::DomainError::Invalid {
+                field: "periods",
+                reason: format!("at most {MAX_SESSION_LIMIT_PERIODS} periods"),
+            });
         }
-        if self
-            .periods
-            .windows(2)
-            .any(|w| w[1].start_s <= w[0].start_s)
-        {
-            return Err("periods start in rising order".into());
-        }
-        if self
-            .periods
-            .iter()
-            .any(|p| p.limit < Decimal::ZERO || p.limit > Decimal::from(10_000_000))
-        {
-            return Err("a limit is 0 or more (and below 10 MW)".into());
-        }
-        if self.min_rate.is_some_and(|m| m < Decimal::ZERO) {
-            return Err("min_charging_rate is 0 or more".into());
-        }
-        Ok(())
+        self.as_profile(1, 0).validate(self.evse_id, false)
     }
 
     fn end(&self) -> Option<DateTime<Utc>> {
@@ -276,13 +257,12 @@ impl SessionLimit {
 
     /// The next instant after `now` its limit changes (a period begins, or it starts or ends).
     pub fn next_change(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let mut at: Vec<DateTime<Utc>> = self
-            .periods
+        self.periods
             .iter()
             .map(|p| self.start + chrono::Duration::seconds(i64::from(p.start_s)))
-            .collect();
-        at.extend(self.end());
-        at.into_iter().filter(|t| *t > now).min()
+            .chain(self.end())
+            .filter(|t| *t > now)
+            .min()
     }
 
     /// The same as a transaction profile with `id` at `stack_level`, for a charger smart charging does
